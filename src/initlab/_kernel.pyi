@@ -1,0 +1,25 @@
+"""Type stub of the compiled kernel (built from _kernel.pyx; _kernel_avx2 is the same)."""
+
+import numpy as np
+import numpy.typing as npt
+
+_F64 = npt.NDArray[np.float64]
+_Dims = npt.NDArray[np.intp]
+
+def instruction_set() -> str: ...
+def cpu_supports_avx2() -> bool: ...
+def forward(X: _F64, params: _F64, dims: _Dims, activation: int) -> _F64: ...
+def gradients(
+    X: _F64, Y: _F64, params: _F64, dims: _Dims, activation: int
+) -> tuple[float, _F64]: ...
+def train(
+    X: _F64,
+    Y: _F64,
+    params: _F64,
+    dims: _Dims,
+    activation: int,
+    learning_rate: float,
+    num_iterations: int,
+    record_every: int,
+    costs: _F64,
+) -> None: ...

@@ -1,0 +1,445 @@
+"""Compiled core of ``initlab.kernel``: dense forward/backward and the training loop.
+
+Private: ``initlab.kernel`` validates every input and calls these functions with
+C-contiguous float64 buffers. Parameters live in one flat buffer laid out as
+``W1 (n_1 x n_0), b1 (n_1), W2, b2, ..., WL, bL``; gradients use the same
+layout, so the update is one loop over the buffer.
+
+Every sum has a fixed order, written out below, and the build turns off
+floating-point contraction, so results do not depend on the BLAS, on the
+vector width the compiler chose, or on the machine:
+
+- over examples (dW, db, the loss): numpy's pairwise summation (8 interleaved
+  partial sums in blocks of at most 128, blocks halved recursively);
+- over units (W A, W^T dZ): k = 0, 1, ..., n-1 in order, then the bias.
+"""
+
+from libc.math cimport log, tanh, isnan
+from libc.stdlib cimport malloc, free
+
+import numpy as np
+
+cdef extern from "_simd.h" nogil:
+    # Four float64 lanes; +, - and * act lane by lane.
+    ctypedef double vec "initlab_vec"
+    vec vload "initlab_load"(const double* p)
+    void vstore "initlab_store"(double* p, vec v)
+    vec splat "initlab_splat"(double x)
+    double hsum "initlab_hsum"(vec v)
+    vec relu "initlab_relu"(vec z)
+    vec step "initlab_step"(vec a, double low)
+    vec vexp "initlab_exp"(vec x)
+    double exp1 "initlab_exp1"(double x)
+    int cpu_has_avx2 "initlab_cpu_has_avx2"()
+    int COMPILED_AVX2 "INITLAB_COMPILED_AVX2"
+
+cdef enum Activation:
+    RELU = 0
+    TANH = 1
+    SIGMOID = 2
+    LEAKY_RELU = 3
+
+cdef double LEAKY_SLOPE = 0.01
+
+cdef enum:
+    PAIRWISE_BLOCK = 128
+
+
+def instruction_set():
+    """The instruction set this module was compiled for: "avx2" or "baseline"."""
+    return "avx2" if COMPILED_AVX2 else "baseline"
+
+
+def cpu_supports_avx2():
+    """Whether this CPU runs the AVX2 build of this module."""
+    return bool(cpu_has_avx2())
+
+
+cdef struct Net:
+    Py_ssize_t L            # number of layers
+    Py_ssize_t m            # number of examples
+    const Py_ssize_t* dims  # n_0, ..., n_L
+    Py_ssize_t* w_off       # offset of W{l} in params, l = 1..L (index 0 unused)
+    Py_ssize_t* b_off       # offset of b{l} in params
+    Py_ssize_t* a_off       # offset of A{l} (n_l x m) in the activations buffer
+    Py_ssize_t n_params
+    Py_ssize_t n_acts
+    Py_ssize_t widest       # max n_l, l >= 1
+    int activation
+
+
+cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
+                   int activation) noexcept nogil:
+    """Offsets of every layer; returns -1 when out of memory."""
+    cdef Py_ssize_t l, p = 0, a = 0
+    net.L = L
+    net.m = m
+    net.dims = dims
+    net.activation = activation
+    net.widest = 0
+    net.w_off = <Py_ssize_t*> malloc(3 * (L + 1) * sizeof(Py_ssize_t))
+    if net.w_off == NULL:
+        return -1
+    net.b_off = net.w_off + (L + 1)
+    net.a_off = net.w_off + 2 * (L + 1)
+    for l in range(1, L + 1):
+        net.w_off[l] = p
+        p += dims[l] * dims[l - 1]
+        net.b_off[l] = p
+        p += dims[l]
+        net.a_off[l] = a
+        a += dims[l] * m
+        if dims[l] > net.widest:
+            net.widest = dims[l]
+    net.n_params = p
+    net.n_acts = a
+    return 0
+
+
+cdef inline double _pairwise_sum(const double* a, Py_ssize_t n) noexcept nogil:
+    """sum_j a[j], in numpy's pairwise order."""
+    cdef vec r_lo, r_hi
+    cdef double res
+    cdef Py_ssize_t i, n2
+    if n < 8:
+        res = -0.0
+        for i in range(n):
+            res = res + a[i]
+        return res
+    if n <= PAIRWISE_BLOCK:
+        r_lo = vload(a)
+        r_hi = vload(a + 4)
+        i = 8
+        while i < n - (n % 8):
+            r_lo = r_lo + vload(a + i)
+            r_hi = r_hi + vload(a + i + 4)
+            i += 8
+        res = hsum(r_lo) + hsum(r_hi)
+        while i < n:
+            res = res + a[i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise_sum(a, n2) + _pairwise_sum(a + n2, n - n2)
+
+
+cdef inline double _pairwise_dot(const double* x, const double* y, Py_ssize_t n) noexcept nogil:
+    """sum_j x[j] y[j], the products summed in numpy's pairwise order."""
+    cdef vec r_lo, r_hi
+    cdef double res
+    cdef Py_ssize_t i, n2
+    if n < 8:
+        res = -0.0
+        for i in range(n):
+            res = res + x[i] * y[i]
+        return res
+    if n <= PAIRWISE_BLOCK:
+        r_lo = vload(x) * vload(y)
+        r_hi = vload(x + 4) * vload(y + 4)
+        i = 8
+        while i < n - (n % 8):
+            r_lo = r_lo + vload(x + i) * vload(y + i)
+            r_hi = r_hi + vload(x + i + 4) * vload(y + i + 4)
+            i += 8
+        res = hsum(r_lo) + hsum(r_hi)
+        while i < n:
+            res = res + x[i] * y[i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _pairwise_dot(x, y, n2) + _pairwise_dot(x + n2, y + n2, n - n2)
+
+
+cdef inline void _block4(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
+                         const double* A, Py_ssize_t m, Py_ssize_t count,
+                         double* Z) noexcept nogil:
+    """Z[r, 0:8] = sum_k W[r row_step + k w_step] A[k, 0:8], r < 4, k ascending.
+
+    The 4 x 8 partial sums stay in registers for the whole k loop.
+    """
+    cdef Py_ssize_t k
+    cdef vec a0 = vload(A), a1 = vload(A + 4)
+    cdef vec w0 = splat(W[0]), w1 = splat(W[row_step])
+    cdef vec w2 = splat(W[2 * row_step]), w3 = splat(W[3 * row_step])
+    cdef vec s00 = w0 * a0, s01 = w0 * a1, s10 = w1 * a0, s11 = w1 * a1
+    cdef vec s20 = w2 * a0, s21 = w2 * a1, s30 = w3 * a0, s31 = w3 * a1
+    for k in range(1, count):
+        a0 = vload(A + k * m)
+        a1 = vload(A + k * m + 4)
+        w0 = splat(W[k * w_step])
+        w1 = splat(W[row_step + k * w_step])
+        w2 = splat(W[2 * row_step + k * w_step])
+        w3 = splat(W[3 * row_step + k * w_step])
+        s00 = s00 + w0 * a0
+        s01 = s01 + w0 * a1
+        s10 = s10 + w1 * a0
+        s11 = s11 + w1 * a1
+        s20 = s20 + w2 * a0
+        s21 = s21 + w2 * a1
+        s30 = s30 + w3 * a0
+        s31 = s31 + w3 * a1
+    vstore(Z, s00)
+    vstore(Z + 4, s01)
+    vstore(Z + m, s10)
+    vstore(Z + m + 4, s11)
+    vstore(Z + 2 * m, s20)
+    vstore(Z + 2 * m + 4, s21)
+    vstore(Z + 3 * m, s30)
+    vstore(Z + 3 * m + 4, s31)
+
+
+cdef inline void _block1(const double* W, Py_ssize_t w_step, const double* A, Py_ssize_t m,
+                         Py_ssize_t count, double* Z) noexcept nogil:
+    """Z[0:8] = sum_k W[k w_step] A[k, 0:8], k ascending: one row of _block4."""
+    cdef Py_ssize_t k
+    cdef vec w = splat(W[0])
+    cdef vec s0 = w * vload(A), s1 = w * vload(A + 4)
+    for k in range(1, count):
+        w = splat(W[k * w_step])
+        s0 = s0 + w * vload(A + k * m)
+        s1 = s1 + w * vload(A + k * m + 4)
+    vstore(Z, s0)
+    vstore(Z + 4, s1)
+
+
+cdef inline double _column(const double* W, Py_ssize_t w_step, const double* A,
+                           Py_ssize_t m, Py_ssize_t count) noexcept nogil:
+    """sum_k W[k w_step] A[k, 0], k ascending: one column of _block1."""
+    cdef Py_ssize_t k
+    cdef double s = W[0] * A[0]
+    for k in range(1, count):
+        s = s + W[k * w_step] * A[k * m]
+    return s
+
+
+cdef void _matmul(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
+                  const double* A, double* Z, Py_ssize_t n, Py_ssize_t count,
+                  Py_ssize_t m) noexcept nogil:
+    """Z[i, j] = sum_k W[i row_step + k w_step] A[k, j], k = 0..count-1 ascending.
+
+    Z = W A with row_step = count, w_step = 1; Z = W^T A with row_step = 1, w_step = n.
+    Blocks of 4 rows by 8 columns (_block4), then the rows left (_block1), then
+    the columns left (_column).
+    """
+    cdef Py_ssize_t i, j
+    cdef Py_ssize_t body = m - m % 8
+    cdef Py_ssize_t full = n - n % 4
+    for i in range(0, full, 4):
+        for j in range(0, body, 8):
+            _block4(W + i * row_step, row_step, w_step, A + j, m, count, Z + i * m + j)
+    for i in range(full, n):
+        for j in range(0, body, 8):
+            _block1(W + i * row_step, w_step, A + j, m, count, Z + i * m + j)
+    for i in range(n):
+        for j in range(body, m):
+            Z[i * m + j] = _column(W + i * row_step, w_step, A + j, m, count)
+
+
+cdef void _add_bias_activate(double* Z, const double* b, Py_ssize_t n, Py_ssize_t m,
+                             int activation) noexcept nogil:
+    """A = g(Z + b) in place, b broadcast along the rows."""
+    cdef Py_ssize_t i, j
+    cdef Py_ssize_t body = m - m % 4
+    cdef double* z
+    cdef vec bias
+    for i in range(n):
+        z = Z + i * m
+        bias = splat(b[i])
+        if activation == RELU:
+            for j in range(0, body, 4):
+                vstore(z + j, relu(vload(z + j) + bias))
+        else:
+            for j in range(0, body, 4):
+                vstore(z + j, vload(z + j) + bias)
+        for j in range(body, m):
+            z[j] = z[j] + b[i]
+            if activation == RELU:
+                z[j] = 0.0 if z[j] <= 0 else z[j]  # nan stays nan, as np.maximum
+        if activation != RELU:
+            _activate(z, m, activation)
+
+
+cdef void _activate(double* Z, Py_ssize_t size, int activation) noexcept nogil:
+    """A = g(Z) in place, for the activations other than relu."""
+    cdef Py_ssize_t j
+    cdef double z
+    if activation == TANH:
+        for j in range(size):
+            Z[j] = tanh(Z[j])
+    elif activation == SIGMOID:
+        for j in range(0, size - size % 4, 4):
+            vstore(Z + j, splat(1.0) / (splat(1.0) + vexp(-vload(Z + j))))
+        for j in range(size - size % 4, size):
+            Z[j] = 1.0 / (1.0 + exp1(-Z[j]))
+    else:
+        for j in range(size):
+            z = Z[j]
+            Z[j] = z if z > 0 else LEAKY_SLOPE * z
+
+
+cdef void _times_derivative(double* dA, const double* A, Py_ssize_t size,
+                            int activation) noexcept nogil:
+    """dZ = dA * g'(Z) in place, g' written in terms of A = g(Z)."""
+    cdef Py_ssize_t j
+    cdef Py_ssize_t body = size - size % 4
+    cdef double low = 0.0 if activation == RELU else LEAKY_SLOPE
+    if activation == RELU or activation == LEAKY_RELU:
+        for j in range(0, body, 4):
+            vstore(dA + j, vload(dA + j) * step(vload(A + j), low))
+        for j in range(body, size):
+            dA[j] = dA[j] * (1.0 if A[j] > 0 else low)
+    elif activation == TANH:
+        for j in range(size):
+            dA[j] = dA[j] * (1.0 - A[j] * A[j])
+    else:
+        for j in range(size):
+            dA[j] = dA[j] * (A[j] * (1.0 - A[j]))
+
+
+cdef void _forward(const Net* net, const double* X, const double* params,
+                   double* acts) noexcept nogil:
+    """A{l} for l = 1..L into acts; sigmoid on the last layer."""
+    cdef Py_ssize_t l
+    cdef const double* A_prev = X
+    cdef double* A
+    for l in range(1, net.L + 1):
+        A = acts + net.a_off[l]
+        _matmul(params + net.w_off[l], net.dims[l - 1], 1, A_prev, A,
+                net.dims[l], net.dims[l - 1], net.m)
+        _add_bias_activate(A, params + net.b_off[l], net.dims[l], net.m,
+                           SIGMOID if l == net.L else net.activation)
+        A_prev = A
+
+
+cdef double _loss(const double* AL, const double* Y, double* scratch,
+                  Py_ssize_t size, Py_ssize_t m) noexcept nogil:
+    """(1/m) nansum(-log(AL) Y - log(1 - AL)(1 - Y)); a nan term counts as 0."""
+    cdef Py_ssize_t j
+    cdef double term
+    for j in range(size):
+        term = -log(AL[j]) * Y[j] + -log(1.0 - AL[j]) * (1.0 - Y[j])
+        scratch[j] = 0.0 if isnan(term) else term
+    return 1.0 / m * _pairwise_sum(scratch, size)
+
+
+cdef void _backward(const Net* net, const double* X, const double* Y, const double* params,
+                    const double* acts, double* grads, double* dZ, double* dZ_prev) noexcept nogil:
+    """grads = d loss / d params; dZ and dZ_prev are scratch of widest * m each."""
+    cdef Py_ssize_t l, i, j, k, n, n_prev
+    cdef Py_ssize_t m = net.m
+    cdef double inv_m = 1.0 / m
+    cdef const double* AL = acts + net.a_off[net.L]
+    cdef const double* A_prev
+    cdef const double* W
+    cdef double* dW
+    cdef double* db
+    cdef double* swap
+    n = net.dims[net.L]
+    for j in range(n * m):
+        dZ[j] = inv_m * (AL[j] - Y[j])
+    for l in range(net.L, 0, -1):
+        n = net.dims[l]
+        n_prev = net.dims[l - 1]
+        A_prev = X if l == 1 else acts + net.a_off[l - 1]
+        W = params + net.w_off[l]
+        dW = grads + net.w_off[l]
+        db = grads + net.b_off[l]
+        for k in range(n_prev):
+            for i in range(n):
+                dW[i * n_prev + k] = _pairwise_dot(dZ + i * m, A_prev + k * m, m)
+        for i in range(n):
+            db[i] = _pairwise_sum(dZ + i * m, m)
+        if l == 1:
+            break
+        _matmul(W, 1, n_prev, dZ, dZ_prev, n_prev, n, m)
+        _times_derivative(dZ_prev, A_prev, n_prev * m, net.activation)
+        swap = dZ
+        dZ = dZ_prev
+        dZ_prev = swap
+
+
+cdef class _Workspace:
+    """Buffers for one network and batch size, freed with the object."""
+    cdef Net net
+    cdef double* acts
+    cdef double* dZ
+    cdef double* dZ_prev
+
+    def __cinit__(self, const Py_ssize_t[::1] dims, Py_ssize_t m, int activation):
+        self.acts = NULL
+        if _net_init(&self.net, &dims[0], dims.shape[0] - 1, m, activation) != 0:
+            raise MemoryError()
+        self.acts = <double*> malloc((self.net.n_acts + 2 * self.net.widest * m) * sizeof(double))
+        if self.acts == NULL:
+            raise MemoryError()
+        self.dZ = self.acts + self.net.n_acts
+        self.dZ_prev = self.dZ + self.net.widest * m
+
+    def __dealloc__(self):
+        free(self.acts)
+        free(self.net.w_off)
+
+
+def forward(const double[:, ::1] X, const double[::1] params, const Py_ssize_t[::1] dims,
+            int activation):
+    """AL = forward pass of X, shape (n_L, m)."""
+    cdef Py_ssize_t m = X.shape[1]
+    cdef _Workspace ws = _Workspace(dims, m, activation)
+    cdef Py_ssize_t L = dims.shape[0] - 1
+    out = np.empty((dims[L], m))
+    cdef double[:, ::1] AL = out
+    with nogil:
+        _forward(&ws.net, &X[0, 0], &params[0], ws.acts)
+        _copy(ws.acts + ws.net.a_off[L], &AL[0, 0], dims[L] * m)
+    return out
+
+
+cdef void _copy(const double* src, double* dst, Py_ssize_t size) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(size):
+        dst[j] = src[j]
+
+
+def gradients(const double[:, ::1] X, const double[:, ::1] Y, const double[::1] params,
+              const Py_ssize_t[::1] dims, int activation):
+    """(cost, grads) with grads in the layout of params."""
+    cdef Py_ssize_t m = X.shape[1]
+    cdef Py_ssize_t L = dims.shape[0] - 1
+    cdef _Workspace ws = _Workspace(dims, m, activation)
+    grads_out = np.empty(ws.net.n_params)
+    cdef double[::1] grads = grads_out
+    cdef double cost
+    with nogil:
+        _forward(&ws.net, &X[0, 0], &params[0], ws.acts)
+        cost = _loss(ws.acts + ws.net.a_off[L], &Y[0, 0], ws.dZ, dims[L] * m, m)
+        _backward(&ws.net, &X[0, 0], &Y[0, 0], &params[0], ws.acts, &grads[0],
+                  ws.dZ, ws.dZ_prev)
+    return cost, grads_out
+
+
+def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
+          const Py_ssize_t[::1] dims, int activation, double learning_rate,
+          Py_ssize_t num_iterations, Py_ssize_t record_every, double[::1] costs):
+    """Gradient descent on params in place; costs[i // record_every] at each recorded i."""
+    cdef Py_ssize_t m = X.shape[1]
+    cdef Py_ssize_t L = dims.shape[0] - 1
+    cdef _Workspace ws = _Workspace(dims, m, activation)
+    grads_out = np.empty(ws.net.n_params)
+    cdef double[::1] grads = grads_out
+    cdef Py_ssize_t it, p
+    cdef Py_ssize_t n_params = ws.net.n_params
+    cdef double cost
+    if num_iterations == 0:
+        return
+    with nogil:
+        for it in range(num_iterations):
+            _forward(&ws.net, &X[0, 0], &params[0], ws.acts)
+            if it % record_every == 0:
+                cost = _loss(ws.acts + ws.net.a_off[L], &Y[0, 0], ws.dZ, dims[L] * m, m)
+                costs[it // record_every] = cost
+            _backward(&ws.net, &X[0, 0], &Y[0, 0], &params[0], ws.acts, &grads[0],
+                      ws.dZ, ws.dZ_prev)
+            for p in range(n_params):
+                params[p] = params[p] - learning_rate * grads[p]

@@ -1,0 +1,103 @@
+/* Four float64 lanes for initlab's kernel, with GCC/Clang vector extensions.
+ *
+ * The build picks the instructions (two SSE2 registers, one AVX register, ...);
+ * each lane is computed exactly as the scalar code would, so the results do
+ * not depend on that choice. Loads and stores go through memcpy: no alignment
+ * is assumed.
+ */
+#ifndef INITLAB_SIMD_H
+#define INITLAB_SIMD_H
+
+#include <string.h>
+
+typedef double initlab_vec __attribute__((vector_size(4 * sizeof(double))));
+
+static inline initlab_vec initlab_load(const double *p) {
+    initlab_vec v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void initlab_store(double *p, initlab_vec v) { memcpy(p, &v, sizeof v); }
+
+static inline initlab_vec initlab_splat(double x) { return (initlab_vec){x, x, x, x}; }
+
+/* ((v0 + v1) + (v2 + v3)): the order numpy's pairwise sum combines partial sums in. */
+static inline double initlab_hsum(initlab_vec v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+
+typedef long long initlab_mask __attribute__((vector_size(4 * sizeof(long long))));
+
+/* Lane-wise z <= 0 ? 0 : z, branch-free; a nan lane stays nan, as np.maximum(0, z). */
+static inline initlab_vec initlab_relu(initlab_vec z) {
+    initlab_mask keep = ~(z <= 0);
+    return (initlab_vec)((initlab_mask)z & keep);
+}
+
+/* Lane-wise a > 0 ? 1.0 : low: the derivative of relu (low = 0) or leaky relu, from a = g(z). */
+static inline initlab_vec initlab_step(initlab_vec a, double low) {
+    initlab_mask positive = a > 0;
+    initlab_vec one = {1.0, 1.0, 1.0, 1.0};
+    initlab_vec other = {low, low, low, low};
+    return (initlab_vec)(((initlab_mask)one & positive) | ((initlab_mask)other & ~positive));
+}
+
+/* Lane-wise exp(x), written in plain IEEE-754 operations so that it gives the
+ * same bits on every machine (libm's exp may differ by an ulp between CPUs).
+ * Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, then the Taylor series of
+ * exp(r) to degree 13 (truncation below 0.05 ulp) and an exact scaling by 2^k
+ * in two halves. exp overflows to inf above 709.78 and flushes to 0 below -745.1
+ * as libm does; nan stays nan. Accurate to about 1 ulp.
+ */
+static inline initlab_vec initlab_exp(initlab_vec x) {
+    const double log2e = 1.4426950408889634;
+    const double ln2_hi = 6.93147180369123816490e-01; /* trailing zeros: k ln2_hi is exact */
+    const double ln2_lo = 1.90821492927058770002e-10;
+    const double round = 6755399441055744.0;          /* 1.5 * 2^52: rounds to nearest */
+    initlab_vec hi = {710.0, 710.0, 710.0, 710.0}, lo = {-746.0, -746.0, -746.0, -746.0};
+    x = (initlab_vec)(((initlab_mask)hi & (x > hi)) | ((initlab_mask)x & ~(x > hi)));
+    x = (initlab_vec)(((initlab_mask)lo & (x < lo)) | ((initlab_mask)x & ~(x < lo)));
+    initlab_vec k = (x * log2e + round) - round;
+    initlab_vec r = (x - k * ln2_hi) - k * ln2_lo;
+    initlab_vec p = initlab_splat(1.0 / 6227020800.0);
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    /* 2^k = 2^k1 2^k2 with both halves in the normal range, |k| <= 1077 */
+    initlab_mask ki = __builtin_convertvector(k, initlab_mask);
+    initlab_mask k1 = ki / 2;
+    initlab_mask k2 = ki - k1;
+    initlab_vec s1 = (initlab_vec)((k1 + 1023) << 52);
+    initlab_vec s2 = (initlab_vec)((k2 + 1023) << 52);
+    return (p * s1) * s2;
+}
+
+static inline double initlab_exp1(double x) { return initlab_exp(initlab_splat(x))[0]; }
+
+/* 1 when this CPU runs AVX2 code; 0 elsewhere, and on other architectures. */
+static inline int initlab_cpu_has_avx2(void) {
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0;
+#else
+    return 0;
+#endif
+}
+
+/* 1 when this translation unit was compiled for AVX2. */
+#ifdef __AVX2__
+#define INITLAB_COMPILED_AVX2 1
+#else
+#define INITLAB_COMPILED_AVX2 0
+#endif
+
+#endif

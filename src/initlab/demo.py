@@ -1,0 +1,154 @@
+"""The course's experiment: the 3-layer model on the circles data, four initializations.
+
+Trains ``[2, 10, 5, 1]`` (LINEAR -> RELU -> LINEAR -> RELU -> LINEAR -> SIGMOID)
+for 15000 iterations at learning rate 0.01 from zeros, large random (x10),
+Xavier and He initialization through the compiled kernel, prints the cost
+traces and the conclusion table, and saves the cost curves and the decision
+boundaries as PNG files.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from initlab import kernel, reference
+from initlab.datasets import load_circles
+
+LAYERS_DIMS = [2, 10, 5, 1]
+LEARNING_RATE = 0.01
+NUM_ITERATIONS = 15000
+RECORD_EVERY = 1000
+INITIALIZATIONS = {
+    "zeros": "zeros",
+    "random": "large random (x10)",
+    "xavier": "Xavier, sqrt(1/n)",
+    "he": "He, sqrt(2/n)",
+}
+
+
+@dataclass
+class Run:
+    """One training run of the demo."""
+
+    init: str
+    parameters: dict
+    costs: np.ndarray
+    train_accuracy: float
+    test_accuracy: float
+    seconds: float
+
+
+def run(num_iterations: int = NUM_ITERATIONS) -> list[Run]:
+    """Train the course model once per initialization."""
+    train_X, train_Y, test_X, test_Y = load_circles()
+    runs = []
+    for init in INITIALIZATIONS:
+        start = time.perf_counter()
+        parameters, costs = kernel.train(
+            train_X,
+            train_Y,
+            reference.initialize_parameters(LAYERS_DIMS, init),
+            learning_rate=LEARNING_RATE,
+            num_iterations=num_iterations,
+            record_every=RECORD_EVERY,
+        )
+        seconds = time.perf_counter() - start
+        runs.append(
+            Run(
+                init=init,
+                parameters=parameters,
+                costs=costs,
+                train_accuracy=reference.accuracy(kernel.forward(train_X, parameters), train_Y),
+                test_accuracy=reference.accuracy(kernel.forward(test_X, parameters), test_Y),
+                seconds=seconds,
+            )
+        )
+    return runs
+
+
+def format_traces(runs: list[Run]) -> str:
+    """The costs of every run side by side, with all the digits of each float."""
+    lines = ["iteration " + "".join(f"{r.init:>22}" for r in runs)]
+    for row in range(max(len(r.costs) for r in runs)):
+        cells = "".join(f"{repr(float(r.costs[row])):>22}" for r in runs)
+        lines.append(f"{row * RECORD_EVERY:>9} " + cells)
+    return "\n".join(lines)
+
+
+def format_table(runs: list[Run]) -> str:
+    """The conclusion table: accuracies, the last recorded cost and the training time."""
+    last = (len(runs[0].costs) - 1) * RECORD_EVERY
+    header = (
+        f"{'initialization':<20}{'train accuracy':>16}{'test accuracy':>15}"
+        f"{f'cost at {last}':>22}{'seconds':>9}"
+    )
+    lines = [header, "-" * len(header)]
+    for r in runs:
+        lines.append(
+            f"{INITIALIZATIONS[r.init]:<20}{r.train_accuracy:>16.4g}{r.test_accuracy:>15.4g}"
+            f"{repr(float(r.costs[-1])):>22}{r.seconds:>9.3f}"
+        )
+    return "\n".join(lines)
+
+
+def plot(runs: list[Run], out_dir: Path) -> list[Path]:
+    """cost_curves.png and decision_boundaries.png in out_dir."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train_X, train_Y, _, _ = load_circles()
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for r in runs:
+        iterations = np.arange(len(r.costs)) * RECORD_EVERY
+        finite = np.isfinite(r.costs)
+        axes.plot(iterations[finite], r.costs[finite], marker="o", ms=3, label=INITIALIZATIONS[r.init])
+    axes.set_xlabel("iteration")
+    axes.set_ylabel("cost (cross-entropy)")
+    axes.set_title("Cost during training, learning rate 0.01\n(random's first cost is inf: not drawn)")
+    axes.legend()
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    curves = out_dir / "cost_curves.png"
+    figure.savefig(curves, dpi=110)
+    plt.close(figure)
+
+    grid_x, grid_y = np.meshgrid(np.linspace(-1.5, 1.5, 300), np.linspace(-1.5, 1.5, 300))
+    points = np.ascontiguousarray(np.vstack([grid_x.ravel(), grid_y.ravel()]))
+    figure, axes = plt.subplots(2, 2, figsize=(9, 9), sharex=True, sharey=True)
+    for ax, r in zip(axes.ravel(), runs):
+        labels = reference.predict(kernel.forward(points, r.parameters)).reshape(grid_x.shape)
+        ax.contourf(grid_x, grid_y, labels, levels=[-0.5, 0.5, 1.5], cmap="Spectral", alpha=0.8)
+        ax.scatter(train_X[0], train_X[1], c=train_Y[0], cmap="Spectral", s=12, edgecolors="k", linewidths=0.3)
+        ax.set_title(
+            f"{INITIALIZATIONS[r.init]}\ntrain {r.train_accuracy:.1%}, test {r.test_accuracy:.1%}"
+        )
+        ax.set_aspect("equal")
+    figure.suptitle("Decision boundaries after training (circles data)")
+    figure.tight_layout()
+    boundaries = out_dir / "decision_boundaries.png"
+    figure.savefig(boundaries, dpi=110)
+    plt.close(figure)
+    return [curves, boundaries]
+
+
+def main(out_dir: Path, num_iterations: int = NUM_ITERATIONS) -> None:
+    print(
+        f"Training {LAYERS_DIMS} (relu hidden layers, sigmoid output) on the circles data: "
+        f"{num_iterations} iterations, learning rate {LEARNING_RATE}, "
+        f"compiled kernel ({kernel.INSTRUCTION_SET} build)"
+    )
+    runs = run(num_iterations)
+    print("\nCost after each 1000 iterations:")
+    print(format_traces(runs))
+    print()
+    print(format_table(runs))
+    files = plot(runs, out_dir)
+    print("\nPlots: " + ", ".join(str(f) for f in files))

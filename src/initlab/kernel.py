@@ -1,0 +1,149 @@
+"""The compiled reference kernel: same entry points as ``initlab.reference``, in C.
+
+``forward``, ``gradients`` and ``train`` take the course's parameters dict
+(``W1, b1, ..., WL, bL``) for any number of layers and widths. Every input is
+validated here, in Python, so bad input is a one-line ``ValueError`` or
+``TypeError`` that names it; the compiled module only ever sees C-contiguous
+float64 buffers of the right sizes.
+
+The kernel computes in float64 with a fixed summation order and no
+floating-point contraction (see ``initlab/_kernel.pyx``), so the same inputs
+give the same bits on any machine and with any BLAS. ``train`` runs the whole
+loop in C without the GIL.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from initlab._validation import (
+    check_activation,
+    check_labels,
+    check_parameters,
+    check_training_options,
+    check_X,
+)
+
+import os
+
+try:
+    from initlab import _kernel as _baseline
+except ImportError as error:  # pragma: no cover - depends on the installation
+    raise ImportError(
+        "initlab's compiled kernel (initlab._kernel) could not be imported: "
+        f"{error}. Reinstall the package with `pip install .` from the project folder, "
+        "which compiles it; a C compiler and the Python headers are needed."
+    ) from error
+
+__all__ = ["INSTRUCTION_SET", "forward", "gradients", "train"]
+
+
+def _select_build():
+    """The AVX2 build where the CPU has it, unless INITLAB_KERNEL=baseline.
+
+    Both builds compute the same bits; the choice only changes the speed.
+    """
+    choice = os.environ.get("INITLAB_KERNEL", "auto")
+    if choice not in ("auto", "baseline", "avx2"):
+        raise ImportError(f"INITLAB_KERNEL is {choice!r}; expected 'auto', 'baseline' or 'avx2'")
+    if choice == "baseline" or not _baseline.cpu_supports_avx2():
+        if choice == "avx2":
+            raise ImportError("INITLAB_KERNEL is 'avx2' but this CPU has no AVX2")
+        return _baseline
+    try:
+        from initlab import _kernel_avx2
+    except ImportError as error:
+        if choice == "avx2":
+            raise ImportError(f"INITLAB_KERNEL is 'avx2' but {error}") from error
+        return _baseline  # not an x86 build: the baseline computes the same bits
+    return _kernel_avx2
+
+
+_kernel = _select_build()
+#: The build in use: "avx2" or "baseline".
+INSTRUCTION_SET: str = _kernel.instruction_set()
+
+
+def _flatten(parameters: dict, dims: list[int]) -> np.ndarray:
+    """W1, b1, ..., WL, bL concatenated in C order (a fresh copy)."""
+    L = len(dims) - 1
+    return np.concatenate(
+        [parameters[f"{p}{l}"].ravel() for l in range(1, L + 1) for p in "Wb"]
+    )
+
+
+def _unflatten(flat: np.ndarray, dims: list[int], prefix: str = "") -> dict:
+    out = {}
+    offset = 0
+    for l in range(1, len(dims)):
+        n, n_prev = dims[l], dims[l - 1]
+        out[f"{prefix}W{l}"] = flat[offset : offset + n * n_prev].reshape(n, n_prev).copy()
+        offset += n * n_prev
+        out[f"{prefix}b{l}"] = flat[offset : offset + n].reshape(n, 1).copy()
+        offset += n
+    return out
+
+
+def _prepare(X, parameters, hidden_activation):
+    activation = check_activation(hidden_activation)
+    X = check_X(X)
+    dims = check_parameters(parameters, n_x=X.shape[0])
+    return (
+        np.ascontiguousarray(X),
+        _flatten(parameters, dims),
+        dims,
+        np.asarray(dims, dtype=np.intp),
+        activation,
+    )
+
+
+def forward(X: np.ndarray, parameters: dict, hidden_activation: str = "relu") -> np.ndarray:
+    """AL, shape ``(n_L, m)``: ``A{l} = g(W{l} A{l-1} + b{l})``, sigmoid at the last layer.
+
+    Parameters
+    ----------
+    X : float64 array of shape (n_0, m)
+    parameters : dict ``W1, b1, ..., WL, bL``; ``W{l}`` is ``(n_l, n_{l-1})``, ``b{l}`` is ``(n_l, 1)``
+    hidden_activation : "relu", "tanh", "sigmoid" or "leaky_relu" (slope 0.01)
+    """
+    X, flat, _, dims, activation = _prepare(X, parameters, hidden_activation)
+    return _kernel.forward(X, flat, dims, activation)
+
+
+def gradients(
+    X: np.ndarray, Y: np.ndarray, parameters: dict, hidden_activation: str = "relu"
+) -> tuple[float, dict]:
+    """(cost, grads): the loss at ``parameters`` and its gradients ``dW1, db1, ..., dWL, dbL``.
+
+    ``Y`` has shape ``(n_L, m)``, float64 or integer/bool labels in [0, 1].
+    """
+    X, flat, dim_list, dims, activation = _prepare(X, parameters, hidden_activation)
+    Y = np.ascontiguousarray(check_labels(Y, dim_list[-1], X.shape[1]))
+    cost, grads = _kernel.gradients(X, Y, flat, dims, activation)
+    return float(cost), _unflatten(grads, dim_list, prefix="d")
+
+
+def train(
+    X: np.ndarray,
+    Y: np.ndarray,
+    parameters: dict,
+    *,
+    learning_rate: float = 0.01,
+    num_iterations: int = 15000,
+    record_every: int = 1000,
+    hidden_activation: str = "relu",
+) -> tuple[dict, np.ndarray]:
+    """Full-batch gradient descent, the whole loop in C: ``W -= lr dW``, ``b -= lr db``.
+
+    Returns the trained parameters (those passed in are not changed) and the
+    costs, a float64 array, at iterations 0, record_every, ..., each computed
+    from the forward pass before that iteration's update.
+    """
+    X, flat, dim_list, dims, activation = _prepare(X, parameters, hidden_activation)
+    Y = np.ascontiguousarray(check_labels(Y, dim_list[-1], X.shape[1]))
+    check_training_options(learning_rate, num_iterations, record_every)
+    costs = np.empty(-(-num_iterations // record_every))
+    _kernel.train(
+        X, Y, flat, dims, activation, float(learning_rate), num_iterations, record_every, costs
+    )
+    return _unflatten(flat, dim_list), costs

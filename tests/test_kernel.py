@@ -1,0 +1,251 @@
+"""The compiled kernel against the numpy reference, finite differences and the published traces."""
+
+import os
+import secrets
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from initlab import kernel, reference
+from tests.conftest import HE_TRACE, ZEROS_TRACE
+
+ACTIVATIONS = reference.ACTIVATIONS
+
+# Layer sizes chosen to hit every code path: widths that are and are not
+# multiples of the 4-row register block, one unit, one input, a deep net.
+NETWORKS = [
+    [1, 1],
+    [3, 1],
+    [2, 10, 5, 1],
+    [5, 4, 4, 3],
+    [7, 3, 9, 6, 2],
+    [12, 33, 17, 1],
+    [4, 6, 5, 4, 3, 2, 1],
+]
+# Batch sizes around the 8-column block and numpy's pairwise-sum block of 128.
+BATCHES = [1, 3, 8, 13, 129, 300]
+
+
+class SeededGenerator:
+    """A numpy Generator that remembers its seed, for failure messages."""
+
+    def __init__(self, seed):
+        self.seed_value = seed
+        self._generator = np.random.default_rng(seed)
+
+    def __getattr__(self, name):
+        return getattr(self._generator, name)
+
+
+@pytest.fixture
+def rng():
+    """A fresh generator on every run; the seed is in every failure message."""
+    return SeededGenerator(secrets.randbits(32))
+
+
+def random_problem(rng, dims, m, scale=1.0):
+    X = rng.normal(size=(dims[0], m))
+    Y = (rng.random((dims[-1], m)) < 0.5).astype(np.float64)
+    parameters = {}
+    for l in range(1, len(dims)):
+        parameters[f"W{l}"] = rng.normal(size=(dims[l], dims[l - 1])) * scale / np.sqrt(dims[l - 1])
+        parameters[f"b{l}"] = rng.normal(size=(dims[l], 1)) * 0.1
+    return X, Y, parameters
+
+
+def assert_close_scaled(actual, expected, rtol, what):
+    """Elementwise rtol, with an absolute floor of rtol * max|expected|.
+
+    The kernel and numpy (BLAS) sum in different orders; an entry that is a
+    near-cancelling sum has an absolute error of a few ulp of its largest terms,
+    which the floor allows while still catching any real difference.
+    """
+    scale = max(np.max(np.abs(expected)), np.finfo(float).tiny)
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale, err_msg=what)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("dims", NETWORKS, ids=str)
+def test_forward_matches_reference(rng, dims, activation):
+    for m in BATCHES:
+        X, _, parameters = random_problem(rng, dims, m)
+        AL = kernel.forward(X, parameters, activation)
+        expected = reference.forward(X, parameters, activation)
+        assert AL.shape == (dims[-1], m) and AL.dtype == np.float64
+        # Sigmoid outputs lie in (0, 1): an elementwise relative test is meaningful.
+        np.testing.assert_allclose(
+            AL, expected, rtol=1e-12, atol=0,
+            err_msg=f"dims {dims}, m {m}, {activation}, seed {rng.seed_value}",
+        )
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("dims", NETWORKS, ids=str)
+def test_gradients_match_reference(rng, dims, activation):
+    for m in BATCHES:
+        X, Y, parameters = random_problem(rng, dims, m)
+        cost, grads = kernel.gradients(X, Y, parameters, activation)
+        expected_cost, expected = reference.gradients(X, Y, parameters, activation)
+        where = f"dims {dims}, m {m}, {activation}, seed {rng.seed_value}"
+        assert cost == pytest.approx(expected_cost, rel=1e-12), where
+        assert list(grads) == list(expected), where
+        for key in expected:
+            assert grads[key].shape == expected[key].shape, f"{key}: {where}"
+            assert_close_scaled(grads[key], expected[key], 1e-12, f"{key}: {where}")
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu", "leaky_relu"])
+def test_gradients_match_finite_differences(rng, activation):
+    """Centred differences (h = 1e-6) agree with the analytic gradient to 1e-6 relative."""
+    dims, m, h = [4, 5, 3, 2], 11, 1e-6
+    X, Y, parameters = random_problem(rng, dims, m)
+    _, grads = kernel.gradients(X, Y, parameters, activation)
+    for key, value in parameters.items():
+        numeric = np.zeros_like(value)
+        for index in np.ndindex(value.shape):
+            shifted = {k: v.copy() for k, v in parameters.items()}
+            shifted[key][index] = value[index] + h
+            plus, _ = kernel.gradients(X, Y, shifted, activation)
+            shifted[key][index] = value[index] - h
+            minus, _ = kernel.gradients(X, Y, shifted, activation)
+            numeric[index] = (plus - minus) / (2 * h)
+        analytic = grads[f"d{key}"]
+        error = np.max(np.abs(analytic - numeric)) / max(np.max(np.abs(numeric)), 1e-8)
+        assert error < 1e-6, (
+            f"d{key} ({activation}, seed {rng.seed_value}): relative error {error:.2e}\n"
+            f"analytic {analytic.ravel()}\nnumeric  {numeric.ravel()}"
+        )
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_training_matches_reference(rng, activation):
+    X, Y, parameters = random_problem(rng, [3, 6, 5, 2], 37)
+    options = dict(learning_rate=0.05, num_iterations=200, record_every=7, hidden_activation=activation)
+    trained, costs = kernel.train(X, Y, parameters, **options)
+    expected, expected_costs = reference.train(X, Y, parameters, **options)
+    where = f"{activation}, seed {rng.seed_value}"
+    assert costs.dtype == np.float64 and costs.shape == (29,), where
+    np.testing.assert_allclose(costs, expected_costs, rtol=1e-11, err_msg=where)
+    for key in expected:
+        assert_close_scaled(trained[key], expected[key], 1e-10, f"{key}: {where}")
+
+
+def test_he_trace_matches_reference_and_published(circles):
+    """He on the course problem: the kernel follows numpy to 1e-10 and the published trace to 12 digits."""
+    train_X, train_Y, _, _ = circles
+    parameters = reference.initialize_parameters([2, 10, 5, 1], "he")
+    _, costs = kernel.train(train_X, train_Y, parameters)
+    _, expected = reference.train(train_X, train_Y, parameters)
+    np.testing.assert_allclose(costs, expected, rtol=1e-10)
+    np.testing.assert_allclose(costs, HE_TRACE, rtol=1e-12)
+
+
+def test_zeros_trace_matches_published(circles):
+    train_X, train_Y, _, _ = circles
+    parameters = reference.initialize_parameters([2, 10, 5, 1], "zeros")
+    _, costs = kernel.train(train_X, train_Y, parameters)
+    np.testing.assert_allclose(costs, ZEROS_TRACE, rtol=1e-12)
+
+
+def test_random_init_saturates_to_inf_and_reaches_course_accuracy(circles):
+    """x10 weights: the sigmoid saturates to exactly 0 or 1, so the first cost is inf (nansum)."""
+    train_X, train_Y, test_X, test_Y = circles
+    parameters = reference.initialize_parameters([2, 10, 5, 1], "random")
+    trained, costs = kernel.train(train_X, train_Y, parameters)
+    assert costs[0] == np.inf
+    assert reference.compute_loss(reference.forward(train_X, parameters), train_Y) == np.inf
+    assert np.all(np.isfinite(costs[1:]))
+    assert reference.accuracy(kernel.forward(train_X, trained), train_Y) == 0.83
+    assert reference.accuracy(kernel.forward(test_X, trained), test_Y) == 0.86
+
+
+def test_sigmoid_is_accurate_and_saturates_like_numpy():
+    """The kernel's own exp: within 2 ulp of numpy's sigmoid over the whole range, exact 0 and 1 at the ends."""
+    z = np.concatenate([np.linspace(-800, 800, 40001), [-745.2, -709.9, -36.8, 0.0, 36.8, 709.9]])
+    parameters = {"W1": np.ones((1, 1)), "b1": np.zeros((1, 1))}
+    AL = kernel.forward(z.reshape(1, -1), parameters)[0]
+    with np.errstate(over="ignore"):
+        expected = 1 / (1 + np.exp(-z))
+    assert AL[0] == 0.0 and AL[-7] == 1.0
+    ulps = np.abs(AL - expected) / np.spacing(np.maximum(expected, np.finfo(float).tiny))
+    assert np.max(ulps) <= 2, f"max error {np.max(ulps)} ulp at z = {z[np.argmax(ulps)]}"
+
+
+def test_train_does_not_mutate_parameters(rng):
+    X, Y, parameters = random_problem(rng, [2, 4, 1], 10)
+    before = {key: value.copy() for key, value in parameters.items()}
+    trained, _ = kernel.train(X, Y, parameters, num_iterations=5)
+    for key in before:
+        np.testing.assert_array_equal(parameters[key], before[key])
+        assert trained[key] is not parameters[key]
+    assert not np.array_equal(trained["W1"], before["W1"])
+
+
+def test_zero_iterations_returns_copies_and_no_costs(rng):
+    X, Y, parameters = random_problem(rng, [2, 4, 1], 10)
+    trained, costs = kernel.train(X, Y, parameters, num_iterations=0)
+    assert costs.shape == (0,)
+    for key in parameters:
+        np.testing.assert_array_equal(trained[key], parameters[key])
+
+
+def test_integer_labels_give_the_same_result_as_float_labels(circles):
+    train_X, train_Y, _, _ = circles
+    parameters = reference.initialize_parameters([2, 10, 5, 1], "he")
+    assert train_Y.dtype.kind == "i"
+    int_cost, int_grads = kernel.gradients(train_X, train_Y, parameters)
+    float_cost, float_grads = kernel.gradients(train_X, train_Y.astype(np.float64), parameters)
+    assert int_cost == float_cost
+    for key in int_grads:
+        np.testing.assert_array_equal(int_grads[key], float_grads[key])
+
+
+def test_training_runs_without_the_gil(circles):
+    """Two trainings in threads overlap in time only if the loop releases the GIL."""
+    import threading
+    import time
+
+    train_X, train_Y, _, _ = circles
+    parameters = reference.initialize_parameters([2, 10, 5, 1], "he")
+    ticks = []
+
+    def tick():
+        deadline = time.perf_counter() + 10
+        while not done.is_set() and time.perf_counter() < deadline:
+            ticks.append(1)
+            time.sleep(0.001)
+
+    done = threading.Event()
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    kernel.train(train_X, train_Y, parameters, num_iterations=30000)
+    done.set()
+    ticker.join()
+    assert len(ticks) > 5, "the Python thread made no progress while the kernel trained"
+
+
+@pytest.mark.skipif(kernel.INSTRUCTION_SET != "avx2", reason="needs the AVX2 build on an AVX2 CPU")
+def test_baseline_and_avx2_builds_give_the_same_bits():
+    """Determinism across instruction sets: the same training, bit for bit, in both builds."""
+    script = (
+        "import numpy as np, sys\n"
+        "from initlab import kernel, reference, load_circles\n"
+        "X, Y, _, _ = load_circles()\n"
+        "for init in ('he', 'random'):\n"
+        "    p, c = kernel.train(X, Y, reference.initialize_parameters([2, 10, 5, 1], init),\n"
+        "                        num_iterations=3000, record_every=100)\n"
+        "    sys.stdout.write(c.tobytes().hex() + p['W1'].tobytes().hex() + '\\n')\n"
+        "sys.stdout.write(kernel.INSTRUCTION_SET)\n"
+    )
+    outputs = {}
+    for build in ("baseline", "avx2"):
+        env = dict(os.environ, INITLAB_KERNEL=build)
+        result = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        )
+        *lines, used = result.stdout.split("\n")
+        assert used == build
+        outputs[build] = lines
+    assert outputs["baseline"] == outputs["avx2"]
