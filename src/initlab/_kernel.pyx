@@ -152,6 +152,80 @@ cdef inline double _pairwise_dot(const double* x, const double* y, Py_ssize_t n)
     return _pairwise_dot(x, y, n2) + _pairwise_dot(x + n2, y + n2, n - n2)
 
 
+cdef void _pairwise_dot_2x2(const double* x0, const double* x1, const double* y0,
+                            const double* y1, Py_ssize_t n, double* out) noexcept nogil:
+    """out = [x0.y0, x0.y1, x1.y0, x1.y1], each exactly as _pairwise_dot computes it.
+
+    Four dots at once, so each load feeds two products.
+    """
+    cdef vec a_lo, a_hi, b_lo, b_hi, c_lo, c_hi, d_lo, d_hi
+    cdef vec x0_lo, x0_hi, x1_lo, x1_hi, y0_lo, y0_hi, y1_lo, y1_hi
+    cdef double left[4]
+    cdef Py_ssize_t i, n2, t
+    if n < 8 or n > PAIRWISE_BLOCK:
+        if n < 8:
+            out[0] = _pairwise_dot(x0, y0, n)
+            out[1] = _pairwise_dot(x0, y1, n)
+            out[2] = _pairwise_dot(x1, y0, n)
+            out[3] = _pairwise_dot(x1, y1, n)
+            return
+        n2 = n // 2
+        n2 -= n2 % 8
+        _pairwise_dot_2x2(x0, x1, y0, y1, n2, left)
+        _pairwise_dot_2x2(x0 + n2, x1 + n2, y0 + n2, y1 + n2, n - n2, out)
+        for t in range(4):
+            out[t] = left[t] + out[t]
+        return
+    x0_lo = vload(x0); x0_hi = vload(x0 + 4); x1_lo = vload(x1); x1_hi = vload(x1 + 4)
+    y0_lo = vload(y0); y0_hi = vload(y0 + 4); y1_lo = vload(y1); y1_hi = vload(y1 + 4)
+    a_lo = x0_lo * y0_lo; a_hi = x0_hi * y0_hi
+    b_lo = x0_lo * y1_lo; b_hi = x0_hi * y1_hi
+    c_lo = x1_lo * y0_lo; c_hi = x1_hi * y0_hi
+    d_lo = x1_lo * y1_lo; d_hi = x1_hi * y1_hi
+    i = 8
+    while i < n - (n % 8):
+        x0_lo = vload(x0 + i); x0_hi = vload(x0 + i + 4)
+        x1_lo = vload(x1 + i); x1_hi = vload(x1 + i + 4)
+        y0_lo = vload(y0 + i); y0_hi = vload(y0 + i + 4)
+        y1_lo = vload(y1 + i); y1_hi = vload(y1 + i + 4)
+        a_lo = a_lo + x0_lo * y0_lo; a_hi = a_hi + x0_hi * y0_hi
+        b_lo = b_lo + x0_lo * y1_lo; b_hi = b_hi + x0_hi * y1_hi
+        c_lo = c_lo + x1_lo * y0_lo; c_hi = c_hi + x1_hi * y0_hi
+        d_lo = d_lo + x1_lo * y1_lo; d_hi = d_hi + x1_hi * y1_hi
+        i += 8
+    out[0] = hsum(a_lo) + hsum(a_hi)
+    out[1] = hsum(b_lo) + hsum(b_hi)
+    out[2] = hsum(c_lo) + hsum(c_hi)
+    out[3] = hsum(d_lo) + hsum(d_hi)
+    while i < n:
+        out[0] = out[0] + x0[i] * y0[i]
+        out[1] = out[1] + x0[i] * y1[i]
+        out[2] = out[2] + x1[i] * y0[i]
+        out[3] = out[3] + x1[i] * y1[i]
+        i += 1
+
+
+cdef void _outer(const double* dZ, const double* A_prev, double* dW, Py_ssize_t n,
+                 Py_ssize_t n_prev, Py_ssize_t m) noexcept nogil:
+    """dW = dZ A_prev^T: dW[i, k] = sum_j dZ[i, j] A_prev[k, j], each in pairwise order."""
+    cdef Py_ssize_t i, k
+    cdef double out[4]
+    cdef Py_ssize_t n_even = n - n % 2
+    cdef Py_ssize_t k_even = n_prev - n_prev % 2
+    for i in range(0, n_even, 2):
+        for k in range(0, k_even, 2):
+            _pairwise_dot_2x2(dZ + i * m, dZ + (i + 1) * m, A_prev + k * m,
+                              A_prev + (k + 1) * m, m, out)
+            dW[i * n_prev + k] = out[0]
+            dW[i * n_prev + k + 1] = out[1]
+            dW[(i + 1) * n_prev + k] = out[2]
+            dW[(i + 1) * n_prev + k + 1] = out[3]
+    for i in range(n):
+        for k in range(n_prev):
+            if i >= n_even or k >= k_even:
+                dW[i * n_prev + k] = _pairwise_dot(dZ + i * m, A_prev + k * m, m)
+
+
 cdef inline void _block4(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
                          const double* A, Py_ssize_t m, Py_ssize_t count,
                          double* Z) noexcept nogil:
@@ -226,11 +300,11 @@ cdef void _matmul(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
     cdef Py_ssize_t i, j
     cdef Py_ssize_t body = m - m % 8
     cdef Py_ssize_t full = n - n % 4
-    for i in range(0, full, 4):
-        for j in range(0, body, 8):
+    # Column strips outermost: a strip of A (count x 8) stays in cache for every row.
+    for j in range(0, body, 8):
+        for i in range(0, full, 4):
             _block4(W + i * row_step, row_step, w_step, A + j, m, count, Z + i * m + j)
-    for i in range(full, n):
-        for j in range(0, body, 8):
+        for i in range(full, n):
             _block1(W + i * row_step, w_step, A + j, m, count, Z + i * m + j)
     for i in range(n):
         for j in range(body, m):
@@ -346,9 +420,7 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
         W = params + net.w_off[l]
         dW = grads + net.w_off[l]
         db = grads + net.b_off[l]
-        for k in range(n_prev):
-            for i in range(n):
-                dW[i * n_prev + k] = _pairwise_dot(dZ + i * m, A_prev + k * m, m)
+        _outer(dZ, A_prev, dW, n, n_prev, m)
         for i in range(n):
             db[i] = _pairwise_sum(dZ + i * m, m)
         if l == 1:

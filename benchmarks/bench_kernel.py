@@ -1,0 +1,76 @@
+"""The compiled kernel's ``train`` against the numpy reference, measured in the same run.
+
+For each problem both implementations train from the same parameters; the
+timings alternate (reference, kernel, reference, ...) and the best of
+``--repeat`` runs of each is kept, so load on a shared machine hits both alike.
+The printed ratio is reference time / kernel time.
+
+    python benchmarks/bench_kernel.py [--repeat 3] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import initlab
+from initlab import kernel, reference
+from initlab.datasets import make_circles
+
+# (name, layers_dims, m, iterations, hidden activation)
+PROBLEMS = [
+    ("course [2,10,5,1] m=300", [2, 10, 5, 1], 300, 15000),
+    ("wide [2,64,64,1] m=3000", [2, 64, 64, 1], 3000, 100),
+    ("mnist-sized [784,128,64,10] m=1000", [784, 128, 64, 10], 1000, 10),
+]
+
+
+def problem_data(dims: list[int], m: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    if dims == [2, 10, 5, 1] and m == 300:
+        X, Y, _, _ = initlab.load_circles()
+    elif dims[0] == 2:
+        X, y = make_circles(m, noise=0.05, random_state=np.random.RandomState(0))
+        X, Y = X.T.copy(), y.reshape(1, -1)
+    else:
+        rng = np.random.RandomState(0)
+        X = rng.rand(dims[0], m)
+        Y = np.eye(dims[-1], dtype=np.int64)[:, rng.randint(dims[-1], size=m)]
+    return X, Y, reference.initialize_parameters(dims, "he")
+
+
+def best_of(fn, repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each (best kept)")
+    parser.add_argument("--quick", action="store_true", help="the course problem only")
+    args = parser.parse_args()
+
+    print(f"initlab {initlab.__version__}, kernel build: {kernel.INSTRUCTION_SET}, numpy {np.__version__}")
+    print(f"{'problem':<38}{'iters':>7}{'numpy s':>10}{'kernel s':>10}{'us/iter':>10}{'ratio':>8}")
+    for name, dims, m, iterations in PROBLEMS[:1] if args.quick else PROBLEMS:
+        X, Y, parameters = problem_data(dims, m)
+        options = dict(num_iterations=iterations, record_every=max(1, iterations // 15))
+        ref_times, kernel_times = [], []
+        kernel.train(X, Y, parameters, **options)  # warm up caches and page in the module
+        for _ in range(args.repeat):
+            ref_times += best_of(lambda: reference.train(X, Y, parameters, **options), 1)
+            kernel_times += best_of(lambda: kernel.train(X, Y, parameters, **options), 1)
+        ref, ker = min(ref_times), min(kernel_times)
+        print(
+            f"{name:<38}{iterations:>7}{ref:>10.3f}{ker:>10.3f}"
+            f"{ker / iterations * 1e6:>10.1f}{ref / ker:>8.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
