@@ -2,10 +2,12 @@
 
 For each problem both implementations train from the same parameters; the
 timings alternate (reference, kernel, reference, ...) and the best of
-``--repeat`` runs of each is kept, so load on a shared machine hits both alike.
-The printed ratio is reference time / kernel time.
+``--repeat`` rounds of each is kept, so a busy spell of a shared machine hits
+both alike and is filtered out. The printed ratio is reference time / kernel
+time. Both use the same threads: numpy's BLAS its own, the kernel
+``INITLAB_NUM_THREADS`` (default: every CPU this process may use).
 
-    python benchmarks/bench_kernel.py [--repeat 3] [--quick]
+    python benchmarks/bench_kernel.py [--repeat 5] [--quick]
 """
 
 from __future__ import annotations
@@ -40,22 +42,23 @@ def problem_data(dims: list[int], m: int) -> tuple[np.ndarray, np.ndarray, dict]
     return X, Y, reference.initialize_parameters(dims, "he")
 
 
-def best_of(fn, repeat: int) -> list[float]:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
+def seconds(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each (best kept)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed rounds (best of each kept)")
     parser.add_argument("--quick", action="store_true", help="the course problem only")
     args = parser.parse_args()
 
-    print(f"initlab {initlab.__version__}, kernel build: {kernel.INSTRUCTION_SET}, numpy {np.__version__}")
+    print(
+        f"initlab {initlab.__version__}, kernel build {kernel.INSTRUCTION_SET}, "
+        f"{kernel.num_threads()} kernel threads, numpy {np.__version__}, "
+        f"best of {args.repeat} interleaved rounds"
+    )
     print(f"{'problem':<38}{'iters':>7}{'numpy s':>10}{'kernel s':>10}{'us/iter':>10}{'ratio':>8}")
     for name, dims, m, iterations in PROBLEMS[:1] if args.quick else PROBLEMS:
         X, Y, parameters = problem_data(dims, m)
@@ -63,8 +66,8 @@ def main() -> None:
         ref_times, kernel_times = [], []
         kernel.train(X, Y, parameters, **options)  # warm up caches and page in the module
         for _ in range(args.repeat):
-            ref_times += best_of(lambda: reference.train(X, Y, parameters, **options), 1)
-            kernel_times += best_of(lambda: kernel.train(X, Y, parameters, **options), 1)
+            ref_times.append(seconds(lambda: reference.train(X, Y, parameters, **options)))
+            kernel_times.append(seconds(lambda: kernel.train(X, Y, parameters, **options)))
         ref, ker = min(ref_times), min(kernel_times)
         print(
             f"{name:<38}{iterations:>7}{ref:>10.3f}{ker:>10.3f}"

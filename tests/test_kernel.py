@@ -226,6 +226,25 @@ def test_training_runs_without_the_gil(circles):
     assert len(ticks) > 5, "the Python thread made no progress while the kernel trained"
 
 
+def test_threads_do_not_change_the_bits(rng, monkeypatch):
+    """A layer large enough to be split over threads gives the same bits on 1 and 3 threads."""
+    X, Y, parameters = random_problem(rng, [64, 130, 33, 3], 203)
+    results = []
+    for threads in ("1", "3"):
+        monkeypatch.setenv("INITLAB_NUM_THREADS", threads)
+        trained, costs = kernel.train(X, Y, parameters, learning_rate=0.1, num_iterations=20, record_every=1)
+        cost, grads = kernel.gradients(X, Y, trained)
+        results.append((costs.tobytes(), cost, {k: v.tobytes() for k, v in grads.items()}))
+    assert results[0] == results[1], f"seed {rng.seed_value}"
+
+
+def test_bad_thread_count_is_named(monkeypatch):
+    monkeypatch.setenv("INITLAB_NUM_THREADS", "two")
+    X, Y, parameters = random_problem(np.random.default_rng(0), [2, 3, 1], 4)
+    with pytest.raises(ValueError, match="INITLAB_NUM_THREADS"):
+        kernel.forward(X, parameters)
+
+
 @pytest.mark.skipif(kernel.INSTRUCTION_SET != "avx2", reason="needs the AVX2 build on an AVX2 CPU")
 def test_baseline_and_avx2_builds_give_the_same_bits():
     """Determinism across instruction sets: the same training, bit for bit, in both builds."""

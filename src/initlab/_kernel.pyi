@@ -1,4 +1,4 @@
-"""Type stub of the compiled kernel (built from _kernel.pyx; _kernel_avx2 is the same)."""
+"""Type stub of the compiled kernel (_kernel.pyx; _kernel_avx2 is the same source)."""
 
 import numpy as np
 import numpy.typing as npt
@@ -7,10 +7,10 @@ _F64 = npt.NDArray[np.float64]
 _Dims = npt.NDArray[np.intp]
 
 def instruction_set() -> str: ...
-def cpu_supports_avx2() -> bool: ...
-def forward(X: _F64, params: _F64, dims: _Dims, activation: int) -> _F64: ...
+def best_supported() -> str: ...
+def forward(X: _F64, params: _F64, dims: _Dims, activation: int, threads: int) -> _F64: ...
 def gradients(
-    X: _F64, Y: _F64, params: _F64, dims: _Dims, activation: int
+    X: _F64, Y: _F64, params: _F64, dims: _Dims, activation: int, threads: int
 ) -> tuple[float, _F64]: ...
 def train(
     X: _F64,
@@ -22,4 +22,5 @@ def train(
     num_iterations: int,
     record_every: int,
     costs: _F64,
+    threads: int,
 ) -> None: ...

@@ -12,8 +12,12 @@ vector width the compiler chose, or on the machine:
 - over examples (dW, db, the loss): numpy's pairwise summation (8 interleaved
   partial sums in blocks of at most 128, blocks halved recursively);
 - over units (W A, W^T dZ): k = 0, 1, ..., n-1 in order, then the bias.
+
+Large layers are split over threads by output tiles; each output element is
+still computed by one thread, in the order above.
 """
 
+from cython.parallel cimport prange
 from libc.math cimport log, tanh, isnan
 from libc.stdlib cimport malloc, free
 
@@ -43,6 +47,11 @@ cdef double LEAKY_SLOPE = 0.01
 
 cdef enum:
     PAIRWISE_BLOCK = 128
+    # Columns of a tile of the matrix product: the tile of A (count x 64) stays
+    # in cache while each block of 4 rows of W sweeps it.
+    TILE_COLUMNS = 64
+    # A matrix product is split over threads from this many multiply-adds on.
+    PARALLEL_WORK = 1 << 20
 
 
 def instruction_set():
@@ -50,9 +59,9 @@ def instruction_set():
     return "avx2" if COMPILED_AVX2 else "baseline"
 
 
-def cpu_supports_avx2():
-    """Whether this CPU runs the AVX2 build of this module."""
-    return bool(cpu_has_avx2())
+def best_supported():
+    """The best build this CPU runs: "avx2" or "baseline"."""
+    return "avx2" if cpu_has_avx2() else "baseline"
 
 
 cdef struct Net:
@@ -66,16 +75,18 @@ cdef struct Net:
     Py_ssize_t n_acts
     Py_ssize_t widest       # max n_l, l >= 1
     int activation
+    int threads             # threads for the large matrix products
 
 
 cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
-                   int activation) noexcept nogil:
+                   int activation, int threads) noexcept nogil:
     """Offsets of every layer; returns -1 when out of memory."""
     cdef Py_ssize_t l, p = 0, a = 0
     net.L = L
     net.m = m
     net.dims = dims
     net.activation = activation
+    net.threads = threads
     net.widest = 0
     net.w_off = <Py_ssize_t*> malloc(3 * (L + 1) * sizeof(Py_ssize_t))
     if net.w_off == NULL:
@@ -205,25 +216,42 @@ cdef void _pairwise_dot_2x2(const double* x0, const double* x1, const double* y0
         i += 1
 
 
-cdef void _outer(const double* dZ, const double* A_prev, double* dW, Py_ssize_t n,
-                 Py_ssize_t n_prev, Py_ssize_t m) noexcept nogil:
-    """dW = dZ A_prev^T: dW[i, k] = sum_j dZ[i, j] A_prev[k, j], each in pairwise order."""
-    cdef Py_ssize_t i, k
+cdef void _outer_columns(const double* dZ, const double* A_prev, double* dW, Py_ssize_t n,
+                         Py_ssize_t n_prev, Py_ssize_t m, Py_ssize_t k) noexcept nogil:
+    """Columns k and k + 1 of dW = dZ A_prev^T (column k alone when it is the last)."""
+    cdef Py_ssize_t i
     cdef double out[4]
     cdef Py_ssize_t n_even = n - n % 2
-    cdef Py_ssize_t k_even = n_prev - n_prev % 2
+    if k + 1 == n_prev:
+        for i in range(n):
+            dW[i * n_prev + k] = _pairwise_dot(dZ + i * m, A_prev + k * m, m)
+        return
     for i in range(0, n_even, 2):
-        for k in range(0, k_even, 2):
-            _pairwise_dot_2x2(dZ + i * m, dZ + (i + 1) * m, A_prev + k * m,
-                              A_prev + (k + 1) * m, m, out)
-            dW[i * n_prev + k] = out[0]
-            dW[i * n_prev + k + 1] = out[1]
-            dW[(i + 1) * n_prev + k] = out[2]
-            dW[(i + 1) * n_prev + k + 1] = out[3]
-    for i in range(n):
-        for k in range(n_prev):
-            if i >= n_even or k >= k_even:
-                dW[i * n_prev + k] = _pairwise_dot(dZ + i * m, A_prev + k * m, m)
+        _pairwise_dot_2x2(dZ + i * m, dZ + (i + 1) * m, A_prev + k * m,
+                          A_prev + (k + 1) * m, m, out)
+        dW[i * n_prev + k] = out[0]
+        dW[i * n_prev + k + 1] = out[1]
+        dW[(i + 1) * n_prev + k] = out[2]
+        dW[(i + 1) * n_prev + k + 1] = out[3]
+    for i in range(n_even, n):
+        dW[i * n_prev + k] = _pairwise_dot(dZ + i * m, A_prev + k * m, m)
+        dW[i * n_prev + k + 1] = _pairwise_dot(dZ + i * m, A_prev + (k + 1) * m, m)
+
+
+cdef void _outer(const double* dZ, const double* A_prev, double* dW, Py_ssize_t n,
+                 Py_ssize_t n_prev, Py_ssize_t m, int threads) noexcept nogil:
+    """dW = dZ A_prev^T: dW[i, k] = sum_j dZ[i, j] A_prev[k, j], each in pairwise order.
+
+    Two rows of A_prev at a time (they stay in cache) against all rows of dZ.
+    """
+    cdef Py_ssize_t pairs = (n_prev + 1) // 2
+    cdef Py_ssize_t p
+    if threads > 1 and pairs > 1 and n * n_prev * m >= PARALLEL_WORK:
+        for p in prange(pairs, num_threads=threads, schedule="static"):
+            _outer_columns(dZ, A_prev, dW, n, n_prev, m, 2 * p)
+    else:
+        for p in range(pairs):
+            _outer_columns(dZ, A_prev, dW, n, n_prev, m, 2 * p)
 
 
 cdef inline void _block4(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
@@ -288,27 +316,42 @@ cdef inline double _column(const double* W, Py_ssize_t w_step, const double* A,
     return s
 
 
+cdef void _matmul_tile(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
+                       const double* A, double* Z, Py_ssize_t n, Py_ssize_t count,
+                       Py_ssize_t m, Py_ssize_t first, Py_ssize_t last) noexcept nogil:
+    """Columns [first, last) of _matmul: blocks of 4 rows by 8 columns (_block4),
+    then the rows left (_block1), then the columns left (_column)."""
+    cdef Py_ssize_t i, j
+    cdef Py_ssize_t body = last - (last - first) % 8
+    cdef Py_ssize_t full = n - n % 4
+    for i in range(0, full, 4):
+        for j in range(first, body, 8):
+            _block4(W + i * row_step, row_step, w_step, A + j, m, count, Z + i * m + j)
+    for i in range(full, n):
+        for j in range(first, body, 8):
+            _block1(W + i * row_step, w_step, A + j, m, count, Z + i * m + j)
+    for i in range(n):
+        for j in range(body, last):
+            Z[i * m + j] = _column(W + i * row_step, w_step, A + j, m, count)
+
+
 cdef void _matmul(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
                   const double* A, double* Z, Py_ssize_t n, Py_ssize_t count,
-                  Py_ssize_t m) noexcept nogil:
+                  Py_ssize_t m, int threads) noexcept nogil:
     """Z[i, j] = sum_k W[i row_step + k w_step] A[k, j], k = 0..count-1 ascending.
 
     Z = W A with row_step = count, w_step = 1; Z = W^T A with row_step = 1, w_step = n.
-    Blocks of 4 rows by 8 columns (_block4), then the rows left (_block1), then
-    the columns left (_column).
     """
-    cdef Py_ssize_t i, j
-    cdef Py_ssize_t body = m - m % 8
-    cdef Py_ssize_t full = n - n % 4
-    # Column strips outermost: a strip of A (count x 8) stays in cache for every row.
-    for j in range(0, body, 8):
-        for i in range(0, full, 4):
-            _block4(W + i * row_step, row_step, w_step, A + j, m, count, Z + i * m + j)
-        for i in range(full, n):
-            _block1(W + i * row_step, w_step, A + j, m, count, Z + i * m + j)
-    for i in range(n):
-        for j in range(body, m):
-            Z[i * m + j] = _column(W + i * row_step, w_step, A + j, m, count)
+    cdef Py_ssize_t tiles = (m + TILE_COLUMNS - 1) // TILE_COLUMNS
+    cdef Py_ssize_t t
+    if threads > 1 and tiles > 1 and n * count * m >= PARALLEL_WORK:
+        for t in prange(tiles, num_threads=threads, schedule="static"):
+            _matmul_tile(W, row_step, w_step, A, Z, n, count, m,
+                         t * TILE_COLUMNS, min(t * TILE_COLUMNS + TILE_COLUMNS, m))
+    else:
+        for t in range(tiles):
+            _matmul_tile(W, row_step, w_step, A, Z, n, count, m,
+                         t * TILE_COLUMNS, min(t * TILE_COLUMNS + TILE_COLUMNS, m))
 
 
 cdef void _add_bias_activate(double* Z, const double* b, Py_ssize_t n, Py_ssize_t m,
@@ -381,7 +424,7 @@ cdef void _forward(const Net* net, const double* X, const double* params,
     for l in range(1, net.L + 1):
         A = acts + net.a_off[l]
         _matmul(params + net.w_off[l], net.dims[l - 1], 1, A_prev, A,
-                net.dims[l], net.dims[l - 1], net.m)
+                net.dims[l], net.dims[l - 1], net.m, net.threads)
         _add_bias_activate(A, params + net.b_off[l], net.dims[l], net.m,
                            SIGMOID if l == net.L else net.activation)
         A_prev = A
@@ -420,12 +463,12 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
         W = params + net.w_off[l]
         dW = grads + net.w_off[l]
         db = grads + net.b_off[l]
-        _outer(dZ, A_prev, dW, n, n_prev, m)
+        _outer(dZ, A_prev, dW, n, n_prev, m, net.threads)
         for i in range(n):
             db[i] = _pairwise_sum(dZ + i * m, m)
         if l == 1:
             break
-        _matmul(W, 1, n_prev, dZ, dZ_prev, n_prev, n, m)
+        _matmul(W, 1, n_prev, dZ, dZ_prev, n_prev, n, m, net.threads)
         _times_derivative(dZ_prev, A_prev, n_prev * m, net.activation)
         swap = dZ
         dZ = dZ_prev
@@ -439,9 +482,10 @@ cdef class _Workspace:
     cdef double* dZ
     cdef double* dZ_prev
 
-    def __cinit__(self, const Py_ssize_t[::1] dims, Py_ssize_t m, int activation):
+    def __cinit__(self, const Py_ssize_t[::1] dims, Py_ssize_t m, int activation, int threads):
         self.acts = NULL
-        if _net_init(&self.net, &dims[0], dims.shape[0] - 1, m, activation) != 0:
+        self.net.w_off = NULL
+        if _net_init(&self.net, &dims[0], dims.shape[0] - 1, m, activation, threads) != 0:
             raise MemoryError()
         self.acts = <double*> malloc((self.net.n_acts + 2 * self.net.widest * m) * sizeof(double))
         if self.acts == NULL:
@@ -455,10 +499,10 @@ cdef class _Workspace:
 
 
 def forward(const double[:, ::1] X, const double[::1] params, const Py_ssize_t[::1] dims,
-            int activation):
+            int activation, int threads):
     """AL = forward pass of X, shape (n_L, m)."""
     cdef Py_ssize_t m = X.shape[1]
-    cdef _Workspace ws = _Workspace(dims, m, activation)
+    cdef _Workspace ws = _Workspace(dims, m, activation, threads)
     cdef Py_ssize_t L = dims.shape[0] - 1
     out = np.empty((dims[L], m))
     cdef double[:, ::1] AL = out
@@ -475,11 +519,11 @@ cdef void _copy(const double* src, double* dst, Py_ssize_t size) noexcept nogil:
 
 
 def gradients(const double[:, ::1] X, const double[:, ::1] Y, const double[::1] params,
-              const Py_ssize_t[::1] dims, int activation):
+              const Py_ssize_t[::1] dims, int activation, int threads):
     """(cost, grads) with grads in the layout of params."""
     cdef Py_ssize_t m = X.shape[1]
     cdef Py_ssize_t L = dims.shape[0] - 1
-    cdef _Workspace ws = _Workspace(dims, m, activation)
+    cdef _Workspace ws = _Workspace(dims, m, activation, threads)
     grads_out = np.empty(ws.net.n_params)
     cdef double[::1] grads = grads_out
     cdef double cost
@@ -493,18 +537,16 @@ def gradients(const double[:, ::1] X, const double[:, ::1] Y, const double[::1] 
 
 def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
           const Py_ssize_t[::1] dims, int activation, double learning_rate,
-          Py_ssize_t num_iterations, Py_ssize_t record_every, double[::1] costs):
+          Py_ssize_t num_iterations, Py_ssize_t record_every, double[::1] costs, int threads):
     """Gradient descent on params in place; costs[i // record_every] at each recorded i."""
     cdef Py_ssize_t m = X.shape[1]
     cdef Py_ssize_t L = dims.shape[0] - 1
-    cdef _Workspace ws = _Workspace(dims, m, activation)
+    cdef _Workspace ws = _Workspace(dims, m, activation, threads)
     grads_out = np.empty(ws.net.n_params)
     cdef double[::1] grads = grads_out
     cdef Py_ssize_t it, p
     cdef Py_ssize_t n_params = ws.net.n_params
     cdef double cost
-    if num_iterations == 0:
-        return
     with nogil:
         for it in range(num_iterations):
             _forward(&ws.net, &X[0, 0], &params[0], ws.acts)

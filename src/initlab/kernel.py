@@ -24,6 +24,7 @@ from initlab._validation import (
     check_X,
 )
 
+import importlib
 import os
 
 try:
@@ -35,33 +36,50 @@ except ImportError as error:  # pragma: no cover - depends on the installation
         "which compiles it; a C compiler and the Python headers are needed."
     ) from error
 
-__all__ = ["INSTRUCTION_SET", "forward", "gradients", "train"]
+__all__ = ["INSTRUCTION_SET", "forward", "gradients", "num_threads", "train"]
+
+_BUILDS = ("baseline", "avx2")
 
 
 def _select_build():
-    """The AVX2 build where the CPU has it, unless INITLAB_KERNEL=baseline.
+    """The widest build this CPU runs, or the one INITLAB_KERNEL names.
 
-    Both builds compute the same bits; the choice only changes the speed.
+    All builds compute the same bits; the choice only changes the speed.
     """
     choice = os.environ.get("INITLAB_KERNEL", "auto")
-    if choice not in ("auto", "baseline", "avx2"):
-        raise ImportError(f"INITLAB_KERNEL is {choice!r}; expected 'auto', 'baseline' or 'avx2'")
-    if choice == "baseline" or not _baseline.cpu_supports_avx2():
-        if choice == "avx2":
-            raise ImportError("INITLAB_KERNEL is 'avx2' but this CPU has no AVX2")
-        return _baseline
-    try:
-        from initlab import _kernel_avx2
-    except ImportError as error:
-        if choice == "avx2":
-            raise ImportError(f"INITLAB_KERNEL is 'avx2' but {error}") from error
-        return _baseline  # not an x86 build: the baseline computes the same bits
-    return _kernel_avx2
+    if choice != "auto" and choice not in _BUILDS:
+        raise ImportError(
+            f"INITLAB_KERNEL is {choice!r}; expected 'auto', {', '.join(map(repr, _BUILDS))}"
+        )
+    best = _baseline.best_supported()
+    wanted = best if choice == "auto" else choice
+    if _BUILDS.index(wanted) > _BUILDS.index(best):
+        raise ImportError(f"INITLAB_KERNEL is {choice!r} but this CPU runs at most {best!r}")
+    for name in reversed(_BUILDS[1 : _BUILDS.index(wanted) + 1]):
+        try:
+            return importlib.import_module(f"initlab._kernel_{name}")
+        except ImportError as error:
+            if choice != "auto":
+                raise ImportError(f"INITLAB_KERNEL is {choice!r} but {error}") from error
+    return _baseline  # a build without the x86 variants: same bits, narrower vectors
 
 
 _kernel = _select_build()
-#: The build in use: "avx2" or "baseline".
+#: The build in use: "baseline" or "avx2".
 INSTRUCTION_SET: str = _kernel.instruction_set()
+
+
+def num_threads() -> int:
+    """Threads for large layers: INITLAB_NUM_THREADS, else the CPUs this process may use.
+
+    Results do not depend on it: each output element is computed by one thread.
+    """
+    value = os.environ.get("INITLAB_NUM_THREADS")
+    if value is None:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"INITLAB_NUM_THREADS is {value!r}; expected a positive integer")
+    return int(value)
 
 
 def _flatten(parameters: dict, dims: list[int]) -> np.ndarray:
@@ -107,7 +125,7 @@ def forward(X: np.ndarray, parameters: dict, hidden_activation: str = "relu") ->
     hidden_activation : "relu", "tanh", "sigmoid" or "leaky_relu" (slope 0.01)
     """
     X, flat, _, dims, activation = _prepare(X, parameters, hidden_activation)
-    return _kernel.forward(X, flat, dims, activation)
+    return _kernel.forward(X, flat, dims, activation, num_threads())
 
 
 def gradients(
@@ -119,7 +137,7 @@ def gradients(
     """
     X, flat, dim_list, dims, activation = _prepare(X, parameters, hidden_activation)
     Y = np.ascontiguousarray(check_labels(Y, dim_list[-1], X.shape[1]))
-    cost, grads = _kernel.gradients(X, Y, flat, dims, activation)
+    cost, grads = _kernel.gradients(X, Y, flat, dims, activation, num_threads())
     return float(cost), _unflatten(grads, dim_list, prefix="d")
 
 
@@ -144,6 +162,7 @@ def train(
     check_training_options(learning_rate, num_iterations, record_every)
     costs = np.empty(-(-num_iterations // record_every))
     _kernel.train(
-        X, Y, flat, dims, activation, float(learning_rate), num_iterations, record_every, costs
+        X, Y, flat, dims, activation, float(learning_rate), num_iterations, record_every, costs,
+        num_threads(),
     )
     return _unflatten(flat, dim_list), costs
