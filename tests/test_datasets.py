@@ -27,7 +27,7 @@ def test_circles_ignore_and_keep_global_random_state():
     np.random.seed(123)
     first = load_circles()
     assert np.random.rand() == expected_next
-    for a, b in zip(first, load_circles()):
+    for a, b in zip(first, load_circles(), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -53,8 +53,10 @@ def test_planar_shallow_model_reproduces_the_published_run():
     X, Y = load_planar()
     rng = np.random.RandomState(2)
     parameters = {
-        "W1": rng.randn(4, 2) * 0.01, "b1": np.zeros((4, 1)),
-        "W2": rng.randn(1, 4) * 0.01, "b2": np.zeros((1, 1)),
+        "W1": rng.randn(4, 2) * 0.01,
+        "b1": np.zeros((4, 1)),
+        "W2": rng.randn(1, 4) * 0.01,
+        "b2": np.zeros((1, 1)),
     }
     trained, costs = kernel.train(
         X, Y, parameters, learning_rate=1.2, num_iterations=10000, hidden_activation="tanh"

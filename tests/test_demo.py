@@ -33,7 +33,8 @@ def test_demo_refuses_a_file_as_output_folder(tmp_path, capsys):
 def test_python_dash_m_runs_the_same_command(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "initlab", "demo", "--iterations", "1000", "--out", str(tmp_path)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     assert "He, sqrt(2/n)" in result.stdout

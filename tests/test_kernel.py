@@ -76,7 +76,10 @@ def test_forward_matches_reference(rng, dims, activation):
         assert AL.shape == (dims[-1], m) and AL.dtype == np.float64
         # Sigmoid outputs lie in (0, 1): an elementwise relative test is meaningful.
         np.testing.assert_allclose(
-            AL, expected, rtol=1e-12, atol=0,
+            AL,
+            expected,
+            rtol=1e-12,
+            atol=0,
             err_msg=f"dims {dims}, m {m}, {activation}, seed {rng.seed_value}",
         )
 
@@ -122,7 +125,9 @@ def test_gradients_match_finite_differences(rng, activation):
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_training_matches_reference(rng, activation):
     X, Y, parameters = random_problem(rng, [3, 6, 5, 2], 37)
-    options = dict(learning_rate=0.05, num_iterations=200, record_every=7, hidden_activation=activation)
+    options = dict(
+        learning_rate=0.05, num_iterations=200, record_every=7, hidden_activation=activation
+    )
     trained, costs = kernel.train(X, Y, parameters, **options)
     expected, expected_costs = reference.train(X, Y, parameters, **options)
     where = f"{activation}, seed {rng.seed_value}"
@@ -232,7 +237,9 @@ def test_threads_do_not_change_the_bits(rng, monkeypatch):
     results = []
     for threads in ("1", "3"):
         monkeypatch.setenv("INITLAB_NUM_THREADS", threads)
-        trained, costs = kernel.train(X, Y, parameters, learning_rate=0.1, num_iterations=20, record_every=1)
+        trained, costs = kernel.train(
+            X, Y, parameters, learning_rate=0.1, num_iterations=20, record_every=1
+        )
         cost, grads = kernel.gradients(X, Y, trained)
         results.append((costs.tobytes(), cost, {k: v.tobytes() for k, v in grads.items()}))
     assert results[0] == results[1], f"seed {rng.seed_value}"

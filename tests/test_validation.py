@@ -18,9 +18,13 @@ def call_all(X, Y, parameters, **options):
     errors = []
     for module in (kernel, reference):
         for call in (
-            lambda: module.forward(X, parameters, options.get("hidden_activation", "relu")),
-            lambda: module.gradients(X, Y, parameters, options.get("hidden_activation", "relu")),
-            lambda: module.train(X, Y, parameters, num_iterations=2, **options),
+            lambda module=module: module.forward(
+                X, parameters, options.get("hidden_activation", "relu")
+            ),
+            lambda module=module: module.gradients(
+                X, Y, parameters, options.get("hidden_activation", "relu")
+            ),
+            lambda module=module: module.train(X, Y, parameters, num_iterations=2, **options),
         ):
             with pytest.raises((ValueError, TypeError)) as info:
                 call()
@@ -50,7 +54,11 @@ def test_transposed_W1_names_W1_and_both_shapes():
         (lambda p: p.pop("b2"), ValueError, ["missing b2"]),
         (lambda p: p.update(W9=np.ones((1, 1))), ValueError, ["missing", "W4"]),
         (lambda p: p.update(gamma1=np.ones((1, 1))), ValueError, ["gamma1"]),
-        (lambda p: p.update(W2=p["W2"].astype(np.float32)), TypeError, ["W2", "float32", "float64"]),
+        (
+            lambda p: p.update(W2=p["W2"].astype(np.float32)),
+            TypeError,
+            ["W2", "float32", "float64"],
+        ),
         (lambda p: p.update(W2=p["W2"].astype(np.int64)), TypeError, ["W2", "int64"]),
         (lambda p: p.update(W3=p["W3"].tolist()), TypeError, ["W3", "list", "ndarray"]),
         (lambda p: p.update(W3=np.asmatrix(p["W3"])), TypeError, ["W3", "matrix"]),
@@ -60,8 +68,17 @@ def test_transposed_W1_names_W1_and_both_shapes():
         (lambda p: p["W3"].__setitem__((0, 1), np.nan), ValueError, ["W3", "non-finite", "(0, 1)"]),
     ],
     ids=[
-        "missing-key", "gap-in-layers", "unknown-key", "float32", "int", "list",
-        "matrix-subclass", "1d-bias", "row-bias", "wrong-width", "nan-weight",
+        "missing-key",
+        "gap-in-layers",
+        "unknown-key",
+        "float32",
+        "int",
+        "list",
+        "matrix-subclass",
+        "1d-bias",
+        "row-bias",
+        "wrong-width",
+        "nan-weight",
     ],
 )
 def test_bad_parameters(mutate, kind, words):
@@ -79,7 +96,11 @@ def test_bad_parameters(mutate, kind, words):
     [
         (np.ones((2, 5), dtype=np.int64), TypeError, ["X", "int64", "float64"]),
         (np.ones((2, 5), dtype=np.float32), TypeError, ["X", "float32"]),
-        (np.array([[1.0, np.inf, 0, 0, 0], [0, 0, 0, 0, 0]]), ValueError, ["X", "non-finite", "(0, 1)"]),
+        (
+            np.array([[1.0, np.inf, 0, 0, 0], [0, 0, 0, 0, 0]]),
+            ValueError,
+            ["X", "non-finite", "(0, 1)"],
+        ),
         (np.ones(5), ValueError, ["X", "2-D"]),
         (np.ones((3, 5)), ValueError, ["W1", "(10, 2)", "(10, 3)"]),
         ([[1.0] * 5] * 2, TypeError, ["X", "list"]),
@@ -112,8 +133,8 @@ def test_bad_Y(Y, kind, words):
     X, _, parameters = problem()
     for module in (kernel, reference):
         for call in (
-            lambda: module.gradients(X, Y, parameters),
-            lambda: module.train(X, Y, parameters, num_iterations=1),
+            lambda module=module: module.gradients(X, Y, parameters),
+            lambda module=module: module.train(X, Y, parameters, num_iterations=1),
         ):
             with pytest.raises(kind) as info:
                 call()

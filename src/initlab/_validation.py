@@ -92,9 +92,7 @@ def check_parameters(parameters: object, n_x: int) -> list[int]:
     for l in range(1, L + 1):
         b = _check_float_matrix(f"b{l}", parameters[f"b{l}"])
         if b.shape[1] != 1:
-            raise ValueError(
-                f"b{l} has shape {b.shape}; expected (n_{l}, 1), a column vector"
-            )
+            raise ValueError(f"b{l} has shape {b.shape}; expected (n_{l}, 1), a column vector")
         dims.append(b.shape[0])
     for l in range(1, L + 1):
         W = _check_float_matrix(f"W{l}", parameters[f"W{l}"])
@@ -123,9 +121,7 @@ def check_labels(Y: object, n_L: int, m: int) -> np.ndarray:
     if Y.shape != (n_L, m):
         raise ValueError(f"Y has shape {Y.shape}; expected {(n_L, m)} = (n_L, m)")
     if Y.dtype.kind in "iu" and Y.size and (Y.min() < 0 or Y.max() > 1):
-        raise ValueError(
-            f"Y has values from {Y.min()} to {Y.max()}; expected labels in [0, 1]"
-        )
+        raise ValueError(f"Y has values from {Y.min()} to {Y.max()}; expected labels in [0, 1]")
     Y = Y.astype(np.float64)
     _check_finite("Y", Y)
     if Y.min() < 0 or Y.max() > 1:
@@ -141,7 +137,8 @@ def check_training_options(
         raise TypeError(f"learning_rate is {learning_rate!r}; expected a real number")
     if not np.isfinite(learning_rate):
         raise ValueError(f"learning_rate is {learning_rate!r}; expected a finite number")
-    for name, value, low in (("num_iterations", num_iterations, 0), ("record_every", record_every, 1)):
+    counts = (("num_iterations", num_iterations, 0), ("record_every", record_every, 1))
+    for name, value, low in counts:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise TypeError(f"{name} is {value!r}; expected an integer")
         if value < low:

@@ -29,11 +29,17 @@ def build_parser() -> argparse.ArgumentParser:
         "print the cost traces and the results table, and save the plots.",
     )
     demo.add_argument(
-        "--out", type=Path, default=Path("initlab-demo"), metavar="DIR",
+        "--out",
+        type=Path,
+        default=Path("initlab-demo"),
+        metavar="DIR",
         help="folder for cost_curves.png and decision_boundaries.png (default: initlab-demo)",
     )
     demo.add_argument(
-        "--iterations", type=_positive_int, default=15000, metavar="N",
+        "--iterations",
+        type=_positive_int,
+        default=15000,
+        metavar="N",
         help="gradient-descent iterations (default: 15000, as the course)",
     )
     return parser

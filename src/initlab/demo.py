@@ -109,10 +109,14 @@ def plot(runs: list[Run], out_dir: Path) -> list[Path]:
     for r in runs:
         iterations = np.arange(len(r.costs)) * RECORD_EVERY
         finite = np.isfinite(r.costs)
-        axes.plot(iterations[finite], r.costs[finite], marker="o", ms=3, label=INITIALIZATIONS[r.init])
+        axes.plot(
+            iterations[finite], r.costs[finite], marker="o", ms=3, label=INITIALIZATIONS[r.init]
+        )
     axes.set_xlabel("iteration")
     axes.set_ylabel("cost (cross-entropy)")
-    axes.set_title("Cost during training, learning rate 0.01\n(random's first cost is inf: not drawn)")
+    axes.set_title(
+        "Cost during training, learning rate 0.01\n(random's first cost is inf: not drawn)"
+    )
     axes.legend()
     axes.grid(alpha=0.3)
     figure.tight_layout()
@@ -123,10 +127,18 @@ def plot(runs: list[Run], out_dir: Path) -> list[Path]:
     grid_x, grid_y = np.meshgrid(np.linspace(-1.5, 1.5, 300), np.linspace(-1.5, 1.5, 300))
     points = np.ascontiguousarray(np.vstack([grid_x.ravel(), grid_y.ravel()]))
     figure, axes = plt.subplots(2, 2, figsize=(9, 9), sharex=True, sharey=True)
-    for ax, r in zip(axes.ravel(), runs):
+    for ax, r in zip(axes.ravel(), runs, strict=True):
         labels = reference.predict(kernel.forward(points, r.parameters)).reshape(grid_x.shape)
         ax.contourf(grid_x, grid_y, labels, levels=[-0.5, 0.5, 1.5], cmap="Spectral", alpha=0.8)
-        ax.scatter(train_X[0], train_X[1], c=train_Y[0], cmap="Spectral", s=12, edgecolors="k", linewidths=0.3)
+        ax.scatter(
+            train_X[0],
+            train_X[1],
+            c=train_Y[0],
+            cmap="Spectral",
+            s=12,
+            edgecolors="k",
+            linewidths=0.3,
+        )
         ax.set_title(
             f"{INITIALIZATIONS[r.init]}\ntrain {r.train_accuracy:.1%}, test {r.test_accuracy:.1%}"
         )

@@ -14,6 +14,9 @@ loop in C without the GIL.
 
 from __future__ import annotations
 
+import importlib
+import os
+
 import numpy as np
 
 from initlab._validation import (
@@ -23,9 +26,6 @@ from initlab._validation import (
     check_training_options,
     check_X,
 )
-
-import importlib
-import os
 
 try:
     from initlab import _kernel as _baseline
@@ -76,7 +76,9 @@ def num_threads() -> int:
     """
     value = os.environ.get("INITLAB_NUM_THREADS")
     if value is None:
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        if hasattr(os, "sched_getaffinity"):
+            return len(os.sched_getaffinity(0))
+        return os.cpu_count() or 1
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"INITLAB_NUM_THREADS is {value!r}; expected a positive integer")
     return int(value)
@@ -85,9 +87,7 @@ def num_threads() -> int:
 def _flatten(parameters: dict, dims: list[int]) -> np.ndarray:
     """W1, b1, ..., WL, bL concatenated in C order (a fresh copy)."""
     L = len(dims) - 1
-    return np.concatenate(
-        [parameters[f"{p}{l}"].ravel() for l in range(1, L + 1) for p in "Wb"]
-    )
+    return np.concatenate([parameters[f"{p}{l}"].ravel() for l in range(1, L + 1) for p in "Wb"])
 
 
 def _unflatten(flat: np.ndarray, dims: list[int], prefix: str = "") -> dict:
@@ -121,7 +121,8 @@ def forward(X: np.ndarray, parameters: dict, hidden_activation: str = "relu") ->
     Parameters
     ----------
     X : float64 array of shape (n_0, m)
-    parameters : dict ``W1, b1, ..., WL, bL``; ``W{l}`` is ``(n_l, n_{l-1})``, ``b{l}`` is ``(n_l, 1)``
+    parameters : dict ``W1, b1, ..., WL, bL``
+        ``W{l}`` of shape ``(n_l, n_{l-1})``, ``b{l}`` of shape ``(n_l, 1)``
     hidden_activation : "relu", "tanh", "sigmoid" or "leaky_relu" (slope 0.01)
     """
     X, flat, _, dims, activation = _prepare(X, parameters, hidden_activation)
@@ -162,7 +163,15 @@ def train(
     check_training_options(learning_rate, num_iterations, record_every)
     costs = np.empty(-(-num_iterations // record_every))
     _kernel.train(
-        X, Y, flat, dims, activation, float(learning_rate), num_iterations, record_every, costs,
+        X,
+        Y,
+        flat,
+        dims,
+        activation,
+        float(learning_rate),
+        num_iterations,
+        record_every,
+        costs,
         num_threads(),
     )
     return _unflatten(flat, dim_list), costs
