@@ -17,7 +17,7 @@ Large layers are split over threads by output tiles; each output element is
 still computed by one thread, in the order above.
 """
 
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.math cimport log, tanh, isnan
 from libc.stdlib cimport malloc, free
 
@@ -76,6 +76,8 @@ cdef struct Net:
     Py_ssize_t widest       # max n_l, l >= 1
     int activation
     int threads             # threads for the large matrix products
+    Py_ssize_t longest      # the longest sum in a matrix product: max(n_l, m)
+    double* packs           # TILE_COLUMNS * longest doubles per thread
 
 
 cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
@@ -102,6 +104,10 @@ cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
         a += dims[l] * m
         if dims[l] > net.widest:
             net.widest = dims[l]
+    net.longest = m
+    for l in range(L + 1):
+        if dims[l] > net.longest:
+            net.longest = dims[l]
     net.n_params = p
     net.n_acts = a
     return 0
@@ -254,104 +260,148 @@ cdef void _outer(const double* dZ, const double* A_prev, double* dW, Py_ssize_t 
             _outer_columns(dZ, A_prev, dW, n, n_prev, m, 2 * p)
 
 
+cdef struct Operands:
+    # Z (n x cols, row stride z_ld) = W (n x count) B (count x cols), where
+    # W(r, k) = W[r row_step + k w_step] and B(k, c) = B[k b_k + c b_col].
+    const double* W
+    Py_ssize_t row_step
+    Py_ssize_t w_step
+    const double* B
+    Py_ssize_t b_k
+    Py_ssize_t b_col
+    double* Z
+    Py_ssize_t z_ld
+    Py_ssize_t n
+    Py_ssize_t count
+    Py_ssize_t cols
+
+
 cdef inline void _block4(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
-                         const double* A, Py_ssize_t m, Py_ssize_t count,
-                         double* Z) noexcept nogil:
-    """Z[r, 0:8] = sum_k W[r row_step + k w_step] A[k, 0:8], r < 4, k ascending.
+                         const double* B, Py_ssize_t b_step, Py_ssize_t count,
+                         double* Z, Py_ssize_t z_ld) noexcept nogil:
+    """Z[r, 0:8] = sum_k W[r row_step + k w_step] B[k b_step + 0:8], r < 4, k ascending.
 
     The 4 x 8 partial sums stay in registers for the whole k loop.
     """
     cdef Py_ssize_t k
-    cdef vec a0 = vload(A), a1 = vload(A + 4)
+    cdef vec b0 = vload(B), b1 = vload(B + 4)
     cdef vec w0 = splat(W[0]), w1 = splat(W[row_step])
     cdef vec w2 = splat(W[2 * row_step]), w3 = splat(W[3 * row_step])
-    cdef vec s00 = w0 * a0, s01 = w0 * a1, s10 = w1 * a0, s11 = w1 * a1
-    cdef vec s20 = w2 * a0, s21 = w2 * a1, s30 = w3 * a0, s31 = w3 * a1
+    cdef vec s00 = w0 * b0, s01 = w0 * b1, s10 = w1 * b0, s11 = w1 * b1
+    cdef vec s20 = w2 * b0, s21 = w2 * b1, s30 = w3 * b0, s31 = w3 * b1
     for k in range(1, count):
-        a0 = vload(A + k * m)
-        a1 = vload(A + k * m + 4)
+        b0 = vload(B + k * b_step)
+        b1 = vload(B + k * b_step + 4)
         w0 = splat(W[k * w_step])
         w1 = splat(W[row_step + k * w_step])
         w2 = splat(W[2 * row_step + k * w_step])
         w3 = splat(W[3 * row_step + k * w_step])
-        s00 = s00 + w0 * a0
-        s01 = s01 + w0 * a1
-        s10 = s10 + w1 * a0
-        s11 = s11 + w1 * a1
-        s20 = s20 + w2 * a0
-        s21 = s21 + w2 * a1
-        s30 = s30 + w3 * a0
-        s31 = s31 + w3 * a1
+        s00 = s00 + w0 * b0
+        s01 = s01 + w0 * b1
+        s10 = s10 + w1 * b0
+        s11 = s11 + w1 * b1
+        s20 = s20 + w2 * b0
+        s21 = s21 + w2 * b1
+        s30 = s30 + w3 * b0
+        s31 = s31 + w3 * b1
     vstore(Z, s00)
     vstore(Z + 4, s01)
-    vstore(Z + m, s10)
-    vstore(Z + m + 4, s11)
-    vstore(Z + 2 * m, s20)
-    vstore(Z + 2 * m + 4, s21)
-    vstore(Z + 3 * m, s30)
-    vstore(Z + 3 * m + 4, s31)
+    vstore(Z + z_ld, s10)
+    vstore(Z + z_ld + 4, s11)
+    vstore(Z + 2 * z_ld, s20)
+    vstore(Z + 2 * z_ld + 4, s21)
+    vstore(Z + 3 * z_ld, s30)
+    vstore(Z + 3 * z_ld + 4, s31)
 
 
-cdef inline void _block1(const double* W, Py_ssize_t w_step, const double* A, Py_ssize_t m,
-                         Py_ssize_t count, double* Z) noexcept nogil:
-    """Z[0:8] = sum_k W[k w_step] A[k, 0:8], k ascending: one row of _block4."""
+cdef inline void _block1(const double* W, Py_ssize_t w_step, const double* B,
+                         Py_ssize_t b_step, Py_ssize_t count, double* Z) noexcept nogil:
+    """Z[0:8] = sum_k W[k w_step] B[k b_step + 0:8], k ascending: one row of _block4."""
     cdef Py_ssize_t k
     cdef vec w = splat(W[0])
-    cdef vec s0 = w * vload(A), s1 = w * vload(A + 4)
+    cdef vec s0 = w * vload(B), s1 = w * vload(B + 4)
     for k in range(1, count):
         w = splat(W[k * w_step])
-        s0 = s0 + w * vload(A + k * m)
-        s1 = s1 + w * vload(A + k * m + 4)
+        s0 = s0 + w * vload(B + k * b_step)
+        s1 = s1 + w * vload(B + k * b_step + 4)
     vstore(Z, s0)
     vstore(Z + 4, s1)
 
 
-cdef inline double _column(const double* W, Py_ssize_t w_step, const double* A,
-                           Py_ssize_t m, Py_ssize_t count) noexcept nogil:
-    """sum_k W[k w_step] A[k, 0], k ascending: one column of _block1."""
+cdef inline double _column(const double* W, Py_ssize_t w_step, const double* B,
+                           Py_ssize_t b_step, Py_ssize_t count) noexcept nogil:
+    """sum_k W[k w_step] B[k b_step], k ascending: one column of _block1."""
     cdef Py_ssize_t k
-    cdef double s = W[0] * A[0]
+    cdef double s = W[0] * B[0]
     for k in range(1, count):
-        s = s + W[k * w_step] * A[k * m]
+        s = s + W[k * w_step] * B[k * b_step]
     return s
 
 
-cdef void _matmul_tile(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
-                       const double* A, double* Z, Py_ssize_t n, Py_ssize_t count,
-                       Py_ssize_t m, Py_ssize_t first, Py_ssize_t last) noexcept nogil:
+cdef void _pack(const Operands* o, Py_ssize_t first, Py_ssize_t strips,
+                double* P) noexcept nogil:
+    """P[s][k][t] = B(k, first + 8 s + t): the tile's strips, each contiguous in k."""
+    cdef Py_ssize_t s, k, t
+    cdef const double* src
+    cdef double* dst
+    for s in range(strips):
+        src = o.B + (first + 8 * s) * o.b_col
+        dst = P + s * o.count * 8
+        for k in range(o.count):
+            for t in range(8):
+                dst[k * 8 + t] = src[k * o.b_k + t * o.b_col]
+
+
+cdef void _matmul_tile(const Operands* o, Py_ssize_t first, Py_ssize_t last,
+                       double* P) noexcept nogil:
     """Columns [first, last) of _matmul: blocks of 4 rows by 8 columns (_block4),
-    then the rows left (_block1), then the columns left (_column)."""
-    cdef Py_ssize_t i, j
-    cdef Py_ssize_t body = last - (last - first) % 8
-    cdef Py_ssize_t full = n - n % 4
-    for i in range(0, full, 4):
-        for j in range(first, body, 8):
-            _block4(W + i * row_step, row_step, w_step, A + j, m, count, Z + i * m + j)
-    for i in range(full, n):
-        for j in range(first, body, 8):
-            _block1(W + i * row_step, w_step, A + j, m, count, Z + i * m + j)
-    for i in range(n):
-        for j in range(body, last):
-            Z[i * m + j] = _column(W + i * row_step, w_step, A + j, m, count)
+    then the rows left (_block1), then the columns left (_column).
 
-
-cdef void _matmul(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
-                  const double* A, double* Z, Py_ssize_t n, Py_ssize_t count,
-                  Py_ssize_t m, int threads) noexcept nogil:
-    """Z[i, j] = sum_k W[i row_step + k w_step] A[k, j], k = 0..count-1 ascending.
-
-    Z = W A with row_step = count, w_step = 1; Z = W^T A with row_step = 1, w_step = n.
+    With a pack buffer P the tile's strips are read from P, contiguously; without,
+    straight from B, which must then have b_col = 1.
     """
-    cdef Py_ssize_t tiles = (m + TILE_COLUMNS - 1) // TILE_COLUMNS
+    cdef Py_ssize_t i, s, j, b_step
+    cdef Py_ssize_t strips = (last - first) // 8
+    cdef Py_ssize_t full = o.n - o.n % 4
+    cdef const double* strip
+    if P != NULL:
+        _pack(o, first, strips, P)
+        b_step = 8
+    else:
+        b_step = o.b_k
+    for i in range(0, full, 4):
+        for s in range(strips):
+            strip = P + s * o.count * 8 if P != NULL else o.B + first + 8 * s
+            _block4(o.W + i * o.row_step, o.row_step, o.w_step, strip, b_step, o.count,
+                    o.Z + i * o.z_ld + first + 8 * s, o.z_ld)
+    for i in range(full, o.n):
+        for s in range(strips):
+            strip = P + s * o.count * 8 if P != NULL else o.B + first + 8 * s
+            _block1(o.W + i * o.row_step, o.w_step, strip, b_step, o.count,
+                    o.Z + i * o.z_ld + first + 8 * s)
+    for i in range(o.n):
+        for j in range(first + 8 * strips, last):
+            o.Z[i * o.z_ld + j] = _column(o.W + i * o.row_step, o.w_step, o.B + j * o.b_col,
+                                          o.b_k, o.count)
+
+
+cdef void _matmul(const Operands* o, double* packs, int threads) noexcept nogil:
+    """Z(r, c) = sum_k W(r, k) B(k, c), k = 0..count-1 ascending, in tiles of 64 columns.
+
+    packs: TILE_COLUMNS * count doubles per thread, or NULL to read B in place
+    (then b_col must be 1). Tiles go to threads when the product is large; each
+    element of Z is computed by one thread, in the same order.
+    """
+    cdef Py_ssize_t tiles = (o.cols + TILE_COLUMNS - 1) // TILE_COLUMNS
     cdef Py_ssize_t t
-    if threads > 1 and tiles > 1 and n * count * m >= PARALLEL_WORK:
+    cdef Py_ssize_t pack_size = TILE_COLUMNS * o.count
+    if threads > 1 and tiles > 1 and o.n * o.count * o.cols >= PARALLEL_WORK:
         for t in prange(tiles, num_threads=threads, schedule="static"):
-            _matmul_tile(W, row_step, w_step, A, Z, n, count, m,
-                         t * TILE_COLUMNS, min(t * TILE_COLUMNS + TILE_COLUMNS, m))
+            _matmul_tile(o, t * TILE_COLUMNS, min(t * TILE_COLUMNS + TILE_COLUMNS, o.cols),
+                         packs + threadid() * pack_size if packs != NULL else NULL)
     else:
         for t in range(tiles):
-            _matmul_tile(W, row_step, w_step, A, Z, n, count, m,
-                         t * TILE_COLUMNS, min(t * TILE_COLUMNS + TILE_COLUMNS, m))
+            _matmul_tile(o, t * TILE_COLUMNS, min(t * TILE_COLUMNS + TILE_COLUMNS, o.cols), packs)
 
 
 cdef void _add_bias_activate(double* Z, const double* b, Py_ssize_t n, Py_ssize_t m,
@@ -415,16 +465,35 @@ cdef void _times_derivative(double* dA, const double* A, Py_ssize_t size,
             dA[j] = dA[j] * (A[j] * (1.0 - A[j]))
 
 
+cdef inline double* _packs_for(const Net* net, const Operands* o) noexcept nogil:
+    """Pack B when it must be (b_col != 1) or when the product is large enough to pay."""
+    if o.b_col != 1 or o.n * o.count * o.cols >= PARALLEL_WORK:
+        return net.packs
+    return NULL
+
+
 cdef void _forward(const Net* net, const double* X, const double* params,
                    double* acts) noexcept nogil:
     """A{l} for l = 1..L into acts; sigmoid on the last layer."""
     cdef Py_ssize_t l
     cdef const double* A_prev = X
     cdef double* A
+    cdef Operands o
     for l in range(1, net.L + 1):
         A = acts + net.a_off[l]
-        _matmul(params + net.w_off[l], net.dims[l - 1], 1, A_prev, A,
-                net.dims[l], net.dims[l - 1], net.m, net.threads)
+        # Z = W A: W(r, k) = W[r n_prev + k], B(k, c) = A_prev[k m + c]
+        o.W = params + net.w_off[l]
+        o.row_step = net.dims[l - 1]
+        o.w_step = 1
+        o.B = A_prev
+        o.b_k = net.m
+        o.b_col = 1
+        o.Z = A
+        o.z_ld = net.m
+        o.n = net.dims[l]
+        o.count = net.dims[l - 1]
+        o.cols = net.m
+        _matmul(&o, _packs_for(net, &o), net.threads)
         _add_bias_activate(A, params + net.b_off[l], net.dims[l], net.m,
                            SIGMOID if l == net.L else net.activation)
         A_prev = A
@@ -453,6 +522,7 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
     cdef double* dW
     cdef double* db
     cdef double* swap
+    cdef Operands o
     n = net.dims[net.L]
     for j in range(n * m):
         dZ[j] = inv_m * (AL[j] - Y[j])
@@ -463,12 +533,40 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
         W = params + net.w_off[l]
         dW = grads + net.w_off[l]
         db = grads + net.b_off[l]
-        _outer(dZ, A_prev, dW, n, n_prev, m, net.threads)
+        if n * n_prev * m >= PARALLEL_WORK:
+            # dW = dZ A_prev^T as a matrix product, j ascending: dW(i, k) = sum_j
+            # dZ[i m + j] A_prev[k m + j]; B is A_prev read transposed while packing.
+            o.W = dZ
+            o.row_step = m
+            o.w_step = 1
+            o.B = A_prev
+            o.b_k = 1
+            o.b_col = m
+            o.Z = dW
+            o.z_ld = n_prev
+            o.n = n
+            o.count = m
+            o.cols = n_prev
+            _matmul(&o, net.packs, net.threads)
+        else:
+            _outer(dZ, A_prev, dW, n, n_prev, m, net.threads)
         for i in range(n):
             db[i] = _pairwise_sum(dZ + i * m, m)
         if l == 1:
             break
-        _matmul(W, 1, n_prev, dZ, dZ_prev, n_prev, n, m, net.threads)
+        # dA_prev = W^T dZ: W(r, i) = W[i n_prev + r], B(i, c) = dZ[i m + c]
+        o.W = W
+        o.row_step = 1
+        o.w_step = n_prev
+        o.B = dZ
+        o.b_k = m
+        o.b_col = 1
+        o.Z = dZ_prev
+        o.z_ld = m
+        o.n = n_prev
+        o.count = n
+        o.cols = m
+        _matmul(&o, _packs_for(net, &o), net.threads)
         _times_derivative(dZ_prev, A_prev, n_prev * m, net.activation)
         swap = dZ
         dZ = dZ_prev
@@ -485,7 +583,11 @@ cdef class _Workspace:
     def __cinit__(self, const Py_ssize_t[::1] dims, Py_ssize_t m, int activation, int threads):
         self.acts = NULL
         self.net.w_off = NULL
+        self.net.packs = NULL
         if _net_init(&self.net, &dims[0], dims.shape[0] - 1, m, activation, threads) != 0:
+            raise MemoryError()
+        self.net.packs = <double*> malloc(threads * TILE_COLUMNS * self.net.longest * sizeof(double))
+        if self.net.packs == NULL:
             raise MemoryError()
         self.acts = <double*> malloc((self.net.n_acts + 2 * self.net.widest * m) * sizeof(double))
         if self.acts == NULL:
@@ -495,6 +597,7 @@ cdef class _Workspace:
 
     def __dealloc__(self):
         free(self.acts)
+        free(self.net.packs)
         free(self.net.w_off)
 
 
