@@ -5,7 +5,9 @@ timings alternate (reference, kernel, reference, ...) and the best of
 ``--repeat`` rounds of each is kept, so a busy spell of a shared machine hits
 both alike and is filtered out. The printed ratio is reference time / kernel
 time. Both use the same threads: numpy's BLAS its own, the kernel
-``INITLAB_NUM_THREADS`` (default: every CPU this process may use).
+``INITLAB_NUM_THREADS`` (default: every CPU this process may use). Each timed
+run follows a short pause, so neither side runs beside the other's
+still-spinning worker threads, and one untimed warm-up call.
 
     python benchmarks/bench_kernel.py [--repeat 5] [--quick]
 """
@@ -22,7 +24,9 @@ import initlab
 from initlab import kernel, reference
 from initlab.datasets import make_circles
 
-# (name, layers_dims, m, iterations, hidden activation)
+IDLE_PAUSE = 0.5  # seconds
+
+# (name, layers_dims, m, iterations)
 PROBLEMS = [
     ("course [2,10,5,1] m=300", [2, 10, 5, 1], 300, 15000),
     ("wide [2,64,64,1] m=3000", [2, 64, 64, 1], 3000, 100),
@@ -44,6 +48,15 @@ def problem_data(dims: list[int], m: int) -> tuple[np.ndarray, np.ndarray, dict]
 
 
 def seconds(fn) -> float:
+    """Wall time of fn() in steady state.
+
+    First a pause, in which the other side's idle threads go to sleep (OpenBLAS and
+    OpenMP workers spin for a while after their last task and would take a core
+    from the run being timed); then one untimed call, so the timed one starts with
+    the CPU at speed and the caches warm.
+    """
+    time.sleep(IDLE_PAUSE)
+    fn()
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
@@ -65,7 +78,6 @@ def main() -> None:
         X, Y, parameters = problem_data(dims, m)
         options = dict(num_iterations=iterations, record_every=max(1, iterations // 15))
         ref_times, kernel_times = [], []
-        kernel.train(X, Y, parameters, **options)  # warm up caches and page in the module
         run_reference = partial(reference.train, X, Y, parameters, **options)
         run_kernel = partial(kernel.train, X, Y, parameters, **options)
         for _ in range(args.repeat):

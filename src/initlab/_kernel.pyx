@@ -253,7 +253,7 @@ cdef void _outer(const double* dZ, const double* A_prev, double* dW, Py_ssize_t 
     cdef Py_ssize_t pairs = (n_prev + 1) // 2
     cdef Py_ssize_t p
     if threads > 1 and pairs > 1 and n * n_prev * m >= PARALLEL_WORK:
-        for p in prange(pairs, num_threads=threads, schedule="static"):
+        for p in prange(pairs, num_threads=threads, schedule="dynamic"):
             _outer_columns(dZ, A_prev, dW, n, n_prev, m, 2 * p)
     else:
         for p in range(pairs):
@@ -395,8 +395,14 @@ cdef void _matmul(const Operands* o, double* packs, int threads) noexcept nogil:
     cdef Py_ssize_t tiles = (o.cols + TILE_COLUMNS - 1) // TILE_COLUMNS
     cdef Py_ssize_t t
     cdef Py_ssize_t pack_size = TILE_COLUMNS * o.count
-    if threads > 1 and tiles > 1 and o.n * o.count * o.cols >= PARALLEL_WORK:
-        for t in prange(tiles, num_threads=threads, schedule="static"):
+    if packs == NULL and threads == 1 or o.n * o.count * o.cols < PARALLEL_WORK:
+        if packs == NULL:
+            # Small product, B read in place: one pass over all columns.
+            _matmul_tile(o, 0, o.cols, NULL)
+            return
+        threads = 1
+    if threads > 1 and tiles > 1:
+        for t in prange(tiles, num_threads=threads, schedule="dynamic"):
             _matmul_tile(o, t * TILE_COLUMNS, min(t * TILE_COLUMNS + TILE_COLUMNS, o.cols),
                          packs + threadid() * pack_size if packs != NULL else NULL)
     else:
