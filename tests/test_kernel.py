@@ -99,6 +99,29 @@ def test_gradients_match_reference(rng, dims, activation):
             assert_close_scaled(grads[key], expected[key], 1e-12, f"{key}: {where}")
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_large_layers_match_reference(rng, activation):
+    """Layers past the threshold take the packed, threaded path (dW as a matrix product).
+
+    Widths and batch are not multiples of the 4-row, 8-column or 64-column blocks,
+    so every tail is exercised; the result is compared like the small networks'.
+    """
+    dims, m = [101, 150, 37, 3], 203
+    X, Y, parameters = random_problem(rng, dims, m)
+    cost, grads = kernel.gradients(X, Y, parameters, activation)
+    expected_cost, expected = reference.gradients(X, Y, parameters, activation)
+    where = f"{activation}, seed {rng.seed_value}"
+    assert cost == pytest.approx(expected_cost, rel=1e-12), where
+    np.testing.assert_allclose(
+        kernel.forward(X, parameters, activation),
+        reference.forward(X, parameters, activation),
+        rtol=1e-12,
+        err_msg=where,
+    )
+    for key in expected:
+        assert_close_scaled(grads[key], expected[key], 1e-12, f"{key}: {where}")
+
+
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu", "leaky_relu"])
 def test_gradients_match_finite_differences(rng, activation):
     """Centred differences (h = 1e-6) agree with the analytic gradient to 1e-6 relative."""

@@ -9,9 +9,13 @@ Every sum has a fixed order, written out below, and the build turns off
 floating-point contraction, so results do not depend on the BLAS, on the
 vector width the compiler chose, or on the machine:
 
-- over examples (dW, db, the loss): numpy's pairwise summation (8 interleaved
-  partial sums in blocks of at most 128, blocks halved recursively);
+- over examples for db, the loss and dW: numpy's pairwise summation (8
+  interleaved partial sums in blocks of at most 128, blocks halved
+  recursively), except dW of a layer with n_l n_{l-1} m >= PARALLEL_WORK, which
+  is a packed matrix product summed j = 0, 1, ..., m-1 in order;
 - over units (W A, W^T dZ): k = 0, 1, ..., n-1 in order, then the bias.
+
+The order depends on the shapes only, never on the machine or the threads.
 
 Large layers are split over threads by output tiles; each output element is
 still computed by one thread, in the order above.
@@ -395,13 +399,11 @@ cdef void _matmul(const Operands* o, double* packs, int threads) noexcept nogil:
     cdef Py_ssize_t tiles = (o.cols + TILE_COLUMNS - 1) // TILE_COLUMNS
     cdef Py_ssize_t t
     cdef Py_ssize_t pack_size = TILE_COLUMNS * o.count
-    if packs == NULL and threads == 1 or o.n * o.count * o.cols < PARALLEL_WORK:
-        if packs == NULL:
-            # Small product, B read in place: one pass over all columns.
-            _matmul_tile(o, 0, o.cols, NULL)
-            return
-        threads = 1
-    if threads > 1 and tiles > 1:
+    if packs == NULL:
+        # B read in place: one pass over all columns.
+        _matmul_tile(o, 0, o.cols, NULL)
+        return
+    if threads > 1 and tiles > 1 and o.n * o.count * o.cols >= PARALLEL_WORK:
         for t in prange(tiles, num_threads=threads, schedule="dynamic"):
             _matmul_tile(o, t * TILE_COLUMNS, min(t * TILE_COLUMNS + TILE_COLUMNS, o.cols),
                          packs + threadid() * pack_size if packs != NULL else NULL)
