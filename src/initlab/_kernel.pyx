@@ -364,29 +364,34 @@ cdef void _matmul_tile(const Operands* o, Py_ssize_t first, Py_ssize_t last,
     With a pack buffer P the tile's strips are read from P, contiguously; without,
     straight from B, which must then have b_col = 1.
     """
-    cdef Py_ssize_t i, s, j, b_step
+    # Locals, not o->...: stores to Z could alias *o, which would force reloads.
+    cdef const double* W = o.W
+    cdef const double* B = o.B
+    cdef double* Z = o.Z
+    cdef Py_ssize_t row_step = o.row_step, w_step = o.w_step, z_ld = o.z_ld
+    cdef Py_ssize_t b_k = o.b_k, b_col = o.b_col, n = o.n, count = o.count
+    cdef Py_ssize_t i, s, j
     cdef Py_ssize_t strips = (last - first) // 8
-    cdef Py_ssize_t full = o.n - o.n % 4
-    cdef const double* strip
+    cdef Py_ssize_t full = n - n % 4
+    cdef Py_ssize_t b_step = b_k
+    cdef Py_ssize_t strip_step = 8
+    cdef const double* strips_at = B + first
     if P != NULL:
         _pack(o, first, strips, P)
         b_step = 8
-    else:
-        b_step = o.b_k
+        strip_step = 8 * count
+        strips_at = P
     for i in range(0, full, 4):
         for s in range(strips):
-            strip = P + s * o.count * 8 if P != NULL else o.B + first + 8 * s
-            _block4(o.W + i * o.row_step, o.row_step, o.w_step, strip, b_step, o.count,
-                    o.Z + i * o.z_ld + first + 8 * s, o.z_ld)
-    for i in range(full, o.n):
+            _block4(W + i * row_step, row_step, w_step, strips_at + s * strip_step, b_step,
+                    count, Z + i * z_ld + first + 8 * s, z_ld)
+    for i in range(full, n):
         for s in range(strips):
-            strip = P + s * o.count * 8 if P != NULL else o.B + first + 8 * s
-            _block1(o.W + i * o.row_step, o.w_step, strip, b_step, o.count,
-                    o.Z + i * o.z_ld + first + 8 * s)
-    for i in range(o.n):
+            _block1(W + i * row_step, w_step, strips_at + s * strip_step, b_step, count,
+                    Z + i * z_ld + first + 8 * s)
+    for i in range(n):
         for j in range(first + 8 * strips, last):
-            o.Z[i * o.z_ld + j] = _column(o.W + i * o.row_step, o.w_step, o.B + j * o.b_col,
-                                          o.b_k, o.count)
+            Z[i * z_ld + j] = _column(W + i * row_step, w_step, B + j * b_col, b_k, count)
 
 
 cdef void _matmul(const Operands* o, double* packs, int threads) noexcept nogil:
