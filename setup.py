@@ -7,7 +7,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 # -ffp-contract=off: no fused multiply-add, so every instruction set rounds alike.
-FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-Wno-psabi"]
+FLAGS = ["-O3", "-funroll-loops", "-ffp-contract=off", "-fno-fast-math", "-Wno-psabi"]
 # OpenMP splits large layers over threads (each output element on one thread).
 OPENMP = ["-fopenmp"] if sys.platform.startswith("linux") else []
 X86 = platform.machine().lower() in ("x86_64", "amd64")
