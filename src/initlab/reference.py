@@ -145,16 +145,20 @@ def backward(
     """
     L = len(parameters) // 2
     m = Y.shape[1]
-    grads = {}
+    dW, db = [None] * (L + 1), [None] * (L + 1)
     dZ = 1.0 / m * (activations[L] - Y)
     for l in range(L, 0, -1):
         A_prev = activations[l - 1]
-        grads[f"dW{l}"] = np.dot(dZ, A_prev.T)
-        grads[f"db{l}"] = np.sum(dZ, axis=1, keepdims=True)
+        dW[l] = np.dot(dZ, A_prev.T)
+        db[l] = np.sum(dZ, axis=1, keepdims=True)
         if l > 1:
             dA_prev = np.dot(parameters[f"W{l}"].T, dZ)
             dZ = np.multiply(dA_prev, _derivative(A_prev, hidden_activation))
-    return {key: grads[key] for key in sorted(grads, key=lambda k: (int(k[2:]), k[1]))}
+    grads = {}
+    for l in range(1, L + 1):
+        grads[f"dW{l}"] = dW[l]
+        grads[f"db{l}"] = db[l]
+    return grads
 
 
 def gradients(
