@@ -280,6 +280,26 @@ cdef struct Operands:
     Py_ssize_t cols
 
 
+cdef inline Operands _product(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
+                              const double* B, Py_ssize_t b_k, Py_ssize_t b_col, double* Z,
+                              Py_ssize_t z_ld, Py_ssize_t n, Py_ssize_t count,
+                              Py_ssize_t cols) noexcept nogil:
+    """The Operands of Z = W B (see Operands for the meaning of each field)."""
+    cdef Operands o
+    o.W = W
+    o.row_step = row_step
+    o.w_step = w_step
+    o.B = B
+    o.b_k = b_k
+    o.b_col = b_col
+    o.Z = Z
+    o.z_ld = z_ld
+    o.n = n
+    o.count = count
+    o.cols = cols
+    return o
+
+
 cdef inline void _block4(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
                          const double* B, Py_ssize_t b_step, Py_ssize_t count,
                          double* Z, Py_ssize_t z_ld) noexcept nogil:
@@ -494,18 +514,9 @@ cdef void _forward(const Net* net, const double* X, const double* params,
     cdef Operands o
     for l in range(1, net.L + 1):
         A = acts + net.a_off[l]
-        # Z = W A: W(r, k) = W[r n_prev + k], B(k, c) = A_prev[k m + c]
-        o.W = params + net.w_off[l]
-        o.row_step = net.dims[l - 1]
-        o.w_step = 1
-        o.B = A_prev
-        o.b_k = net.m
-        o.b_col = 1
-        o.Z = A
-        o.z_ld = net.m
-        o.n = net.dims[l]
-        o.count = net.dims[l - 1]
-        o.cols = net.m
+        # Z = W A_prev: W(r, k) = W[r n_prev + k], B(k, c) = A_prev[k m + c]
+        o = _product(params + net.w_off[l], net.dims[l - 1], 1, A_prev, net.m, 1,
+                     A, net.m, net.dims[l], net.dims[l - 1], net.m)
         _matmul(&o, _packs_for(net, &o), net.threads)
         _add_bias_activate(A, params + net.b_off[l], net.dims[l], net.m,
                            SIGMOID if l == net.L else net.activation)
@@ -549,17 +560,7 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
         if n * n_prev * m >= PARALLEL_WORK:
             # dW = dZ A_prev^T as a matrix product, j ascending: dW(i, k) = sum_j
             # dZ[i m + j] A_prev[k m + j]; B is A_prev read transposed while packing.
-            o.W = dZ
-            o.row_step = m
-            o.w_step = 1
-            o.B = A_prev
-            o.b_k = 1
-            o.b_col = m
-            o.Z = dW
-            o.z_ld = n_prev
-            o.n = n
-            o.count = m
-            o.cols = n_prev
+            o = _product(dZ, m, 1, A_prev, 1, m, dW, n_prev, n, m, n_prev)
             _matmul(&o, net.packs, net.threads)
         else:
             _outer(dZ, A_prev, dW, n, n_prev, m, net.threads)
@@ -568,17 +569,7 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
         if l == 1:
             break
         # dA_prev = W^T dZ: W(r, i) = W[i n_prev + r], B(i, c) = dZ[i m + c]
-        o.W = W
-        o.row_step = 1
-        o.w_step = n_prev
-        o.B = dZ
-        o.b_k = m
-        o.b_col = 1
-        o.Z = dZ_prev
-        o.z_ld = m
-        o.n = n_prev
-        o.count = n
-        o.cols = m
+        o = _product(W, 1, n_prev, dZ, m, 1, dZ_prev, m, n_prev, n, m)
         _matmul(&o, _packs_for(net, &o), net.threads)
         _times_derivative(dZ_prev, A_prev, n_prev * m, net.activation)
         swap = dZ
