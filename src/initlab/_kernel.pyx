@@ -51,8 +51,8 @@ cdef double LEAKY_SLOPE = 0.01
 
 cdef enum:
     PAIRWISE_BLOCK = 128
-    # Columns of a tile of the matrix product: the tile of A (count x 64) stays
-    # in cache while each block of 4 rows of W sweeps it.
+    # Columns of a tile of the matrix product: the tile of B (count x 64, packed
+    # for large products) stays in cache while each block of 4 rows of W sweeps it.
     TILE_COLUMNS = 64
     # A matrix product is split over threads from this many multiply-adds on.
     PARALLEL_WORK = 1 << 20
