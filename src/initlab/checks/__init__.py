@@ -1,0 +1,49 @@
+"""The check library: judges what student code returned and names the mistake.
+
+Every verdict is computed here, in the grader's own process, from the raw
+values the student's function returned; expected values come from
+``initlab.reference`` at check time. One test per student function:
+``Verdict`` carries its score and the diagnoses, each a stable code with a
+message in plain words and the measured numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Diagnosis", "Verdict"]
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """One mistake: a stable ``code`` and a ``message`` for the student."""
+
+    code: str
+    message: str
+
+
+@dataclass
+class Verdict:
+    """The result of one test: ``status`` is "passed", "failed" or "error"."""
+
+    name: str
+    max_score: float
+    score: float = 0.0
+    diagnoses: list[Diagnosis] = field(default_factory=list)
+    status: str = "failed"
+
+    @property
+    def message(self) -> str:
+        if not self.diagnoses:
+            return "correct"
+        return "\n".join(d.message for d in self.diagnoses)
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "score": self.score,
+            "max_score": self.max_score,
+            "status": self.status,
+            "diagnoses": [d.code for d in self.diagnoses],
+            "message": self.message,
+        }
