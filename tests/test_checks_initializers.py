@@ -300,3 +300,21 @@ def test_json_entry_has_the_documented_fields():
         "diagnoses": [],
         "message": "correct",
     }
+
+
+def test_the_graders_solution_gets_full_marks():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "graders" / "solutions" / "initialization.py"
+    spec = importlib.util.spec_from_file_location("solution_initialization", path)
+    solution = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(solution)
+    for name in (
+        "initialize_parameters_zeros",
+        "initialize_parameters_random",
+        "initialize_parameters_he",
+        "initialize_parameters_xavier",
+    ):
+        verdict = grade(name, getattr(solution, name))
+        assert (verdict.status, verdict.score) == ("passed", 10.0), verdict.message

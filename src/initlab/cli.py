@@ -42,7 +42,40 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="gradient-descent iterations (default: 15000, as the course)",
     )
+    release = commands.add_parser(
+        "release",
+        help="write the student stubs generated from the solution sources",
+        description="Replace every ### BEGIN SOLUTION ... ### END SOLUTION block of the "
+        "solution sources by a NotImplementedError stub and write the result to OUTDIR.",
+    )
+    release.add_argument("out", type=Path, metavar="OUTDIR", help="folder for the stubs")
+    release.add_argument(
+        "--source",
+        type=Path,
+        default=Path("graders/solutions"),
+        metavar="DIR",
+        help="folder of the solution sources (default: graders/solutions)",
+    )
+    release.add_argument("--force", action="store_true", help="replace existing files")
     return parser
+
+
+def _release(args: argparse.Namespace) -> int:
+    from initlab.release import ReleaseError, release
+
+    if not args.source.is_dir():
+        print(
+            f"initlab release: {args.source} is not a folder of solution sources", file=sys.stderr
+        )
+        return 2
+    try:
+        written = release(args.source, args.out, force=args.force)
+    except ReleaseError as error:
+        print(f"initlab release: {error}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as error:
             print(f"initlab demo: cannot write the plots to {args.out}: {error}", file=sys.stderr)
             return 2
+    if args.command == "release":
+        return _release(args)
     return 0
 
 

@@ -1,0 +1,109 @@
+"""Forward and backward propagation of a dense network.
+
+The model: L layers, LINEAR -> RELU for layers 1 .. L-1 and LINEAR -> SIGMOID
+for layer L. ``X`` has shape (n_0, m), one example per column; ``Y`` has shape
+(n_L, m); ``parameters`` is the dict the initialization functions return.
+What you keep in ``cache`` between the forward and the backward pass is up to you.
+"""
+
+import numpy as np
+
+
+def forward_propagation(X, parameters):
+    """A[0] = X; for l = 1 .. L: Z[l] = W[l] A[l-1] + b[l], A[l] = relu(Z[l]) (sigmoid at l = L).
+
+    relu(z) = max(0, z); sigmoid(z) = 1 / (1 + exp(-z)).
+
+    Arguments:
+    X -- input data, shape (n_0, m)
+    parameters -- dict with "W1", "b1", ..., "WL", "bL"
+
+    Returns:
+    AL -- output of the last layer, shape (n_L, m)
+    cache -- whatever backward_propagation needs
+    """
+    L = len(parameters) // 2
+    ### BEGIN SOLUTION
+    A = X
+    cache = [(None, X)]
+    for l in range(1, L + 1):
+        Z = np.dot(parameters["W" + str(l)], A) + parameters["b" + str(l)]
+        A = 1 / (1 + np.exp(-Z)) if l == L else np.maximum(0, Z)
+        cache.append((parameters["W" + str(l)], A))
+    AL = A
+    ### END SOLUTION
+    return AL, cache
+
+
+def compute_loss(AL, Y):
+    """Cross-entropy: loss = (1/m) nansum(-log(AL) Y - log(1 - AL) (1 - Y)).
+
+    nansum skips the 0 * log(0) terms of units that saturated to the right answer.
+
+    Arguments:
+    AL -- output of forward_propagation, shape (n_L, m)
+    Y -- true labels, shape (n_L, m)
+
+    Returns:
+    loss -- a float
+    """
+    m = Y.shape[1]
+    ### BEGIN SOLUTION
+    logprobs = np.multiply(-np.log(AL), Y) + np.multiply(-np.log(1 - AL), 1 - Y)
+    loss = 1.0 / m * np.nansum(logprobs)
+    ### END SOLUTION
+    return loss
+
+
+def backward_propagation(X, Y, cache):
+    """Gradients of the loss, layer L down to 1.
+
+    dZ[L] = (1/m) (A[L] - Y)
+    dW[l] = dZ[l] A[l-1]^T              shape of W[l]
+    db[l] = sum of dZ[l] over examples  shape (n_l, 1)
+    dZ[l-1] = (W[l]^T dZ[l]) * (A[l-1] > 0)
+
+    The 1/m is applied once, in dZ[L].
+
+    Arguments:
+    X -- input data, shape (n_0, m)
+    Y -- true labels, shape (n_L, m)
+    cache -- what forward_propagation returned
+
+    Returns:
+    grads -- dict with "dW1", "db1", ..., "dWL", "dbL"
+    """
+    m = X.shape[1]
+    grads = {}
+    ### BEGIN SOLUTION
+    L = len(cache) - 1
+    dZ = 1.0 / m * (cache[L][1] - Y)
+    for l in range(L, 0, -1):
+        W, _ = cache[l]
+        A_prev = cache[l - 1][1]
+        grads["dW" + str(l)] = np.dot(dZ, A_prev.T)
+        grads["db" + str(l)] = np.sum(dZ, axis=1, keepdims=True)
+        if l > 1:
+            dZ = np.multiply(np.dot(W.T, dZ), np.int64(A_prev > 0))
+    ### END SOLUTION
+    return grads
+
+
+def update_parameters(parameters, grads, learning_rate):
+    """One step of gradient descent: W[l] = W[l] - learning_rate dW[l], b[l] likewise.
+
+    Arguments:
+    parameters -- dict with "W1", "b1", ..., "WL", "bL"
+    grads -- dict with "dW1", "db1", ..., "dWL", "dbL"
+    learning_rate -- a float
+
+    Returns:
+    parameters -- the updated dict
+    """
+    L = len(parameters) // 2
+    ### BEGIN SOLUTION
+    for k in range(1, L + 1):
+        parameters["W" + str(k)] = parameters["W" + str(k)] - learning_rate * grads["dW" + str(k)]
+        parameters["b" + str(k)] = parameters["b" + str(k)] - learning_rate * grads["db" + str(k)]
+    ### END SOLUTION
+    return parameters

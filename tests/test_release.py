@@ -1,0 +1,113 @@
+"""The stubs in assignment/ are generated from graders/solutions/ and leak no solution."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from initlab.cli import main
+from initlab.release import ReleaseError, release, solution_lines, strip_solutions
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "graders" / "solutions"
+ASSIGNMENT = ROOT / "assignment"
+MODULES = ["initialization.py", "propagation.py"]
+
+
+def load(path):
+    spec = importlib.util.spec_from_file_location(f"stub_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_assignment_stub_is_the_generated_one(name):
+    """Edit graders/solutions/ and run `initlab release assignment --force`; never edit the stubs."""
+    expected = strip_solutions((SOLUTIONS / name).read_text())
+    assert (ASSIGNMENT / name).read_text() == expected, (
+        f"assignment/{name} has drifted from graders/solutions/{name}: "
+        "run `initlab release assignment --force`"
+    )
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_no_solution_line_reaches_the_students(name):
+    source = (SOLUTIONS / name).read_text()
+    secret = solution_lines(source)
+    assert len(secret) >= 4
+    stub_lines = {line.strip() for line in (ASSIGNMENT / name).read_text().splitlines()}
+    leaked = [line for line in secret if line in stub_lines]
+    assert leaked == []
+    assert "SOLUTION" not in (ASSIGNMENT / name).read_text()
+
+
+@pytest.mark.parametrize(
+    "name, calls",
+    [
+        (
+            "initialization.py",
+            {
+                "initialize_parameters_zeros": ([2, 3, 1],),
+                "initialize_parameters_random": ([2, 3, 1],),
+                "initialize_parameters_he": ([2, 3, 1],),
+                "initialize_parameters_xavier": ([2, 3, 1],),
+            },
+        ),
+        (
+            "propagation.py",
+            {
+                "forward_propagation": (np.ones((2, 3)), {}),
+                "compute_loss": (np.full((1, 3), 0.5), np.ones((1, 3))),
+                "backward_propagation": (np.ones((2, 3)), np.ones((1, 3)), None),
+                "update_parameters": ({}, {}, 0.1),
+            },
+        ),
+    ],
+)
+def test_every_stub_raises_not_implemented(name, calls):
+    module = load(ASSIGNMENT / name)
+    for function, args in calls.items():
+        with pytest.raises(NotImplementedError):
+            getattr(module, function)(*args)
+
+
+@pytest.mark.parametrize(
+    "source, words",
+    [
+        ("### BEGIN SOLUTION\nx = 1\n", ["line 1", "never closed"]),
+        ("x = 1\n### END SOLUTION\n", [":2:", "without"]),
+        ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n", [":2:", "inside"]),
+    ],
+)
+def test_broken_fences_are_named_with_their_line(source, words):
+    with pytest.raises(ReleaseError) as info:
+        strip_solutions(source.replace("line 1", ""), "s.py")
+    message = str(info.value).replace("s.py:1:", "line 1")
+    for word in words:
+        assert word in message
+
+
+def test_stub_keeps_the_indentation_of_the_fence():
+    source = "def f():\n    x = 0\n    ### BEGIN SOLUTION\n    x = 42\n    ### END SOLUTION\n    return x\n"
+    assert strip_solutions(source) == (
+        "def f():\n    x = 0\n    # YOUR CODE HERE\n    raise NotImplementedError()\n    return x\n"
+    )
+
+
+def test_release_does_not_overwrite_without_force(tmp_path, capsys):
+    work = tmp_path / "initialization.py"
+    work.write_text("my work")
+    assert main(["release", str(tmp_path), "--source", str(SOLUTIONS)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert work.read_text() == "my work"
+    assert main(["release", str(tmp_path), "--source", str(SOLUTIONS), "--force"]) == 0
+    assert work.read_text() == (ASSIGNMENT / "initialization.py").read_text()
+
+
+def test_release_refuses_the_solution_folder_and_a_missing_source(tmp_path, capsys):
+    with pytest.raises(ReleaseError):
+        release(SOLUTIONS, SOLUTIONS, force=True)
+    assert main(["release", str(tmp_path), "--source", str(tmp_path / "nope")]) == 2
+    assert "not a folder" in capsys.readouterr().err
