@@ -17,6 +17,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="initlab", description="The 'Initialization' deep-learning assignment."
@@ -42,6 +52,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="gradient-descent iterations (default: 15000, as the course)",
     )
+    grade = commands.add_parser(
+        "grade",
+        help="grade one submission (a folder, a .py file or a notebook)",
+        description="Run the student's functions in a separate process and grade what they "
+        "return. Exit status 0 whenever grading ran, 2 when PATH cannot be graded.",
+    )
+    grade.add_argument("path", type=Path, metavar="PATH", help="the submission")
+    grade.add_argument("--json", action="store_true", help="print one JSON object")
+    grade.add_argument("--hidden", action="store_true", help="add the instructors' hidden checks")
+    grade.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds the student code may run before it is stopped (default: 10)",
+    )
     release = commands.add_parser(
         "release",
         help="write the student stubs generated from the solution sources",
@@ -58,6 +84,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     release.add_argument("--force", action="store_true", help="replace existing files")
     return parser
+
+
+def _grade(args: argparse.Namespace) -> int:
+    import json
+
+    from initlab.grading import SubmissionError, grade
+
+    try:
+        report = grade(args.path, hidden=args.hidden, timeout=args.timeout)
+    except SubmissionError as error:
+        print(f"initlab grade: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report.to_json()))
+        return 0
+    print(f"{report.submission}: {report.score:g} / {report.max_score:g} points")
+    for test in report.tests:
+        print(f"  {test.name:<32}{test.score:>6g} / {test.max_score:<4g}{test.status}")
+        if test.diagnoses:
+            for diagnosis in test.diagnoses:
+                print(f"      [{diagnosis.code}] {diagnosis.message}")
+    return 0
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -93,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if args.command == "release":
         return _release(args)
+    if args.command == "grade":
+        return _grade(args)
     return 0
 
 

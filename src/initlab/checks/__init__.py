@@ -11,7 +11,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Diagnosis", "Verdict"]
+__all__ = ["Diagnosis", "Foreign", "Verdict", "type_name"]
+
+
+@dataclass(frozen=True)
+class Foreign:
+    """A value student code returned that is not a plain ndarray (a list, an
+    ndarray subclass such as numpy.matrix, ...), as the grader received it:
+    the name of its type and its values as an array, when it had any."""
+
+    type_name: str
+    array: object = None
+
+
+def type_name(value: object) -> str:
+    """The type of what student code returned, as the student wrote it."""
+    if isinstance(value, Foreign):
+        return value.type_name
+    kind = type(value)
+    return f"{kind.__module__}.{kind.__qualname__}".removeprefix("builtins.")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,182 @@
+"""The process that runs student code: ``python -m initlab._child WORKDIR``.
+
+It loads the submission named in ``WORKDIR/plan.json``, runs the plan's calls
+in order and describes each result in ``WORKDIR/out/<step>.json``, arrays in
+``WORKDIR/out/<step>.<n>.npy``, one step at a time, so a step that never ends
+leaves the earlier ones recorded. It judges nothing: the grader's process reads
+these files (never pickles, never this process's output) and decides.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import traceback
+import types
+from pathlib import Path
+
+import numpy as np
+
+# Bound before any student code runs, so a submission that patches numpy or
+# json cannot change how its results are written.
+_save = np.save
+_ndarray = np.ndarray
+_dumps = json.dumps
+_asarray = np.asarray
+
+MAX_ELEMENTS = 20_000_000  # per step, across its arrays
+
+
+def load_submission(kind: str, path: str) -> dict[str, types.ModuleType | None]:
+    """The student's modules by assignment name; None for one that is absent."""
+    if kind == "folder":
+        sys.path.insert(0, path)
+        modules = {}
+        for name in ("initialization", "propagation"):
+            file = Path(path) / f"{name}.py"
+            modules[name] = _import(f"submission_{name}", file) if file.exists() else None
+        return modules
+    if kind == "notebook":
+        module = _module_from_source("submission", _notebook_source(path), path)
+    else:
+        sys.path.insert(0, str(Path(path).parent))
+        module = _import("submission", Path(path))
+    return {"initialization": module, "propagation": module}
+
+
+def _import(name: str, file: Path) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(name, file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _notebook_source(path: str) -> str:
+    """The code cells, with IPython's ! and % lines left out."""
+    notebook = json.loads(Path(path).read_text(encoding="utf-8"))
+    cells = []
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else source
+        lines = [line for line in source.splitlines() if not line.lstrip().startswith(("!", "%"))]
+        cells.append("\n".join(lines))
+    return "\n\n".join(cells)
+
+
+def _module_from_source(name: str, source: str, path: str) -> types.ModuleType:
+    module = types.ModuleType(name)
+    module.__file__ = path
+    sys.modules[name] = module
+    exec(compile(source, path, "exec"), module.__dict__)
+    return module
+
+
+class _Writer:
+    """Describes one step's result; arrays go to numbered .npy files."""
+
+    def __init__(self, out: Path, step: str):
+        self.out, self.step, self.count, self.elements = out, step, 0, 0
+
+    def array(self, value) -> dict:
+        array = _asarray(value)
+        if array.dtype.hasobject:
+            return {"kind": "other", "type": "array of objects"}
+        self.elements += array.size
+        if self.elements > MAX_ELEMENTS:
+            return {"kind": "other", "type": f"array too large ({array.size} elements)"}
+        file = self.out / f"{self.step}.{self.count}.npy"
+        self.count += 1
+        _save(file, array, allow_pickle=False)
+        return {"file": file.name}
+
+    def describe(self, value, depth: int = 0, keep=None) -> dict:
+        kind = type(value)
+        name = f"{kind.__module__}.{kind.__qualname__}"
+        if kind is _ndarray:
+            return {"kind": "ndarray", **self.array(value)}
+        if isinstance(value, _ndarray):
+            return {"kind": "foreign", "type": name, **self.array(value)}
+        if kind in (float, int, bool) or isinstance(value, np.generic):
+            return {"kind": "scalar", "type": name, "value": float(value)}
+        if kind is dict and depth < 2:
+            items = {str(k): self.describe(v, depth + 1) for k, v in value.items()}
+            return {"kind": "dict", "items": items, "keys": [repr(k) for k in value]}
+        if kind in (tuple, list) and keep is not None:
+            items = {str(i): self.describe(value[i], depth + 1) for i in keep if i < len(value)}
+            return {"kind": "sequence", "type": name, "length": len(value), "items": items}
+        if kind in (tuple, list):
+            try:
+                return {"kind": "foreign", "type": name, **self.array(value)}
+            except (ValueError, TypeError):
+                return {"kind": "other", "type": name}
+        return {"kind": "other", "type": name}
+
+
+def _argument(spec, inputs, results):
+    if "literal" in spec:
+        return spec["literal"]
+    if "input" in spec:
+        return inputs[spec["input"]].copy()
+    value = results[spec["result"]]
+    return value[spec["item"]] if "item" in spec else value
+
+
+def run(workdir: Path) -> None:
+    plan = json.loads((workdir / "plan.json").read_text())
+    out = workdir / "out"
+    inputs = {}
+    if (workdir / "inputs.npz").exists():
+        with np.load(workdir / "inputs.npz", allow_pickle=False) as archive:
+            inputs = {key: archive[key] for key in archive.files}
+    try:
+        modules = load_submission(plan["kind"], plan["path"])
+    except BaseException as error:  # the submission failed to load: every step says why
+        message = _error_message(error)
+        for step in plan["steps"]:
+            _write(out, step["id"], {"status": "exception", "error": message, "at": "import"})
+        return
+    results = {}
+    for step in plan["steps"]:
+        module = modules.get(step["module"])
+        function = getattr(module, step["function"], None) if module else None
+        if not callable(function):
+            _write(out, step["id"], {"status": "missing_function"})
+            continue
+        try:
+            args = [_argument(spec, inputs, results) for spec in step["args"]]
+            value = function(*args)
+        except NotImplementedError:
+            _write(out, step["id"], {"status": "not_implemented"})
+            continue
+        except BaseException as error:  # SystemExit and KeyboardInterrupt are the student's too
+            _write(out, step["id"], {"status": "exception", "error": _error_message(error)})
+            continue
+        results[step["id"]] = value
+        writer = _Writer(out, step["id"])
+        try:
+            description = writer.describe(value, keep=step.get("keep"))
+        except Exception as error:
+            description = {"kind": "other", "type": f"unreadable result ({type(error).__name__})"}
+        _write(out, step["id"], {"status": "ok", "value": description})
+
+
+def _error_message(error: BaseException) -> str:
+    frames = traceback.extract_tb(error.__traceback__)
+    where = next((f for f in reversed(frames) if "initlab" not in f.filename), None)
+    place = f" (line {where.lineno}: {where.line})" if where and where.line else ""
+    return f"{type(error).__name__}: {error}{place}"[:2000]
+
+
+def _write(out: Path, step: str, record: dict) -> None:
+    temporary = out / f"{step}.json.part"
+    temporary.write_text(_dumps(record))
+    os.replace(temporary, out / f"{step}.json")
+
+
+if __name__ == "__main__":
+    run(Path(sys.argv[1]))

@@ -1,0 +1,340 @@
+"""Grading one submission: run the student's functions in a child process, judge here.
+
+The child (``initlab._child``) only calls the functions with inputs chosen here
+and writes back what they returned; every verdict is computed in this process
+by ``initlab.checks``, from those raw values. A submission is a folder holding
+``initialization.py`` and/or ``propagation.py``, one ``.py`` file, or one
+``.ipynb`` notebook whose code cells define the functions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from initlab.checks import Diagnosis, Foreign, Verdict
+from initlab.checks.initializers import check_initializer, check_training
+
+# Points per student function: the rubric shared by the self-check and the graders.
+RUBRIC = {
+    "initialize_parameters_zeros": 10,
+    "initialize_parameters_random": 10,
+    "initialize_parameters_he": 15,
+    "initialize_parameters_xavier": 10,
+}
+MODULE_OF = {name: "initialization" for name in RUBRIC}
+INITIALIZER_DIMS = [[2, 10, 5, 1], [3, 2, 1], [2, 4, 1]]
+# Layers large enough to measure the scale and shape of the weights' distribution.
+MEASURED_DIMS = [300, 200, 100, 1]
+DEFAULT_TIMEOUT = 10.0
+
+
+class SubmissionError(ValueError):
+    """A path that cannot be graded; the message is the one-line reason."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    kind: str  # "folder", "file" or "notebook"
+    path: Path
+
+
+def locate(path: Path) -> Submission:
+    """The submission at path, or SubmissionError saying why it cannot be graded."""
+    if not path.exists():
+        raise SubmissionError(f"{path} does not exist")
+    if path.is_dir():
+        found = [n for n in ("initialization.py", "propagation.py") if (path / n).is_file()]
+        if found:
+            return Submission("folder", path.resolve())
+        notebooks = sorted(path.glob("*.ipynb"))
+        if len(notebooks) == 1:
+            return locate(notebooks[0])
+        if len(notebooks) > 1:
+            raise SubmissionError(
+                f"{path} holds {len(notebooks)} notebooks; expected one, or "
+                "initialization.py / propagation.py"
+            )
+        raise SubmissionError(
+            f"{path} holds neither initialization.py nor propagation.py nor a notebook"
+        )
+    if path.suffix == ".py":
+        return Submission("file", path.resolve())
+    if path.suffix == ".ipynb":
+        try:
+            notebook = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise SubmissionError(f"{path} is not a readable notebook: {error}") from None
+        if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+            raise SubmissionError(f"{path} is not a Jupyter notebook (no list of cells)")
+        return Submission("notebook", path.resolve())
+    raise SubmissionError(f"{path} is not a .py file, a .ipynb notebook or a folder")
+
+
+@dataclass
+class Step:
+    """One call of a student function; args are {"literal": ...}, {"input": name}
+    or {"result": step_id, "item": i}."""
+
+    id: str
+    function: str
+    args: list[dict]
+    keep: list[int] | None = None
+
+    def plan(self) -> dict:
+        entry = {
+            "id": self.id,
+            "module": MODULE_OF[self.function],
+            "function": self.function,
+            "args": self.args,
+        }
+        if self.keep is not None:
+            entry["keep"] = self.keep
+        return entry
+
+
+@dataclass
+class Outcome:
+    """What one step gave: status "ok" (value), "not_implemented", "missing_function",
+    "exception" (error) or "timeout"."""
+
+    status: str
+    value: object = None
+    error: str = ""
+
+
+@dataclass
+class Run:
+    """The outcomes of a plan, by step id."""
+
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def run(
+    submission: Submission,
+    steps: list[Step],
+    inputs: dict[str, np.ndarray] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Run:
+    """Run the steps in child processes; a step that hangs is a timeout and the
+    steps after it run in a fresh child."""
+    result = Run()
+    start = time.perf_counter()
+    remaining = list(steps)
+    with tempfile.TemporaryDirectory(prefix="initlab-grade-") as work:
+        workdir = Path(work)
+        if inputs:
+            np.savez(workdir / "inputs.npz", **inputs)
+        while remaining:
+            out = workdir / "out"
+            out.mkdir(exist_ok=True)
+            for stale in out.iterdir():
+                stale.unlink()
+            plan = {
+                "kind": submission.kind,
+                "path": str(submission.path),
+                "steps": [step.plan() for step in _with_dependencies(remaining, steps)],
+            }
+            (workdir / "plan.json").write_text(json.dumps(plan))
+            timed_out, code = _run_child(workdir, timeout)
+            recorded = 0
+            for step in remaining:
+                record = out / f"{step.id}.json"
+                if not record.exists():
+                    break
+                result.outcomes[step.id] = _outcome(json.loads(record.read_text()), out)
+                recorded += 1
+            if recorded == len(remaining):
+                break
+            stuck = remaining[recorded]
+            result.outcomes[stuck.id] = (
+                Outcome("timeout", error=f"{stuck.function} did not finish in {timeout:g} s")
+                if timed_out
+                else Outcome(
+                    "exception",
+                    error=f"the process ended (exit code {code}) while running {stuck.function}",
+                )
+            )
+            remaining = [s for s in remaining[recorded + 1 :] if not _depends_on(s, stuck, steps)]
+            for step in steps:
+                if step.id not in result.outcomes and _depends_on(step, stuck, steps):
+                    result.outcomes[step.id] = Outcome(
+                        "exception", error=f"needs the result of {stuck.function}, which failed"
+                    )
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _depends_on(step: Step, other: Step, steps: list[Step]) -> bool:
+    by_id = {s.id: s for s in steps}
+    for arg in step.args:
+        if "result" in arg and (
+            arg["result"] == other.id or _depends_on(by_id[arg["result"]], other, steps)
+        ):
+            return True
+    return False
+
+
+def _with_dependencies(remaining: list[Step], steps: list[Step]) -> list[Step]:
+    """remaining, preceded by the earlier steps whose results they use."""
+    needed = {s.id for s in remaining}
+    for step in reversed(steps):
+        if step.id in needed:
+            needed.update(a["result"] for a in step.args if "result" in a)
+    return [s for s in steps if s.id in needed]
+
+
+def _run_child(workdir: Path, timeout: float) -> tuple[bool, int | None]:
+    """(timed out, exit code). The child's output is discarded, never read."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "initlab._child", str(workdir)],
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env={**os.environ, "INITLAB_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    try:
+        return False, process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        return True, None
+
+
+def _outcome(record: dict, out: Path) -> Outcome:
+    status = record.get("status")
+    if status == "ok":
+        return Outcome("ok", _value(record.get("value", {}), out))
+    if status in ("not_implemented", "missing_function"):
+        return Outcome(status)
+    return Outcome("exception", error=str(record.get("error", "unknown error")))
+
+
+def _value(description: dict, out: Path) -> object:
+    """The value a step returned, rebuilt from its description; non-ndarray types
+    come back as Foreign so the checks can name them."""
+    kind = description.get("kind")
+    if kind == "ndarray":
+        return _load(out, description)
+    if kind == "foreign":
+        return Foreign(
+            description["type"], _load(out, description) if "file" in description else None
+        )
+    if kind == "scalar":
+        value = float(description["value"])
+        return (
+            value
+            if description["type"] in ("float", "numpy.float64")
+            else Foreign(description["type"], np.float64(value))
+        )
+    if kind == "dict":
+        keys = description.get("keys", [])
+        if any(not (k.startswith("'") and k.endswith("'")) for k in keys):
+            return Foreign("dict with keys " + ", ".join(keys))
+        return {k: _value(v, out) for k, v in description["items"].items()}
+    if kind == "sequence":
+        items = {int(i): _value(v, out) for i, v in description["items"].items()}
+        return Foreign(description["type"], {"length": description["length"], "items": items})
+    return Foreign(description.get("type", "unknown"))
+
+
+def _load(out: Path, description: dict) -> np.ndarray | None:
+    if "file" not in description:
+        return None
+    file = out / Path(description["file"]).name
+    return np.load(file, allow_pickle=False)
+
+
+def runner_verdict(name: str, outcome: Outcome | None, max_score: float) -> Verdict | None:
+    """The verdict when the function could not be judged, else None."""
+    if outcome is None or outcome.status == "ok":
+        return None
+    messages = {
+        "not_implemented": (
+            f"{name} is not implemented yet (it raises NotImplementedError)",
+            "failed",
+        ),
+        "missing_function": (f"{name} is not defined in the submission", "failed"),
+        "timeout": (outcome.error, "error"),
+        "exception": (f"{name} raised {outcome.error}", "error"),
+    }
+    message, status = messages[outcome.status]
+    return Verdict(name, max_score, 0.0, [Diagnosis(outcome.status, message)], status)
+
+
+def hidden_dims(rng: np.random.Generator) -> list[list[int]]:
+    """Layer sizes drawn fresh on every run: a deep and a wide network, and a random one."""
+    deep = [int(n) for n in rng.integers(1, 40, size=int(rng.integers(6, 10)))]
+    wide = [int(rng.integers(150, 400)), int(rng.integers(150, 400)), int(rng.integers(1, 20))]
+    shuffled = [int(n) for n in rng.integers(1, 120, size=int(rng.integers(3, 6)))]
+    return [deep, wide, shuffled]
+
+
+def initializer_steps(hidden: bool, rng: np.random.Generator) -> list[Step]:
+    dims = INITIALIZER_DIMS + [MEASURED_DIMS] + (hidden_dims(rng) if hidden else [])
+    return [
+        Step(f"{name}.{i}", name, [{"literal": d}]) for name in RUBRIC for i, d in enumerate(dims)
+    ]
+
+
+@dataclass
+class Report:
+    submission: str
+    tests: list[Verdict]
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return round(sum(t.score for t in self.tests), 6)
+
+    @property
+    def max_score(self) -> float:
+        return float(sum(t.max_score for t in self.tests))
+
+    def to_json(self) -> dict:
+        return {
+            "submission": self.submission,
+            "score": self.score,
+            "max_score": self.max_score,
+            "tests": [t.to_json() for t in self.tests],
+        }
+
+
+def grade(path: Path, hidden: bool = False, timeout: float = DEFAULT_TIMEOUT) -> Report:
+    """Grade the submission at path (SubmissionError when it cannot be graded)."""
+    submission = locate(path)
+    rng = np.random.default_rng()
+    steps = initializer_steps(hidden, rng)
+    outcomes = run(submission, steps, timeout=timeout)
+    tests = []
+    for name, points in RUBRIC.items():
+        mine = [s for s in steps if s.function == name]
+        stopped = None
+        for step in mine:
+            outcome = outcomes.outcomes.get(step.id) or Outcome("exception", error="no result")
+            if outcome.status != "ok":
+                stopped = outcome
+                break
+        verdict = runner_verdict(name, stopped, points)
+        if verdict is None:
+            calls = [(s.args[0]["literal"], outcomes.outcomes[s.id].value) for s in mine]
+            verdict = check_initializer(name, calls, max_score=points)
+            if verdict.status == "passed":
+                # the course model trained from the student's own parameters
+                problem = check_training(name, calls[0][1])
+                if problem:
+                    verdict = Verdict(name, points, 0.0, [problem], "failed")
+        tests.append(verdict)
+    return Report(str(path), tests, outcomes.seconds)

@@ -1,0 +1,177 @@
+"""`initlab grade` on whole submissions: every form, every way student code can fail."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from initlab.cli import main
+from initlab.grading import RUBRIC, grade
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTION = (ROOT / "graders" / "solutions" / "initialization.py").read_text()
+
+
+def run_json(capsys, *args):
+    assert main(["grade", "--json", *map(str, args)]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(out)  # exactly one JSON object on stdout
+    return report, {t["name"]: t for t in report["tests"]}
+
+
+def write(folder, name, text):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text)
+    return folder / name
+
+
+def test_solutions_get_full_marks_with_hidden_checks(capsys):
+    report, tests = run_json(capsys, ROOT / "graders" / "solutions", "--hidden")
+    assert report["score"] == report["max_score"] == sum(RUBRIC.values())
+    assert set(tests) == set(RUBRIC)
+    for test in tests.values():
+        assert (test["status"], test["diagnoses"], test["message"]) == ("passed", [], "correct")
+        assert set(test) == {"name", "score", "max_score", "status", "diagnoses", "message"}
+
+
+def test_released_stubs_get_zero_with_not_implemented_everywhere(capsys):
+    report, tests = run_json(capsys, ROOT / "assignment")
+    assert report["score"] == 0
+    assert all(t["diagnoses"] == ["not_implemented"] for t in tests.values())
+
+
+def test_a_notebook_with_magics_is_graded_like_the_module(tmp_path, capsys):
+    cells = [
+        {"cell_type": "markdown", "source": ["# Initialization"]},
+        {
+            "cell_type": "code",
+            "source": ["%matplotlib inline\n", "!echo hello\n", "import numpy as np"],
+        },
+        {"cell_type": "code", "source": SOLUTION},
+    ]
+    notebook = write(tmp_path, "Initialization.ipynb", json.dumps({"cells": cells, "nbformat": 4}))
+    report, _ = run_json(capsys, notebook)
+    assert report["score"] == report["max_score"]
+    report, _ = run_json(capsys, tmp_path)  # a folder holding one notebook
+    assert report["score"] == report["max_score"]
+
+
+def test_one_python_file_is_a_submission(tmp_path, capsys):
+    report, _ = run_json(capsys, write(tmp_path, "mine.py", SOLUTION))
+    assert report["score"] == report["max_score"]
+
+
+def test_mistakes_are_diagnosed_through_the_whole_pipeline(tmp_path, capsys):
+    """Xavier's scale in the He function and a transposed W in zeros, graded end to end."""
+    source = SOLUTION.replace(
+        "np.random.randn(layers_dims[l], layers_dims[l - 1]) * np.sqrt(\n            2.0",
+        "np.random.randn(layers_dims[l], layers_dims[l - 1]) * np.sqrt(\n            1.0",
+    ).replace(
+        "np.zeros((layers_dims[l], layers_dims[l - 1]))",
+        "np.zeros((layers_dims[l - 1], layers_dims[l]))",
+    )
+    assert source.count("1.0 / layers_dims") == 2
+    report, tests = run_json(capsys, write(tmp_path / "s", "initialization.py", source))
+    assert tests["initialize_parameters_he"]["diagnoses"] == ["scale_xavier"]
+    assert "Xavier" in tests["initialize_parameters_he"]["message"]
+    assert tests["initialize_parameters_zeros"]["diagnoses"] == ["transposed"]
+    assert tests["initialize_parameters_random"]["status"] == "passed"
+    assert report["score"] == pytest.approx(10 + 10 + 15 * 0.2)
+
+
+def test_missing_and_raising_functions(tmp_path, capsys):
+    source = (
+        "import numpy as np\n"
+        "def initialize_parameters_zeros(layers_dims):\n"
+        "    raise ValueError('shapes are hard')\n"
+    )
+    _, tests = run_json(capsys, write(tmp_path, "partial.py", source))
+    zeros = tests["initialize_parameters_zeros"]
+    assert (zeros["status"], zeros["diagnoses"]) == ("error", ["exception"])
+    assert "ValueError: shapes are hard" in zeros["message"] and "line 3" in zeros["message"]
+    assert tests["initialize_parameters_he"]["diagnoses"] == ["missing_function"]
+
+
+def test_an_endless_function_times_out_and_the_others_are_still_graded(tmp_path, capsys):
+    source = SOLUTION.replace(
+        "def initialize_parameters_he(layers_dims):\n",
+        "def initialize_parameters_he(layers_dims):\n    while True:\n        pass\n",
+    )
+    report, tests = run_json(capsys, write(tmp_path, "slow.py", source), "--timeout", "2")
+    assert (
+        tests["initialize_parameters_he"]["status"],
+        tests["initialize_parameters_he"]["diagnoses"],
+    ) == (
+        "error",
+        ["timeout"],
+    )
+    for name in (
+        "initialize_parameters_zeros",
+        "initialize_parameters_random",
+        "initialize_parameters_xavier",
+    ):
+        assert tests[name]["status"] == "passed", tests[name]["message"]
+
+
+def test_printing_a_fake_result_changes_nothing(tmp_path, capsys):
+    fake = json.dumps({"submission": "x", "score": 100, "max_score": 100, "tests": []})
+    source = f"print({fake!r})\nprint('passed ' * 100)\n" + SOLUTION.replace(
+        "    parameters = {}\n    L = len(layers_dims)  # number of layers",
+        "    raise NotImplementedError()\n    parameters = {}\n    L = len(layers_dims)  # number of layers",
+    )
+    report, tests = run_json(capsys, write(tmp_path, "liar.py", source))
+    assert tests["initialize_parameters_zeros"]["diagnoses"] == ["not_implemented"]
+    assert report["score"] == report["max_score"] - RUBRIC["initialize_parameters_zeros"]
+
+
+@pytest.mark.parametrize("exit_call", ["import sys\nsys.exit(0)", "import os\nos._exit(0)"])
+def test_exiting_at_import_is_an_error_not_a_pass(tmp_path, capsys, exit_call):
+    report, tests = run_json(capsys, write(tmp_path, "bye.py", exit_call + "\n" + SOLUTION))
+    assert report["score"] == 0
+    assert all(t["status"] == "error" for t in tests.values())
+
+
+def test_exiting_inside_one_function_costs_only_that_function(tmp_path, capsys):
+    source = SOLUTION.replace(
+        "def initialize_parameters_random(layers_dims):\n",
+        "def initialize_parameters_random(layers_dims):\n    import os\n    os._exit(3)\n",
+    )
+    _, tests = run_json(capsys, write(tmp_path, "exit.py", source))
+    random = tests["initialize_parameters_random"]
+    assert random["status"] == "error" and "exit code 3" in random["message"]
+    assert tests["initialize_parameters_he"]["status"] == "passed"
+
+
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda p: p / "nothing-here", "does not exist"),
+        (lambda p: write(p, "notes.txt", "hi"), "not a .py file"),
+        (lambda p: write(p, "broken.ipynb", "{not json"), "not a readable notebook"),
+        (lambda p: (p / "empty").mkdir() or p / "empty", "neither"),
+    ],
+)
+def test_a_path_that_cannot_be_graded_exits_2_with_one_line(tmp_path, capsys, make, reason):
+    assert main(["grade", str(make(tmp_path))]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert reason in captured.err and captured.err.count("\n") == 1
+
+
+def test_hidden_checks_draw_new_sizes_each_run():
+    import numpy as np
+
+    from initlab.grading import hidden_dims
+
+    first = hidden_dims(np.random.default_rng())
+    second = hidden_dims(np.random.default_rng())
+    assert first != second
+    assert len(first[0]) >= 6  # a deep network
+    assert first[1][0] >= 150  # a wide one
+
+
+def test_human_output_lists_points_and_diagnoses(tmp_path, capsys):
+    assert main(["grade", str(ROOT / "assignment")]) == 0
+    out = capsys.readouterr().out
+    assert "0 / 45 points" in out and "[not_implemented]" in out
+    assert grade(ROOT / "graders" / "solutions").score == 45
