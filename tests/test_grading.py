@@ -9,7 +9,9 @@ from initlab.cli import main
 from initlab.grading import RUBRIC, grade
 
 ROOT = Path(__file__).resolve().parents[1]
-SOLUTION = (ROOT / "graders" / "solutions" / "initialization.py").read_text()
+INITIALIZATION = (ROOT / "graders" / "solutions" / "initialization.py").read_text()
+# A whole submission in one file or notebook: both solution modules.
+SOLUTION = INITIALIZATION + "\n" + (ROOT / "graders" / "solutions" / "propagation.py").read_text()
 
 
 def run_json(capsys, *args):
@@ -63,7 +65,7 @@ def test_one_python_file_is_a_submission(tmp_path, capsys):
 
 def test_mistakes_are_diagnosed_through_the_whole_pipeline(tmp_path, capsys):
     """Xavier's scale in the He function and a transposed W in zeros, graded end to end."""
-    source = SOLUTION.replace(
+    source = INITIALIZATION.replace(
         "np.random.randn(layers_dims[l], layers_dims[l - 1]) * np.sqrt(\n            2.0",
         "np.random.randn(layers_dims[l], layers_dims[l - 1]) * np.sqrt(\n            1.0",
     ).replace(
@@ -173,5 +175,5 @@ def test_hidden_checks_draw_new_sizes_each_run():
 def test_human_output_lists_points_and_diagnoses(tmp_path, capsys):
     assert main(["grade", str(ROOT / "assignment")]) == 0
     out = capsys.readouterr().out
-    assert "0 / 45 points" in out and "[not_implemented]" in out
-    assert grade(ROOT / "graders" / "solutions").score == 45
+    assert "0 / 100 points" in out and "[not_implemented]" in out
+    assert grade(ROOT / "graders" / "solutions").score == 100

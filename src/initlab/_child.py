@@ -118,12 +118,23 @@ class _Writer:
 
 
 def _argument(spec, inputs, results):
+    """A call's argument: a JSON literal, an input array, a dict of either, or what
+    an earlier step returned (None when that step returned nothing usable)."""
     if "literal" in spec:
         return spec["literal"]
     if "input" in spec:
         return inputs[spec["input"]].copy()
+    if "dict" in spec:
+        return {key: _argument(item, inputs, results) for key, item in spec["dict"].items()}
+    if spec["result"] not in results:
+        return None
     value = results[spec["result"]]
-    return value[spec["item"]] if "item" in spec else value
+    if "item" not in spec:
+        return value
+    try:
+        return value[spec["item"]]
+    except Exception:
+        return None
 
 
 def run(workdir: Path) -> None:

@@ -27,9 +27,10 @@ class Foreign:
 def type_name(value: object) -> str:
     """The type of what student code returned, as the student wrote it."""
     if isinstance(value, Foreign):
-        return value.type_name
-    kind = type(value)
-    return f"{kind.__module__}.{kind.__qualname__}".removeprefix("builtins.")
+        name = value.type_name
+    else:
+        name = f"{type(value).__module__}.{type(value).__qualname__}"
+    return name.removeprefix("builtins.")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,403 @@
+"""Checks of forward_propagation, compute_loss, backward_propagation and update_parameters.
+
+Each check compares what the student's function returned with the reference
+(``initlab.reference``, ReLU hidden layers and a sigmoid output) and, when it
+differs, with the usual mistakes, each computed here the way a student would
+make it: the wrong activation, the loss without 1/m or without nansum, the
+gradients with 1/m again or with a wrong ReLU derivative, the update with the
+wrong sign. A mistake that matches gets its own code; anything else is
+``forward_wrong``, ``loss_wrong``, ``grad_wrong`` (naming the tensor) or
+``update_wrong``, with the measured numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from initlab import kernel, reference
+from initlab.checks import Diagnosis, Verdict, type_name
+
+# The reference computes in another summation order than a student's numpy
+# code: values agree to a few ulp, entries that are near-cancelling sums to a
+# few ulp of the tensor's largest entry.
+RTOL = 1e-9
+
+
+def close(actual: np.ndarray, expected: np.ndarray) -> bool:
+    if actual.shape != expected.shape:
+        return False
+    scale = float(np.max(np.abs(expected[np.isfinite(expected)]), initial=0.0))
+    with np.errstate(invalid="ignore"):
+        return bool(np.allclose(actual, expected, rtol=RTOL, atol=RTOL * scale, equal_nan=True))
+
+
+def _array(value: object, what: str) -> tuple[np.ndarray | None, Diagnosis | None]:
+    """value as a float64 ndarray, or the diagnosis of why it is not one."""
+    if type(value) is not np.ndarray:
+        return None, Diagnosis(
+            "not_ndarray", f"{what} is a {type_name(value)}; expected a numpy.ndarray"
+        )
+    if value.dtype != np.float64:
+        return None, Diagnosis("wrong_dtype", f"{what} has dtype {value.dtype}; expected float64")
+    return value, None
+
+
+def _verdict(name: str, max_score: float, diagnoses: list[Diagnosis]) -> Verdict:
+    return Verdict(
+        name,
+        max_score,
+        0.0 if diagnoses else max_score,
+        diagnoses,
+        "failed" if diagnoses else "passed",
+    )
+
+
+# --- forward -----------------------------------------------------------------
+
+_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "relu": lambda z: np.maximum(0, z),
+    "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
+    "tanh": np.tanh,
+    "no activation": lambda z: z,
+}
+
+
+def _forward(X: np.ndarray, parameters: dict, hidden: str, output: str) -> np.ndarray:
+    L = len(parameters) // 2
+    A = X
+    with np.errstate(over="ignore"):
+        for l in range(1, L + 1):
+            Z = np.dot(parameters[f"W{l}"], A) + parameters[f"b{l}"]
+            A = _ACTIVATIONS[output if l == L else hidden](Z)
+    return A
+
+
+def check_forward(calls: list[tuple[np.ndarray, dict, object]], max_score: float = 1.0) -> Verdict:
+    """calls: (X, parameters, what forward_propagation returned).
+
+    A mistake is named only when it explains the output of every call: one
+    network alone may not tell relu from no activation (all Z > 0).
+    """
+    name = "forward_propagation"
+    outputs = []
+    for X, parameters, result in calls:
+        if not isinstance(result, tuple) and type_name(result) not in ("tuple", "list"):
+            return _verdict(
+                name,
+                max_score,
+                [
+                    Diagnosis(
+                        "forward_wrong",
+                        f"returned a {type_name(result)}; expected the pair (AL, cache)",
+                    )
+                ],
+            )
+        AL = result[0] if isinstance(result, tuple) else result.array["items"].get(0)
+        AL, problem = _array(AL, "AL")
+        if problem:
+            return _verdict(name, max_score, [problem])
+        expected = reference.forward(X, parameters)
+        if AL.shape != expected.shape:
+            return _verdict(
+                name,
+                max_score,
+                [
+                    Diagnosis(
+                        "forward_wrong",
+                        f"AL has shape {AL.shape}; expected (n_L, m) = {expected.shape} for "
+                        f"X of shape {X.shape} and {len(parameters) // 2} layers",
+                    )
+                ],
+            )
+        outputs.append((X, parameters, AL, expected))
+    wrong = [(X, p, AL, expected) for X, p, AL, expected in outputs if not close(AL, expected)]
+    if not wrong:
+        return _verdict(name, max_score, [])
+
+    def explains(hidden: str, output: str) -> bool:
+        return all(close(AL, _forward(X, p, hidden, output)) for X, p, AL, _ in outputs)
+
+    deep = any(len(p) // 2 > 1 for _, p, _, _ in outputs)
+    for hidden in ("sigmoid", "tanh", "no activation"):
+        if deep and explains(hidden, "sigmoid"):
+            return _verdict(
+                name,
+                max_score,
+                [
+                    Diagnosis(
+                        "hidden_activation_wrong",
+                        f"the hidden layers use {hidden}; layers 1 to L-1 use relu, "
+                        "A = np.maximum(0, Z)",
+                    )
+                ],
+            )
+    for output in ("relu", "tanh", "no activation"):
+        if explains("relu", output):
+            return _verdict(
+                name,
+                max_score,
+                [
+                    Diagnosis(
+                        "output_activation_wrong",
+                        f"the last layer uses {output}; layer L uses sigmoid, "
+                        "A = 1 / (1 + np.exp(-Z))",
+                    )
+                ],
+            )
+    X, parameters, AL, expected = wrong[0]
+    worst = np.unravel_index(np.argmax(np.abs(AL - expected)), AL.shape)
+    return _verdict(
+        name,
+        max_score,
+        [
+            Diagnosis(
+                "forward_wrong",
+                f"AL differs for {len(parameters) // 2} layers: AL{list(worst)} is {AL[worst]!r}, "
+                f"expected {expected[worst]!r}",
+            )
+        ],
+    )
+
+
+# --- loss --------------------------------------------------------------------
+
+
+def check_loss(
+    calls: list[tuple[np.ndarray, np.ndarray, object]], max_score: float = 1.0
+) -> Verdict:
+    """calls: (AL, Y, what compute_loss returned)."""
+    name = "compute_loss"
+    for AL, Y, result in calls:
+        value = result
+        if isinstance(result, np.ndarray) and result.size == 1:
+            value = float(result.reshape(()))
+        if not isinstance(value, float):
+            return _verdict(
+                name,
+                max_score,
+                [Diagnosis("loss_wrong", f"returned a {type_name(result)}; expected a float")],
+            )
+        expected = reference.compute_loss(AL, Y)
+        if value == expected or (
+            np.isfinite(expected) and abs(value - expected) <= RTOL * abs(expected)
+        ):
+            continue
+        m = Y.shape[1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.multiply(-np.log(AL), Y) + np.multiply(-np.log(1 - AL), 1 - Y)
+            summed = float(np.sum(terms) / m)
+        hints = [
+            (expected * m, "the sum is not divided by m: loss = (1/m) nansum(...)"),
+            (-expected, "the sign is flipped: loss = -(1/m) sum(Y log AL + (1-Y) log(1-AL))"),
+            (
+                summed,
+                "np.sum gives nan when a unit saturates to the right answer "
+                "(0 * log 0); use np.nansum",
+            ),
+        ]
+        for candidate, why in hints:
+            if (
+                value == candidate
+                or (np.isnan(value) and np.isnan(candidate))
+                or (np.isfinite(candidate) and abs(value - candidate) <= RTOL * abs(candidate))
+            ):
+                return _verdict(
+                    name,
+                    max_score,
+                    [Diagnosis("loss_wrong", f"loss is {value!r}, expected {expected!r}: {why}")],
+                )
+        return _verdict(
+            name,
+            max_score,
+            [
+                Diagnosis(
+                    "loss_wrong",
+                    f"loss is {value!r} for AL of shape {AL.shape}, expected {expected!r}",
+                )
+            ],
+        )
+    return _verdict(name, max_score, [])
+
+
+# --- backward ----------------------------------------------------------------
+
+
+def _backward(X, Y, parameters, derivative: str) -> dict:
+    """The reference backward pass, with the ReLU derivative replaced as a student might."""
+    activations = reference.forward_cache(X, parameters)
+    L = len(parameters) // 2
+    m = Y.shape[1]
+    grads = {}
+    dZ = 1.0 / m * (activations[L] - Y)
+    for l in range(L, 0, -1):
+        A_prev = activations[l - 1]
+        grads[f"dW{l}"] = np.dot(dZ, A_prev.T)
+        grads[f"db{l}"] = np.sum(dZ, axis=1, keepdims=True)
+        if l > 1:
+            dA = np.dot(parameters[f"W{l}"].T, dZ)
+            dZ = {"none": dA, "times A": dA * A_prev, "sigmoid": dA * A_prev * (1 - A_prev)}[
+                derivative
+            ]
+    return grads
+
+
+def _numeric(X, Y, parameters, key: str, index: tuple) -> float:
+    """Centred difference of the cost along one parameter, through the kernel."""
+    h = 1e-6
+    shifted = {k: v.copy() for k, v in parameters.items()}
+    shifted[key][index] += h
+    plus, _ = kernel.gradients(X, Y, shifted)
+    shifted[key][index] -= 2 * h
+    minus, _ = kernel.gradients(X, Y, shifted)
+    return (plus - minus) / (2 * h)
+
+
+def check_backward(
+    calls: list[tuple[np.ndarray, np.ndarray, dict, object]], max_score: float = 1.0
+) -> Verdict:
+    """calls: (X, Y, parameters, what backward_propagation returned)."""
+    name = "backward_propagation"
+    for X, Y, parameters, grads in calls:
+        L = len(parameters) // 2
+        keys = [f"{p}{l}" for l in range(1, L + 1) for p in ("dW", "db")]
+        if not isinstance(grads, dict):
+            return _verdict(
+                name,
+                max_score,
+                [
+                    Diagnosis(
+                        "grad_wrong",
+                        f"returned a {type_name(grads)}; expected a dict {', '.join(keys)}",
+                    )
+                ],
+            )
+        missing = [k for k in keys if k not in grads]
+        if missing:
+            return _verdict(
+                name, max_score, [Diagnosis("grad_wrong", f"grads is missing {', '.join(missing)}")]
+            )
+        _, expected = kernel.gradients(X, Y, parameters)
+        for key in keys:
+            value, problem = _array(grads[key], key)
+            if problem:
+                return _verdict(name, max_score, [problem])
+            want = expected[key]
+            if value.shape == want.shape:
+                continue
+            if key.startswith("db"):
+                diagnosis = Diagnosis(
+                    "db_shape",
+                    f"{key} has shape {value.shape}; expected {want.shape}: "
+                    "np.sum(dZ, axis=1, keepdims=True) keeps the column",
+                )
+            elif value.shape == want.shape[::-1]:
+                diagnosis = Diagnosis(
+                    "grad_transposed",
+                    f"{key} has shape {value.shape}: it is transposed; expected {want.shape}, "
+                    f"the shape of {key[1:]} (dW = dZ A_prev^T)",
+                )
+            else:
+                diagnosis = Diagnosis(
+                    "grad_wrong",
+                    f"{key} has shape {value.shape}; expected {want.shape}, the shape of {key[1:]}",
+                )
+            return _verdict(name, max_score, [diagnosis])
+        student = {k: grads[k] for k in keys}
+        if all(close(student[k], expected[k]) for k in keys):
+            continue
+        m = X.shape[1]
+        if all(close(student[k], m * expected[k]) for k in keys) or all(
+            close(student[k], expected[k] / m) for k in keys
+        ):
+            return _verdict(
+                name,
+                max_score,
+                [
+                    Diagnosis(
+                        "grad_missing_1_over_m",
+                        f"every gradient is off by a factor m = {m}: the 1/m belongs in dZ[L] = "
+                        "(1/m)(AL - Y) once, not again (or never)",
+                    )
+                ],
+            )
+        for derivative in ("none", "times A", "sigmoid"):
+            variant = _backward(X, Y, parameters, derivative)
+            if L > 1 and all(close(student[k], variant[k]) for k in keys):
+                how = {
+                    "none": "is left out",
+                    "times A": "is taken as A itself",
+                    "sigmoid": "is the sigmoid's",
+                }[derivative]
+                return _verdict(
+                    name,
+                    max_score,
+                    [
+                        Diagnosis(
+                            "relu_derivative_wrong",
+                            f"the ReLU derivative {how}: dZ[l] = dA[l] * (A[l] > 0)",
+                        )
+                    ],
+                )
+        key = next(k for k in reversed(keys) if not close(student[k], expected[k]))
+        value, want = student[key], expected[key]
+        index = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(value - want)), want.shape))
+        numeric = _numeric(X, Y, parameters, key[1:], index)
+        return _verdict(
+            name,
+            max_score,
+            [
+                Diagnosis(
+                    "grad_wrong",
+                    f"{key} is wrong (the first wrong tensor, going back from layer {L}): "
+                    f"{key}{list(index)} is {value[index]!r}; the gradient is {want[index]!r} "
+                    f"(centred difference: {numeric:.6g})",
+                )
+            ],
+        )
+    return _verdict(name, max_score, [])
+
+
+# --- update ------------------------------------------------------------------
+
+
+def check_update(calls: list[tuple[dict, dict, float, object]], max_score: float = 1.0) -> Verdict:
+    """calls: (parameters, grads, learning_rate, what update_parameters returned)."""
+    name = "update_parameters"
+    for parameters, grads, learning_rate, result in calls:
+        if not isinstance(result, dict) or set(result) != set(parameters):
+            return _verdict(
+                name,
+                max_score,
+                [
+                    Diagnosis(
+                        "update_wrong",
+                        f"returned {type_name(result)}"
+                        + (
+                            f" with keys {', '.join(map(str, result))}"
+                            if isinstance(result, dict)
+                            else ""
+                        )
+                        + f"; expected the parameters dict {', '.join(parameters)}",
+                    )
+                ],
+            )
+        for key, value in parameters.items():
+            new, problem = _array(result[key], key)
+            if problem:
+                return _verdict(name, max_score, [problem])
+            grad = grads["d" + key]
+            if close(new, value - learning_rate * grad):
+                continue
+            why = "is not updated"
+            if close(new, value + learning_rate * grad):
+                why = "moves up the gradient: W = W - learning_rate * dW"
+            elif close(new, value - grad):
+                why = "ignores the learning rate: W = W - learning_rate * dW"
+            elif new.shape != value.shape:
+                why = f"has shape {new.shape}, expected {value.shape}"
+            elif not close(new, value):
+                why = "differs from W - learning_rate * dW"
+            return _verdict(name, max_score, [Diagnosis("update_wrong", f"{key} {why}")])
+    return _verdict(name, max_score, [])
