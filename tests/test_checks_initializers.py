@@ -318,3 +318,25 @@ def test_the_graders_solution_gets_full_marks():
     ):
         verdict = grade(name, getattr(solution, name))
         assert (verdict.status, verdict.score) == ("passed", 10.0), verdict.message
+
+
+def test_training_tolerates_last_bit_differences_even_for_random():
+    """A right answer computed another way (one ulp off) passes on any machine, random x10 too."""
+    from initlab import reference
+    from initlab.checks.initializers import check_training
+
+    for method in ("zeros", "random", "he", "xavier"):
+        parameters = reference.initialize_parameters([2, 10, 5, 1], method)
+        one_ulp = {k: np.nextafter(v, np.inf) if k[0] == "W" else v for k, v in parameters.items()}
+        assert check_training(f"initialize_parameters_{method}", one_ulp) is None, method
+
+
+def test_training_rejects_parameters_that_train_differently():
+    from initlab import reference
+    from initlab.checks.initializers import check_training
+
+    parameters = reference.initialize_parameters([2, 10, 5, 1], "he")
+    off = {k: v * (1 + 1e-6) for k, v in parameters.items()}
+    diagnosis = check_training("initialize_parameters_he", off)
+    assert diagnosis.code == "trace_wrong"
+    assert "iteration 0" in diagnosis.message and "0.883053" in diagnosis.message

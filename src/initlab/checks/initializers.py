@@ -405,8 +405,8 @@ def check_training(name: str, parameters: dict) -> Diagnosis | None:
         first = len(trace) - 1
     return Diagnosis(
         "trace_wrong",
-        f"training the course model from these parameters gives cost {trace[first]!r} at "
-        f"iteration {first * 1000}, expected {expected_trace[first]!r}; accuracy "
+        f"training the course model from these parameters gives cost {float(trace[first])!r} "
+        f"at iteration {first * 1000}, expected {float(expected_trace[first])!r}; accuracy "
         f"{accuracy[0]:.3g} / {accuracy[1]:.3g}, expected "
         f"{expected_accuracy[0]:.3g} / {expected_accuracy[1]:.3g}",
     )

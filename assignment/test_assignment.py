@@ -1,0 +1,24 @@
+"""Check your work: run ``pytest`` in this folder.
+
+Every function you write has a test worth its points. A test passes when the
+function earns all of them; otherwise it fails and says what is wrong. The
+points of every function are listed at the end.
+
+Your code runs in a separate process, and the expected values are computed by
+the installed ``initlab`` package when the tests run: nothing here holds the answers.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from initlab.selfcheck import FUNCTIONS, failure_message, verdict_for
+
+HERE = Path(__file__).parent
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_function(function):
+    verdict = verdict_for(HERE, function)
+    if verdict.status != "passed":
+        pytest.fail(failure_message(verdict), pytrace=False)
