@@ -250,6 +250,21 @@ def test_each_mistake_gets_its_diagnosis_and_credit(name, function, code, credit
     assert "\n" not in verdict.message and verdict.message
 
 
+def test_no_seed_at_all_is_a_seed_mistake():
+    def unseeded(layers_dims):
+        parameters = {}
+        for l in range(1, len(layers_dims)):
+            parameters[f"W{l}"] = np.random.randn(layers_dims[l], layers_dims[l - 1]) * np.sqrt(
+                2 / layers_dims[l - 1]
+            )
+            parameters[f"b{l}"] = np.zeros((layers_dims[l], 1))
+        return parameters
+
+    np.random.seed(12345)  # whatever state the generator happens to be in
+    verdict = grade("initialize_parameters_he", unseeded)
+    assert codes(verdict) == ["wrong_seed"] and verdict.score == 10.0 * CREDIT_WRONG_SEED
+
+
 def test_another_generator_with_the_right_scale_is_only_a_seed_mistake():
     def generator(layers_dims):
         rng = np.random.default_rng(3)

@@ -81,6 +81,26 @@ def test_mistakes_are_diagnosed_through_the_whole_pipeline(tmp_path, capsys):
     assert report["score"] == pytest.approx(10 + 10 + 15 * 0.2)
 
 
+def test_an_ndarray_subclass_is_named_through_the_pipeline(tmp_path, capsys):
+    """The child reports the type it saw; a subclass that lies about itself is not an ndarray."""
+    source = SOLUTION + (
+        "\nclass Liar(np.ndarray):\n"
+        "    def __eq__(self, other):\n"
+        "        return True\n"
+        "_he = initialize_parameters_he\n"
+        "def initialize_parameters_he(layers_dims):\n"
+        "    return {k: v.view(Liar) for k, v in _he(layers_dims).items()}\n"
+        "_zeros = initialize_parameters_zeros\n"
+        "def initialize_parameters_zeros(layers_dims):\n"
+        "    return {k: np.asmatrix(v) for k, v in _zeros(layers_dims).items()}\n"
+    )
+    _, tests = run_json(capsys, write(tmp_path, "subclass.py", source))
+    assert tests["initialize_parameters_he"]["diagnoses"] == ["not_ndarray"]
+    assert "Liar" in tests["initialize_parameters_he"]["message"]
+    assert tests["initialize_parameters_zeros"]["diagnoses"] == ["not_ndarray"]
+    assert "numpy.matrix" in tests["initialize_parameters_zeros"]["message"]
+
+
 def test_missing_and_raising_functions(tmp_path, capsys):
     source = (
         "import numpy as np\n"
