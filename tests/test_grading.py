@@ -135,6 +135,21 @@ def test_an_endless_function_times_out_and_the_others_are_still_graded(tmp_path,
         assert tests[name]["status"] == "passed", tests[name]["message"]
 
 
+def test_a_submission_that_hangs_everywhere_costs_one_timeout_per_function(tmp_path, capsys):
+    import time
+
+    names = list(RUBRIC)
+    source = "".join(f"def {name}(*args):\n    while True:\n        pass\n" for name in names)
+    start = time.perf_counter()
+    report, tests = run_json(capsys, write(tmp_path, "hang.py", source), "--timeout", "0.5")
+    elapsed = time.perf_counter() - start
+    assert report["score"] == 0
+    backward = tests.pop("backward_propagation")  # never run: it needs forward's cache
+    assert backward["diagnoses"] == ["exception"] and "cache of forward" in backward["message"]
+    assert all(t["diagnoses"] == ["timeout"] for t in tests.values())
+    assert elapsed < 0.5 * len(names) + 10, f"{elapsed:.1f} s for {len(names)} functions"
+
+
 def test_printing_a_fake_result_changes_nothing(tmp_path, capsys):
     fake = json.dumps({"submission": "x", "score": 100, "max_score": 100, "tests": []})
     source = f"print({fake!r})\nprint('passed ' * 100)\n" + SOLUTION.replace(

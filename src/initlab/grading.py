@@ -175,12 +175,16 @@ def run(
                     error=f"the process ended (exit code {code}) while running {stuck.function}",
                 )
             )
-            remaining = [s for s in remaining[recorded + 1 :] if not _depends_on(s, stuck, steps)]
-            for step in steps:
-                if step.id not in result.outcomes and _depends_on(step, stuck, steps):
+            # The function's other calls would do the same: they share its outcome, so a
+            # submission whose every function hangs costs one timeout per function.
+            for step in remaining[recorded + 1 :]:
+                if step.function == stuck.function:
+                    result.outcomes[step.id] = result.outcomes[stuck.id]
+                elif _depends_on(step, stuck, steps):
                     result.outcomes[step.id] = Outcome(
                         "exception", error=f"needs the result of {stuck.function}, which failed"
                     )
+            remaining = [s for s in remaining[recorded + 1 :] if s.id not in result.outcomes]
     result.seconds = time.perf_counter() - start
     return result
 
@@ -426,10 +430,11 @@ def grade(path: Path, hidden: bool = False, timeout: float = DEFAULT_TIMEOUT) ->
         elif name == "backward_propagation" and stopped.status == "exception":
             forward = ran.outcomes.get(mine[0].id.replace("backward", "forward"))
             if forward is not None and forward.status != "ok":
+                why = "" if stopped.error.startswith("needs the result") else f" ({stopped.error})"
                 verdict.diagnoses[0] = Diagnosis(
                     "exception",
-                    f"backward_propagation could not be checked: it needs the cache of "
-                    f"forward_propagation, which did not return one ({stopped.error})",
+                    "backward_propagation could not be checked: it needs the cache of "
+                    f"forward_propagation, which did not return one{why}",
                 )
         tests.append(verdict)
     return Report(str(path), tests, ran.seconds)
