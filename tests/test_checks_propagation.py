@@ -41,6 +41,19 @@ def backward_calls(problems, forward, backward):
     ]
 
 
+def update_calls(problems, update, learning_rate=0.0075):
+    """What update_parameters returns on a copy of each problem's parameters."""
+    return [
+        (
+            p.parameters,
+            p.grads,
+            learning_rate,
+            update({k: v.copy() for k, v in p.parameters.items()}, p.grads, learning_rate),
+        )
+        for p in problems
+    ]
+
+
 def codes(verdict):
     return [d.code for d in verdict.diagnoses]
 
@@ -95,16 +108,7 @@ def test_the_solution_and_another_style_pass(problems):
         verdict = check_loss([(p.AL, p.Y, loss(p.AL, p.Y)) for p in problems])
         assert verdict.status == "passed", verdict.message
     for update in (solution.update_parameters, update_in_place):
-        calls = [
-            (
-                p.parameters,
-                p.grads,
-                0.0075,
-                update({k: v.copy() for k, v in p.parameters.items()}, p.grads, 0.0075),
-            )
-            for p in problems
-        ]
-        verdict = check_update(calls)
+        verdict = check_update(update_calls(problems, update))
         assert verdict.status == "passed", verdict.message
 
 
@@ -238,16 +242,7 @@ def test_grad_wrong_names_the_tensor_and_shows_the_numeric_gradient(problems):
     ],
 )
 def test_update_mistakes(problems, update, words):
-    calls = [
-        (
-            p.parameters,
-            p.grads,
-            0.0075,
-            update({k: v.copy() for k, v in p.parameters.items()}, p.grads, 0.0075),
-        )
-        for p in problems
-    ]
-    verdict = check_update(calls)
+    verdict = check_update(update_calls(problems, update))
     assert codes(verdict) == ["update_wrong"], verdict.message
     for word in words:
         assert word in verdict.message

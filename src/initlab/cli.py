@@ -7,24 +7,20 @@ import sys
 from pathlib import Path
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _positive(kind: type) -> object:
+    """An argparse type: a number of the given kind, greater than zero."""
+    name = "integer" if kind is int else "number"
 
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive {name}, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {name}, got {text}")
+        return value
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--iterations",
-        type=_positive_int,
+        type=_positive(int),
         default=15000,
         metavar="N",
         help="gradient-descent iterations (default: 15000, as the course)",
@@ -63,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--hidden", action="store_true", help="add the instructors' hidden checks")
     grade.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=_positive(float),
         default=10.0,
         metavar="S",
         help="seconds the student code may run before it is stopped (default: 10)",
