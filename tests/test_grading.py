@@ -150,6 +150,18 @@ def test_a_submission_that_hangs_everywhere_costs_one_timeout_per_function(tmp_p
     assert elapsed < 0.5 * len(names) + 10, f"{elapsed:.1f} s for {len(names)} functions"
 
 
+def test_a_memory_bomb_fails_in_the_student_code_only(tmp_path, capsys):
+    source = SOLUTION.replace(
+        "def initialize_parameters_xavier(layers_dims):\n",
+        "def initialize_parameters_xavier(layers_dims):\n    hog = bytearray(8 * 1024**3)\n",
+    )
+    _, tests = run_json(capsys, write(tmp_path, "hog.py", source), "--memory", "1024")
+    xavier = tests["initialize_parameters_xavier"]
+    assert (xavier["status"], xavier["diagnoses"]) == ("error", ["exception"])
+    assert "MemoryError" in xavier["message"]
+    assert tests["initialize_parameters_he"]["status"] == "passed"
+
+
 def test_printing_a_fake_result_changes_nothing(tmp_path, capsys):
     fake = json.dumps({"submission": "x", "score": 100, "max_score": 100, "tests": []})
     source = f"print({fake!r})\nprint('passed ' * 100)\n" + SOLUTION.replace(

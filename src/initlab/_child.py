@@ -137,8 +137,22 @@ def _argument(spec, inputs, results):
         return None
 
 
+def limit_resources(memory_mb: int) -> None:
+    """Before any student code: an address-space cap (a memory bomb gets MemoryError),
+    no core dumps, and no file larger than the results could be."""
+    import resource
+
+    size = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (size, size))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    file_cap = 8 * MAX_ELEMENTS + (1 << 20)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (file_cap, file_cap))
+
+
 def run(workdir: Path) -> None:
     plan = json.loads((workdir / "plan.json").read_text())
+    if plan.get("memory_mb"):
+        limit_resources(int(plan["memory_mb"]))
     out = workdir / "out"
     inputs = {}
     if (workdir / "inputs.npz").exists():

@@ -64,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds the student code may run before it is stopped (default: 10)",
     )
+    grade.add_argument(
+        "--memory",
+        type=_positive(int),
+        default=2048,
+        metavar="MB",
+        help="address space the student code may use (default: 2048)",
+    )
     release = commands.add_parser(
         "release",
         help="write the student stubs generated from the solution sources",
@@ -88,7 +95,7 @@ def _grade(args: argparse.Namespace) -> int:
     from initlab.grading import SubmissionError, grade
 
     try:
-        report = grade(args.path, hidden=args.hidden, timeout=args.timeout)
+        report = grade(args.path, hidden=args.hidden, timeout=args.timeout, memory_mb=args.memory)
     except SubmissionError as error:
         print(f"initlab grade: {error}", file=sys.stderr)
         return 2

@@ -46,6 +46,7 @@ INITIALIZER_DIMS = [[2, 10, 5, 1], [3, 2, 1], [2, 4, 1]]
 # Layers large enough to measure the scale and shape of the weights' distribution.
 MEASURED_DIMS = [300, 200, 100, 1]
 DEFAULT_TIMEOUT = 10.0
+DEFAULT_MEMORY_MB = 2048
 
 
 class SubmissionError(ValueError):
@@ -135,9 +136,11 @@ def run(
     steps: list[Step],
     inputs: dict[str, np.ndarray] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    memory_mb: int = DEFAULT_MEMORY_MB,
 ) -> Run:
     """Run the steps in child processes; a step that hangs is a timeout and the
-    steps after it run in a fresh child."""
+    steps after it run in a fresh child. The child's address space is capped at
+    memory_mb: an allocation past it fails with MemoryError in the student's code."""
     result = Run()
     start = time.perf_counter()
     remaining = list(steps)
@@ -153,6 +156,7 @@ def run(
             plan = {
                 "kind": submission.kind,
                 "path": str(submission.path),
+                "memory_mb": memory_mb,
                 "steps": [step.plan() for step in _with_dependencies(remaining, steps)],
             }
             (workdir / "plan.json").write_text(json.dumps(plan))
@@ -410,14 +414,19 @@ class Report:
         }
 
 
-def grade(path: Path, hidden: bool = False, timeout: float = DEFAULT_TIMEOUT) -> Report:
+def grade(
+    path: Path,
+    hidden: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+) -> Report:
     """Grade the submission at path (SubmissionError when it cannot be graded)."""
     submission = locate(path)
     rng = np.random.default_rng()
     problems = propagation_problems(hidden, rng)
     propagation, inputs = propagation_steps(problems)
     steps = initializer_steps(hidden, rng) + propagation
-    ran = run(submission, steps, inputs, timeout=timeout)
+    ran = run(submission, steps, inputs, timeout=timeout, memory_mb=memory_mb)
     tests = []
     for name, points in RUBRIC.items():
         mine = [s for s in steps if s.function == name]
