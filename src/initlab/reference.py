@@ -129,10 +129,15 @@ def compute_loss(AL: np.ndarray, Y: np.ndarray) -> float:
     ``nansum``: a saturated unit whose label matches gives ``0 * inf = nan`` and
     is skipped; one whose label does not gives ``inf``, as in the course.
     """
-    m = Y.shape[1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        logprobs = np.multiply(-np.log(AL), Y) + np.multiply(-np.log(1 - AL), 1 - Y)
-        return float(1.0 / m * np.nansum(logprobs))
+        return _loss(AL, Y)
+
+
+def _loss(AL: np.ndarray, Y: np.ndarray) -> float:
+    """compute_loss without its floating-point error context (the caller sets it)."""
+    m = Y.shape[1]
+    logprobs = np.multiply(-np.log(AL), Y) + np.multiply(-np.log(1 - AL), 1 - Y)
+    return float(1.0 / m * np.nansum(logprobs))
 
 
 def backward(
@@ -195,19 +200,28 @@ def train(
     n_L = check_parameters(parameters, n_x=X.shape[0])[-1]
     Y = check_labels(Y, n_L, X.shape[1])
     check_training_options(learning_rate, num_iterations, record_every)
-    L = len(parameters) // 2
     parameters = {key: np.array(value, dtype=np.float64) for key, value in parameters.items()}
     costs = []
-    for i in range(num_iterations):
-        activations = forward_cache(X, parameters, hidden_activation)
-        cost = compute_loss(activations[-1], Y)
-        grads = backward(Y, parameters, activations, hidden_activation)
-        for l in range(1, L + 1):
-            parameters[f"W{l}"] = parameters[f"W{l}"] - learning_rate * grads[f"dW{l}"]
-            parameters[f"b{l}"] = parameters[f"b{l}"] - learning_rate * grads[f"db{l}"]
-        if i % record_every == 0:
-            costs.append(cost)
+    # One error context for the loop, not one per iteration: log(0) of a saturated
+    # unit is expected (the loss is inf), as is exp overflow in the sigmoid.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for i in range(num_iterations):
+            cost = _iterate(X, Y, parameters, learning_rate, hidden_activation)
+            if i % record_every == 0:
+                costs.append(cost)
     return parameters, np.array(costs, dtype=np.float64)
+
+
+def _iterate(X, Y, parameters, learning_rate, hidden_activation) -> float:
+    """One step of gradient descent on parameters (replaced, not mutated); the cost before it."""
+    L = len(parameters) // 2
+    activations = forward_cache(X, parameters, hidden_activation)
+    cost = _loss(activations[-1], Y)
+    grads = backward(Y, parameters, activations, hidden_activation)
+    for l in range(1, L + 1):
+        parameters[f"W{l}"] = parameters[f"W{l}"] - learning_rate * grads[f"dW{l}"]
+        parameters[f"b{l}"] = parameters[f"b{l}"] - learning_rate * grads[f"db{l}"]
+    return cost
 
 
 def predict(AL: np.ndarray) -> np.ndarray:
