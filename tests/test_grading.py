@@ -101,6 +101,13 @@ def test_an_ndarray_subclass_is_named_through_the_pipeline(tmp_path, capsys):
     assert "numpy.matrix" in tests["initialize_parameters_zeros"]["message"]
 
 
+def test_a_loss_returned_as_a_python_float_is_accepted(tmp_path, capsys):
+    source = SOLUTION.replace("    return loss\n", "    return float(loss)\n")
+    assert source != SOLUTION
+    _, tests = run_json(capsys, write(tmp_path, "floaty.py", source))
+    assert tests["compute_loss"]["status"] == "passed", tests["compute_loss"]["message"]
+
+
 def test_missing_and_raising_functions(tmp_path, capsys):
     source = (
         "import numpy as np\n"

@@ -252,9 +252,10 @@ def _value(description: dict, out: Path) -> object:
         )
     if kind == "scalar":
         value = float(description["value"])
+        # The child names types as module.qualname: a Python float is "builtins.float".
         return (
             value
-            if description["type"] in ("float", "numpy.float64")
+            if description["type"] in ("builtins.float", "numpy.float64")
             else Foreign(description["type"], np.float64(value))
         )
     if kind == "dict":
