@@ -9,6 +9,7 @@ these files (never pickles, never this process's output) and decides.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import os
@@ -121,7 +122,7 @@ def _argument(spec, inputs, results):
     """A call's argument: a JSON literal, an input array, a dict of either, or what
     an earlier step returned (None when that step returned nothing usable)."""
     if "literal" in spec:
-        return spec["literal"]
+        return copy.deepcopy(spec["literal"])
     if "input" in spec:
         return inputs[spec["input"]].copy()
     if "dict" in spec:
@@ -172,22 +173,38 @@ def run(workdir: Path) -> None:
         if not callable(function):
             _write(out, step["id"], {"status": "missing_function"})
             continue
-        try:
-            args = [_argument(spec, inputs, results) for spec in step["args"]]
-            value = function(*args)
-        except NotImplementedError:
-            _write(out, step["id"], {"status": "not_implemented"})
-            continue
-        except BaseException as error:  # SystemExit and KeyboardInterrupt are the student's too
-            _write(out, step["id"], {"status": "exception", "error": _error_message(error)})
-            continue
-        results[step["id"]] = value
-        writer = _Writer(out, step["id"])
-        try:
-            description = writer.describe(value, keep=step.get("keep"))
-        except Exception as error:
-            description = {"kind": "other", "type": f"unreadable result ({type(error).__name__})"}
-        _write(out, step["id"], {"status": "ok", "value": description})
+        call_step(step, function, inputs, results, out)
+
+
+def call_step(
+    step: dict,
+    function,
+    inputs: dict[str, np.ndarray],
+    results: dict,
+    out: Path,
+    passthrough: tuple[type[BaseException], ...] = (),
+) -> None:
+    """Call function with the step's arguments and record what it returned in out;
+    results collects the return values for later steps. Exceptions of the
+    passthrough types propagate; every other one is the student's and recorded."""
+    try:
+        args = [_argument(spec, inputs, results) for spec in step["args"]]
+        value = function(*args)
+    except passthrough:
+        raise
+    except NotImplementedError:
+        _write(out, step["id"], {"status": "not_implemented"})
+        return
+    except BaseException as error:  # SystemExit and KeyboardInterrupt are the student's too
+        _write(out, step["id"], {"status": "exception", "error": _error_message(error)})
+        return
+    results[step["id"]] = value
+    writer = _Writer(out, step["id"])
+    try:
+        description = writer.describe(value, keep=step.get("keep"))
+    except Exception as error:
+        description = {"kind": "other", "type": f"unreadable result ({type(error).__name__})"}
+    _write(out, step["id"], {"status": "ok", "value": description})
 
 
 def _error_message(error: BaseException) -> str:
