@@ -76,7 +76,7 @@ def check(
             warnings.simplefilter("ignore")  # the grader's own arithmetic on odd results
             verdict = grading.judge_function(name, plan, outcomes)
     print(_report(verdict, printed.getvalue()))
-    return min(round(verdict.score, 6), float(verdict.max_score))
+    return float(min(round(verdict.score, 6), verdict.max_score))
 
 
 def _default_timeout() -> float:
@@ -180,8 +180,12 @@ def _captured(printed: io.StringIO) -> Iterator[None]:
                 os.close(fd)
             sink.seek(0)
             printed.write(sink.read().decode("utf-8", "replace"))
+        counts: dict[str, int] = {}
         for warning in caught:
-            printed.write(f"{warning.category.__name__}: {warning.message}\n")
+            text = f"{warning.category.__name__}: {warning.message}"
+            counts[text] = counts.get(text, 0) + 1
+        for text, count in counts.items():
+            printed.write(text + (f" ({count} times)\n" if count > 1 else "\n"))
 
 
 def _report(verdict: Verdict, printed: str) -> str:
