@@ -9,9 +9,11 @@ these files (never pickles, never this process's output) and decides.
 
 from __future__ import annotations
 
+import ast
 import copy
 import importlib.util
 import json
+import linecache
 import os
 import sys
 import traceback
@@ -56,7 +58,7 @@ def _import(name: str, file: Path) -> types.ModuleType:
 
 
 def _notebook_source(path: str) -> str:
-    """The code cells, with IPython's ! and % lines left out."""
+    """The definitions of the code cells: what a module of the notebook would hold."""
     notebook = json.loads(Path(path).read_text(encoding="utf-8"))
     cells = []
     for cell in notebook.get("cells", []):
@@ -65,15 +67,52 @@ def _notebook_source(path: str) -> str:
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else source
         lines = [line for line in source.splitlines() if not line.lstrip().startswith(("!", "%"))]
-        cells.append("\n".join(lines))
+        cells.append(_definitions("\n".join(lines)))
     return "\n\n".join(cells)
+
+
+_DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _definitions(source: str) -> str:
+    """The cell's imports, functions, classes and names given literal values, at their
+    own line numbers; what the notebook runs (training, plots, its test cells) is
+    left out. A cell that does not parse is kept whole, so its SyntaxError is reported."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    lines = source.splitlines()
+    kept = [""] * len(lines)
+    for node in tree.body:
+        targets = getattr(node, "targets", [getattr(node, "target", None)])
+        plain = (
+            isinstance(node, (ast.Assign, ast.AnnAssign))
+            and all(isinstance(target, ast.Name) for target in targets)
+            and _literal(node.value)
+        )
+        if isinstance(node, _DEFINITIONS) or plain:
+            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            kept[first - 1 : node.end_lineno] = lines[first - 1 : node.end_lineno]
+    return "\n".join(kept)
+
+
+def _literal(value: ast.expr | None) -> bool:
+    try:
+        ast.literal_eval(value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
 
 
 def _module_from_source(name: str, source: str, path: str) -> types.ModuleType:
     module = types.ModuleType(name)
     module.__file__ = path
     sys.modules[name] = module
-    exec(compile(source, path, "exec"), module.__dict__)
+    # Tracebacks quote the code cells, not the lines of the notebook's JSON.
+    filename = f"{path} (code cells)"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), module.__dict__)
     return module
 
 

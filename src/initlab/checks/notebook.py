@@ -38,6 +38,7 @@ __all__ = ["check", "DEFAULT_TIMEOUT"]
 
 DEFAULT_TIMEOUT = grading.DEFAULT_TIMEOUT
 SHOWN_OUTPUT = 2000  # characters of what the student's code printed that are shown
+_OWN_FILES = {__file__, contextlib.__file__}
 
 
 class _TimeLimit(BaseException):
@@ -100,6 +101,7 @@ def _run(
     a function that times out shares that outcome with its remaining calls."""
     outcomes: dict[str, grading.Outcome] = {}
     results: dict = {}
+    warned: dict[str, int] = {}
     spent: dict[str, float] = {}
     for step in steps:
         stuck = next((o for o in _shared(outcomes, steps, step) if o.status == "timeout"), None)
@@ -113,7 +115,7 @@ def _run(
         budget = limit - spent.get(step.function, 0.0)
         start = time.perf_counter()
         try:
-            with _captured(printed), _time_limit(budget):
+            with _captured(printed, warned), _time_limit(budget):
                 _child.call_step(step.plan(), function, plan.inputs, results, out, (_TimeLimit,))
         except _TimeLimit:
             outcomes[step.id] = grading.Outcome(
@@ -124,6 +126,8 @@ def _run(
             spent[step.function] = spent.get(step.function, 0.0) + time.perf_counter() - start
         record = json.loads((out / f"{step.id}.json").read_text())
         outcomes[step.id] = grading._outcome(record, out)
+    for text, count in warned.items():  # once each: the same warning comes from every call
+        printed.write(text + (f" ({count} times)\n" if count > 1 else "\n"))
     return outcomes
 
 
@@ -133,18 +137,34 @@ def _shared(outcomes: dict, steps: list[grading.Step], step: grading.Step) -> li
 
 @contextlib.contextmanager
 def _time_limit(seconds: float) -> Iterator[None]:
-    """Raise _TimeLimit in the student's code after seconds, and again every 0.1 s
-    until the block ends (a student's bare ``except:`` cannot hold it off). Never
-    in this module's own frames, so the limit is always lifted. Only the main
-    thread receives signals; elsewhere there is no limit."""
+    """Stop the student's code after seconds: raise _TimeLimit in it, and from then
+    on at every line it runs, so a bare ``except:`` (even one around a sleep) cannot
+    hold it off; the timer fires again every 0.1 s for code that runs no Python
+    lines. Never in this module's or contextlib's frames, so the limit is always
+    lifted. Only the main thread receives signals; elsewhere there is no limit."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def expire(signum, frame):
-        if frame is None or frame.f_code.co_filename != __file__:
+    def stop(frame, event, arg):
+        if frame.f_code.co_filename in _OWN_FILES:
+            return None
+        if event in ("call", "line"):
             raise _TimeLimit
+        return stop
 
+    def expire(signum, frame):
+        if frame is None or frame.f_code.co_filename in _OWN_FILES:
+            return
+        outer = frame
+        while outer is not None:
+            if outer.f_code.co_filename not in _OWN_FILES:
+                outer.f_trace = stop
+            outer = outer.f_back
+        sys.settrace(stop)
+        raise _TimeLimit
+
+    previous_trace = sys.gettrace()
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3), 0.1)
     try:
@@ -152,12 +172,13 @@ def _time_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        sys.settrace(previous_trace)
 
 
 @contextlib.contextmanager
-def _captured(printed: io.StringIO) -> Iterator[None]:
-    """Everything the block writes (print, sys.stderr, file descriptors 1 and 2,
-    warnings) goes into printed."""
+def _captured(printed: io.StringIO, warned: dict[str, int]) -> Iterator[None]:
+    """Everything the block writes (print, sys.stderr, file descriptors 1 and 2)
+    goes into printed; warned counts its warnings by text."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
@@ -180,12 +201,9 @@ def _captured(printed: io.StringIO) -> Iterator[None]:
                 os.close(fd)
             sink.seek(0)
             printed.write(sink.read().decode("utf-8", "replace"))
-        counts: dict[str, int] = {}
         for warning in caught:
             text = f"{warning.category.__name__}: {warning.message}"
-            counts[text] = counts.get(text, 0) + 1
-        for text, count in counts.items():
-            printed.write(text + (f" ({count} times)\n" if count > 1 else "\n"))
+            warned[text] = warned.get(text, 0) + 1
 
 
 def _report(verdict: Verdict, printed: str) -> str:
