@@ -33,7 +33,8 @@ cdef extern from "_simd.h" nogil:
     vec vload "initlab_load"(const double* p)
     void vstore "initlab_store"(double* p, vec v)
     vec splat "initlab_splat"(double x)
-    double hsum "initlab_hsum"(vec v)
+    vec set4 "initlab_set"(double a, double b, double c, double d)
+    vec hsum4 "initlab_hsum4"(vec a, vec b, vec c, vec d)
     vec relu "initlab_relu"(vec z)
     vec step "initlab_step"(vec a, double low)
     vec vexp "initlab_exp"(vec x)
@@ -82,6 +83,8 @@ cdef struct Net:
     int threads             # threads for the large matrix products
     Py_ssize_t longest      # the longest sum in a matrix product: max(n_l, m)
     double* packs           # TILE_COLUMNS * longest doubles per thread
+    Py_ssize_t* sum_plan    # the pairwise order of a sum over the m examples (see _plan)
+    Py_ssize_t* loss_plan   # and of the loss, a sum of n_L m terms
 
 
 cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
@@ -94,11 +97,16 @@ cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
     net.activation = activation
     net.threads = threads
     net.widest = 0
-    net.w_off = <Py_ssize_t*> malloc(3 * (L + 1) * sizeof(Py_ssize_t))
+    net.w_off = <Py_ssize_t*> malloc((3 * (L + 1) + _plan_size(m) + _plan_size(dims[L] * m))
+                                     * sizeof(Py_ssize_t))
     if net.w_off == NULL:
         return -1
     net.b_off = net.w_off + (L + 1)
     net.a_off = net.w_off + 2 * (L + 1)
+    net.sum_plan = net.w_off + 3 * (L + 1)
+    net.loss_plan = net.sum_plan + _plan_size(m)
+    _plan(m, net.sum_plan)
+    _plan(dims[L] * m, net.loss_plan)
     for l in range(1, L + 1):
         net.w_off[l] = p
         p += dims[l] * dims[l - 1]
@@ -117,151 +125,210 @@ cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
     return 0
 
 
-cdef inline double _pairwise_sum(const double* a, Py_ssize_t n) noexcept nogil:
-    """sum_j a[j], in numpy's pairwise order."""
-    cdef vec r_lo, r_hi
-    cdef double res
-    cdef Py_ssize_t i, n2
-    if n < 8:
-        res = -0.0
-        for i in range(n):
-            res = res + a[i]
-        return res
-    if n <= PAIRWISE_BLOCK:
-        r_lo = vload(a)
-        r_hi = vload(a + 4)
-        i = 8
-        while i < n - (n % 8):
-            r_lo = r_lo + vload(a + i)
-            r_hi = r_hi + vload(a + i + 4)
-            i += 8
-        res = hsum(r_lo) + hsum(r_hi)
-        while i < n:
-            res = res + a[i]
-            i += 1
-        return res
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _pairwise_sum(a, n2) + _pairwise_sum(a + n2, n - n2)
+cdef enum Pattern:
+    # Which of the pointers given to _pairwise4 are the same row, so that the
+    # block loads each row once. Lane t of the result is sum_j x_t[j] y_t[j].
+    SQUARE = 0   # x0 = x1, x2 = x3, y0 = y2, y1 = y3: a 2 x 2 block of dW
+    ROW = 1      # x0 = x1 = x2 = x3: one row of dZ against four rows of A_prev
+    COLUMN = 2   # y0 = y1 = y2 = y3: four rows of dZ against one row of A_prev
+    SUMS = 3     # sum_j x_t[j] alone; the y_t are not read
 
 
-cdef inline double _pairwise_dot(const double* x, const double* y, Py_ssize_t n) noexcept nogil:
-    """sum_j x[j] y[j], the products summed in numpy's pairwise order."""
-    cdef vec r_lo, r_hi
-    cdef double res
-    cdef Py_ssize_t i, n2
-    if n < 8:
-        res = -0.0
-        for i in range(n):
-            res = res + x[i] * y[i]
-        return res
-    if n <= PAIRWISE_BLOCK:
-        r_lo = vload(x) * vload(y)
-        r_hi = vload(x + 4) * vload(y + 4)
-        i = 8
-        while i < n - (n % 8):
-            r_lo = r_lo + vload(x + i) * vload(y + i)
-            r_hi = r_hi + vload(x + i + 4) * vload(y + i + 4)
-            i += 8
-        res = hsum(r_lo) + hsum(r_hi)
-        while i < n:
-            res = res + x[i] * y[i]
-            i += 1
-        return res
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _pairwise_dot(x, y, n2) + _pairwise_dot(x + n2, y + n2, n - n2)
+cdef inline vec _terms(const double* x0, const double* x1, const double* x2, const double* x3,
+                       const double* y0, const double* y1, const double* y2, const double* y3,
+                       Py_ssize_t j, bint products) noexcept nogil:
+    """[x0[j] y0[j], x1[j] y1[j], x2[j] y2[j], x3[j] y3[j]], or the x_t[j] alone."""
+    if products:
+        return set4(x0[j], x1[j], x2[j], x3[j]) * set4(y0[j], y1[j], y2[j], y3[j])
+    return set4(x0[j], x1[j], x2[j], x3[j])
 
 
-cdef void _pairwise_dot_2x2(const double* x0, const double* x1, const double* y0,
-                            const double* y1, Py_ssize_t n, double* out) noexcept nogil:
-    """out = [x0.y0, x0.y1, x1.y0, x1.y1], each exactly as _pairwise_dot computes it.
-
-    Four dots at once, so each load feeds two products.
+cdef inline vec _sums_block(const double* x0, const double* x1, const double* x2, const double* x3,
+                        const double* y0, const double* y1, const double* y2, const double* y3,
+                        Py_ssize_t n, bint products) noexcept nogil:
+    """Lane t: sum_j x_t[j] y_t[j] (or sum_j x_t[j]) for 8 <= n <= PAIRWISE_BLOCK, as numpy:
+    8 partial sums s_r = sum over j = r mod 8 up to the last multiple of 8, combined
+    ((s_0 + s_1) + (s_2 + s_3)) + ((s_4 + s_5) + (s_6 + s_7)), then the j left one by one.
     """
-    cdef vec a_lo, a_hi, b_lo, b_hi, c_lo, c_hi, d_lo, d_hi
-    cdef vec x0_lo, x0_hi, x1_lo, x1_hi, y0_lo, y0_hi, y1_lo, y1_hi
-    cdef double left[4]
-    cdef Py_ssize_t i, n2, t
-    if n < 8 or n > PAIRWISE_BLOCK:
-        if n < 8:
-            out[0] = _pairwise_dot(x0, y0, n)
-            out[1] = _pairwise_dot(x0, y1, n)
-            out[2] = _pairwise_dot(x1, y0, n)
-            out[3] = _pairwise_dot(x1, y1, n)
-            return
-        n2 = n // 2
-        n2 -= n2 % 8
-        _pairwise_dot_2x2(x0, x1, y0, y1, n2, left)
-        _pairwise_dot_2x2(x0 + n2, x1 + n2, y0 + n2, y1 + n2, n - n2, out)
-        for t in range(4):
-            out[t] = left[t] + out[t]
-        return
-    x0_lo = vload(x0); x0_hi = vload(x0 + 4); x1_lo = vload(x1); x1_hi = vload(x1 + 4)
-    y0_lo = vload(y0); y0_hi = vload(y0 + 4); y1_lo = vload(y1); y1_hi = vload(y1 + 4)
-    a_lo = x0_lo * y0_lo; a_hi = x0_hi * y0_hi
-    b_lo = x0_lo * y1_lo; b_hi = x0_hi * y1_hi
-    c_lo = x1_lo * y0_lo; c_hi = x1_hi * y0_hi
-    d_lo = x1_lo * y1_lo; d_hi = x1_hi * y1_hi
-    i = 8
-    while i < n - (n % 8):
-        x0_lo = vload(x0 + i); x0_hi = vload(x0 + i + 4)
-        x1_lo = vload(x1 + i); x1_hi = vload(x1 + i + 4)
-        y0_lo = vload(y0 + i); y0_hi = vload(y0 + i + 4)
-        y1_lo = vload(y1 + i); y1_hi = vload(y1 + i + 4)
-        a_lo = a_lo + x0_lo * y0_lo; a_hi = a_hi + x0_hi * y0_hi
-        b_lo = b_lo + x0_lo * y1_lo; b_hi = b_hi + x0_hi * y1_hi
-        c_lo = c_lo + x1_lo * y0_lo; c_hi = c_hi + x1_hi * y0_hi
-        d_lo = d_lo + x1_lo * y1_lo; d_hi = d_hi + x1_hi * y1_hi
-        i += 8
-    out[0] = hsum(a_lo) + hsum(a_hi)
-    out[1] = hsum(b_lo) + hsum(b_hi)
-    out[2] = hsum(c_lo) + hsum(c_hi)
-    out[3] = hsum(d_lo) + hsum(d_hi)
-    while i < n:
-        out[0] = out[0] + x0[i] * y0[i]
-        out[1] = out[1] + x0[i] * y1[i]
-        out[2] = out[2] + x1[i] * y0[i]
-        out[3] = out[3] + x1[i] * y1[i]
-        i += 1
+    cdef vec lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3, r
+    cdef Py_ssize_t j = 8
+    cdef Py_ssize_t body = n - n % 8
+    if products:
+        lo0 = vload(x0) * vload(y0); hi0 = vload(x0 + 4) * vload(y0 + 4)
+        lo1 = vload(x1) * vload(y1); hi1 = vload(x1 + 4) * vload(y1 + 4)
+        lo2 = vload(x2) * vload(y2); hi2 = vload(x2 + 4) * vload(y2 + 4)
+        lo3 = vload(x3) * vload(y3); hi3 = vload(x3 + 4) * vload(y3 + 4)
+    else:
+        lo0 = vload(x0); hi0 = vload(x0 + 4)
+        lo1 = vload(x1); hi1 = vload(x1 + 4)
+        lo2 = vload(x2); hi2 = vload(x2 + 4)
+        lo3 = vload(x3); hi3 = vload(x3 + 4)
+    while j < body:
+        if products:
+            lo0 = lo0 + vload(x0 + j) * vload(y0 + j); hi0 = hi0 + vload(x0 + j + 4) * vload(y0 + j + 4)
+            lo1 = lo1 + vload(x1 + j) * vload(y1 + j); hi1 = hi1 + vload(x1 + j + 4) * vload(y1 + j + 4)
+            lo2 = lo2 + vload(x2 + j) * vload(y2 + j); hi2 = hi2 + vload(x2 + j + 4) * vload(y2 + j + 4)
+            lo3 = lo3 + vload(x3 + j) * vload(y3 + j); hi3 = hi3 + vload(x3 + j + 4) * vload(y3 + j + 4)
+        else:
+            lo0 = lo0 + vload(x0 + j); hi0 = hi0 + vload(x0 + j + 4)
+            lo1 = lo1 + vload(x1 + j); hi1 = hi1 + vload(x1 + j + 4)
+            lo2 = lo2 + vload(x2 + j); hi2 = hi2 + vload(x2 + j + 4)
+            lo3 = lo3 + vload(x3 + j); hi3 = hi3 + vload(x3 + j + 4)
+        j += 8
+    r = hsum4(lo0, lo1, lo2, lo3) + hsum4(hi0, hi1, hi2, hi3)
+    while j < n:
+        r = r + _terms(x0, x1, x2, x3, y0, y1, y2, y3, j, products)
+        j += 1
+    return r
 
 
-cdef void _outer_columns(const double* dZ, const double* A_prev, double* dW, Py_ssize_t n,
-                         Py_ssize_t n_prev, Py_ssize_t m, Py_ssize_t k) noexcept nogil:
-    """Columns k and k + 1 of dW = dZ A_prev^T (column k alone when it is the last)."""
-    cdef Py_ssize_t i
-    cdef double out[4]
-    cdef Py_ssize_t n_even = n - n % 2
-    if k + 1 == n_prev:
-        for i in range(n):
-            dW[i * n_prev + k] = _pairwise_dot(dZ + i * m, A_prev + k * m, m)
-        return
-    for i in range(0, n_even, 2):
-        _pairwise_dot_2x2(dZ + i * m, dZ + (i + 1) * m, A_prev + k * m,
-                          A_prev + (k + 1) * m, m, out)
-        dW[i * n_prev + k] = out[0]
-        dW[i * n_prev + k + 1] = out[1]
-        dW[(i + 1) * n_prev + k] = out[2]
-        dW[(i + 1) * n_prev + k + 1] = out[3]
-    for i in range(n_even, n):
-        dW[i * n_prev + k] = _pairwise_dot(dZ + i * m, A_prev + k * m, m)
-        dW[i * n_prev + k + 1] = _pairwise_dot(dZ + i * m, A_prev + (k + 1) * m, m)
+cdef enum:
+    COMBINE = -1        # a plan's step that adds the last two results
+    PLAN_DEPTH = 64     # more than the depth of any plan: n halves 64 times to below 2
+
+
+cdef inline Py_ssize_t _plan_size(Py_ssize_t n) noexcept nogil:
+    """A bound on the length of a plan: blocks have >= 64 terms when n > PAIRWISE_BLOCK."""
+    return 2 * (n // 64 + 1) + 1
+
+
+cdef void _plan(Py_ssize_t n, Py_ssize_t* plan) noexcept nogil:
+    """plan[0] = the number of steps, plan[1:] = numpy's pairwise order for n terms."""
+    plan[0] = _plan_steps(n, plan + 1, 0)
+
+
+cdef Py_ssize_t _plan_steps(Py_ssize_t n, Py_ssize_t* steps, Py_ssize_t count) noexcept nogil:
+    """numpy's pairwise order for a sum of n terms, written to steps[count:] in postfix.
+
+    A block of n <= PAIRWISE_BLOCK consecutive terms is one step, its length;
+    a longer sum is the steps of its first n2 terms (half of n, rounded down to a
+    multiple of 8), the steps of the rest, then COMBINE. Returns the new count.
+    """
+    cdef Py_ssize_t n2
+    if n <= PAIRWISE_BLOCK:
+        steps[count] = n
+        return count + 1
+    n2 = n // 2
+    n2 -= n2 % 8
+    count = _plan_steps(n2, steps, count)
+    count = _plan_steps(n - n2, steps, count)
+    steps[count] = COMBINE
+    return count + 1
+
+
+cdef inline vec _block_sums(const double* x0, const double* x1, const double* x2,
+                            const double* x3, const double* y0, const double* y1,
+                            const double* y2, const double* y3, Py_ssize_t n,
+                            int pattern) noexcept nogil:
+    """One block of _pairwise4: n < 8 terms one by one from -0.0, else _sums_block."""
+    cdef Py_ssize_t j
+    cdef vec r
+    if n < 8:
+        r = splat(-0.0)
+        for j in range(n):
+            r = r + _terms(x0, x1, x2, x3, y0, y1, y2, y3, j, pattern != SUMS)
+        return r
+    # The same row passed twice is the same pointer: the inlined block loads it once.
+    if pattern == SQUARE:
+        return _sums_block(x0, x0, x2, x2, y0, y1, y0, y1, n, True)
+    if pattern == ROW:
+        return _sums_block(x0, x0, x0, x0, y0, y1, y2, y3, n, True)
+    if pattern == COLUMN:
+        return _sums_block(x0, x1, x2, x3, y0, y0, y0, y0, n, True)
+    return _sums_block(x0, x1, x2, x3, x0, x1, x2, x3, n, False)
+
+
+cdef vec _pairwise4(const double* x0, const double* x1, const double* x2, const double* x3,
+                    const double* y0, const double* y1, const double* y2, const double* y3,
+                    const Py_ssize_t* plan, int pattern) noexcept nogil:
+    """Lane t: sum_j x_t[j] y_t[j] in numpy's pairwise order (SUMS: sum_j x_t[j]).
+
+    plan (from _plan) gives the blocks in order and how their sums combine.
+    """
+    cdef vec results[PLAN_DEPTH]
+    cdef Py_ssize_t top = 0, j = 0, i, step
+    for i in range(1, plan[0] + 1):
+        step = plan[i]
+        if step == COMBINE:
+            top -= 1
+            results[top - 1] = results[top - 1] + results[top]
+        else:
+            results[top] = _block_sums(x0 + j, x1 + j, x2 + j, x3 + j, y0 + j, y1 + j, y2 + j,
+                                       y3 + j, step, pattern)
+            top += 1
+            j += step
+    return results[0]
+
+
+cdef inline const double* _row(const double* A, Py_ssize_t r, Py_ssize_t rows,
+                               Py_ssize_t m) noexcept nogil:
+    """Row r of A (rows x m), or its last row when r is past it (a lane computed and dropped)."""
+    return A + min(r, rows - 1) * m
+
+
+cdef void _row_sums(const double* A, double* out, Py_ssize_t rows, Py_ssize_t m,
+                    const Py_ssize_t* plan) noexcept nogil:
+    """out[i] = sum_j A[i, j] in numpy's pairwise order (plan = _plan(m)), four rows at a time."""
+    cdef Py_ssize_t i, t
+    cdef double s[4]
+    cdef const double* x0
+    cdef const double* x1
+    cdef const double* x2
+    cdef const double* x3
+    for i in range(0, rows, 4):
+        x0 = _row(A, i, rows, m)
+        x1 = _row(A, i + 1, rows, m)
+        x2 = _row(A, i + 2, rows, m)
+        x3 = _row(A, i + 3, rows, m)
+        vstore(s, _pairwise4(x0, x1, x2, x3, x0, x1, x2, x3, plan, SUMS))
+        for t in range(min(4, rows - i)):
+            out[i + t] = s[t]
 
 
 cdef void _outer(const double* dZ, const double* A_prev, double* dW, Py_ssize_t n,
-                 Py_ssize_t n_prev, Py_ssize_t m, int threads) noexcept nogil:
-    """dW = dZ A_prev^T: dW[i, k] = sum_j dZ[i, j] A_prev[k, j], each in pairwise order.
+                 Py_ssize_t n_prev, Py_ssize_t m, const Py_ssize_t* plan) noexcept nogil:
+    """dW = dZ A_prev^T: dW[i, k] = sum_j dZ[i, j] A_prev[k, j], each in pairwise order
+    (plan = _plan(m)).
 
-    Two rows of A_prev at a time (they stay in cache) against all rows of dZ.
+    2 x 2 blocks of dW; then, four at a time, the last column when n_prev is odd
+    and the last row when n is odd.
     """
-    cdef Py_ssize_t pairs = (n_prev + 1) // 2
-    cdef Py_ssize_t p
-    if threads > 1 and pairs > 1 and n * n_prev * m >= PARALLEL_WORK:
-        for p in prange(pairs, num_threads=threads, schedule="dynamic"):
-            _outer_columns(dZ, A_prev, dW, n, n_prev, m, 2 * p)
-    else:
-        for p in range(pairs):
-            _outer_columns(dZ, A_prev, dW, n, n_prev, m, 2 * p)
+    cdef Py_ssize_t i, k, t
+    cdef Py_ssize_t n_even = n - n % 2, n_prev_even = n_prev - n_prev % 2
+    cdef double s[4]
+    cdef const double* x0
+    cdef const double* x1
+    cdef const double* y0
+    cdef const double* y1
+    cdef const double* y2
+    cdef const double* y3
+    for i in range(0, n_even, 2):
+        x0 = dZ + i * m
+        x1 = x0 + m
+        for k in range(0, n_prev_even, 2):
+            y0 = A_prev + k * m
+            y1 = y0 + m
+            vstore(s, _pairwise4(x0, x0, x1, x1, y0, y1, y0, y1, plan, SQUARE))
+            dW[i * n_prev + k] = s[0]
+            dW[i * n_prev + k + 1] = s[1]
+            dW[(i + 1) * n_prev + k] = s[2]
+            dW[(i + 1) * n_prev + k + 1] = s[3]
+    if n_prev_even < n_prev:
+        y0 = A_prev + n_prev_even * m
+        for i in range(0, n_even, 4):
+            vstore(s, _pairwise4(_row(dZ, i, n_even, m), _row(dZ, i + 1, n_even, m),
+                                 _row(dZ, i + 2, n_even, m), _row(dZ, i + 3, n_even, m),
+                                 y0, y0, y0, y0, plan, COLUMN))
+            for t in range(min(4, n_even - i)):
+                dW[(i + t) * n_prev + n_prev_even] = s[t]
+    if n_even < n:
+        x0 = dZ + n_even * m
+        for k in range(0, n_prev, 4):
+            vstore(s, _pairwise4(x0, x0, x0, x0, _row(A_prev, k, n_prev, m),
+                                 _row(A_prev, k + 1, n_prev, m), _row(A_prev, k + 2, n_prev, m),
+                                 _row(A_prev, k + 3, n_prev, m), plan, ROW))
+            for t in range(min(4, n_prev - k)):
+                dW[n_even * n_prev + k + t] = s[t]
 
 
 cdef struct Operands:
@@ -524,14 +591,18 @@ cdef void _forward(const Net* net, const double* X, const double* params,
 
 
 cdef double _loss(const double* AL, const double* Y, double* scratch,
-                  Py_ssize_t size, Py_ssize_t m) noexcept nogil:
-    """(1/m) nansum(-log(AL) Y - log(1 - AL)(1 - Y)); a nan term counts as 0."""
+                  Py_ssize_t size, Py_ssize_t m, const Py_ssize_t* plan) noexcept nogil:
+    """(1/m) nansum(-log(AL) Y - log(1 - AL)(1 - Y)); a nan term counts as 0.
+
+    plan = _plan(size), the order of the sum.
+    """
     cdef Py_ssize_t j
-    cdef double term
+    cdef double term, total
     for j in range(size):
         term = -log(AL[j]) * Y[j] + -log(1.0 - AL[j]) * (1.0 - Y[j])
         scratch[j] = 0.0 if isnan(term) else term
-    return 1.0 / m * _pairwise_sum(scratch, size)
+    _row_sums(scratch, &total, 1, size, plan)
+    return 1.0 / m * total
 
 
 cdef void _backward(const Net* net, const double* X, const double* Y, const double* params,
@@ -563,9 +634,8 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
             o = _product(dZ, m, 1, A_prev, 1, m, dW, n_prev, n, m, n_prev)
             _matmul(&o, net.packs, net.threads)
         else:
-            _outer(dZ, A_prev, dW, n, n_prev, m, net.threads)
-        for i in range(n):
-            db[i] = _pairwise_sum(dZ + i * m, m)
+            _outer(dZ, A_prev, dW, n, n_prev, m, net.sum_plan)
+        _row_sums(dZ, db, n, m, net.sum_plan)
         if l == 1:
             break
         # dA_prev = W^T dZ: W(r, i) = W[i n_prev + r], B(i, c) = dZ[i m + c]
@@ -636,7 +706,7 @@ def gradients(const double[:, ::1] X, const double[:, ::1] Y, const double[::1] 
     cdef double cost
     with nogil:
         _forward(&ws.net, &X[0, 0], &params[0], ws.acts)
-        cost = _loss(ws.acts + ws.net.a_off[L], &Y[0, 0], ws.dZ, dims[L] * m, m)
+        cost = _loss(ws.acts + ws.net.a_off[L], &Y[0, 0], ws.dZ, dims[L] * m, m, ws.net.loss_plan)
         _backward(&ws.net, &X[0, 0], &Y[0, 0], &params[0], ws.acts, &grads[0],
                   ws.dZ, ws.dZ_prev)
     return cost, grads_out
@@ -658,7 +728,7 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
         for it in range(num_iterations):
             _forward(&ws.net, &X[0, 0], &params[0], ws.acts)
             if it % record_every == 0:
-                cost = _loss(ws.acts + ws.net.a_off[L], &Y[0, 0], ws.dZ, dims[L] * m, m)
+                cost = _loss(ws.acts + ws.net.a_off[L], &Y[0, 0], ws.dZ, dims[L] * m, m, ws.net.loss_plan)
                 costs[it // record_every] = cost
             _backward(&ws.net, &X[0, 0], &Y[0, 0], &params[0], ws.acts, &grads[0],
                       ws.dZ, ws.dZ_prev)

@@ -22,8 +22,20 @@ static inline void initlab_store(double *p, initlab_vec v) { memcpy(p, &v, sizeo
 
 static inline initlab_vec initlab_splat(double x) { return (initlab_vec){x, x, x, x}; }
 
-/* ((v0 + v1) + (v2 + v3)): the order numpy's pairwise sum combines partial sums in. */
-static inline double initlab_hsum(initlab_vec v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+/* The four lanes given, lane 0 first. */
+static inline initlab_vec initlab_set(double a, double b, double c, double d) {
+    return (initlab_vec){a, b, c, d};
+}
+
+/* [h(a), h(b), h(c), h(d)] with h(v) = (v0 + v1) + (v2 + v3), the order numpy's pairwise
+ * sum combines its partial sums in. */
+static inline initlab_vec initlab_hsum4(initlab_vec a, initlab_vec b, initlab_vec c,
+                                        initlab_vec d) {
+    /* [a0 + a1, b0 + b1, a2 + a3, b2 + b3] and the same for c, d */
+    initlab_vec ab = __builtin_shufflevector(a, b, 0, 4, 2, 6) + __builtin_shufflevector(a, b, 1, 5, 3, 7);
+    initlab_vec cd = __builtin_shufflevector(c, d, 0, 4, 2, 6) + __builtin_shufflevector(c, d, 1, 5, 3, 7);
+    return __builtin_shufflevector(ab, cd, 0, 1, 4, 5) + __builtin_shufflevector(ab, cd, 2, 3, 6, 7);
+}
 
 typedef long long initlab_mask __attribute__((vector_size(4 * sizeof(long long))));
 
