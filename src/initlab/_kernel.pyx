@@ -367,61 +367,117 @@ cdef inline Operands _product(const double* W, Py_ssize_t row_step, Py_ssize_t w
     return o
 
 
-cdef inline void _block4(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
-                         const double* B, Py_ssize_t b_step, Py_ssize_t count,
-                         double* Z, Py_ssize_t z_ld) noexcept nogil:
-    """Z[r, 0:8] = sum_k W[r row_step + k w_step] B[k b_step + 0:8], r < 4, k ascending.
+cdef enum:
+    # Rows of W in one register block: 5 rows x 8 columns are 10 partial-sum vectors.
+    BLOCK_ROWS = 5
 
-    The 4 x 8 partial sums stay in registers for the whole k loop.
+
+cdef inline void _block(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
+                        const double* B, Py_ssize_t b_step, Py_ssize_t count,
+                        double* Z, Py_ssize_t z_ld, int rows, bint wide) noexcept nogil:
+    """Z[r, 0:c] = sum_k W[r row_step + k w_step] B[k b_step + 0:c], r < rows, k ascending;
+    c = 8 when wide, else 4.
+
+    The rows x c partial sums stay in registers for the whole k loop. Called with
+    constant rows (1..BLOCK_ROWS) and wide, so each use compiles to its own kernel.
     """
     cdef Py_ssize_t k
-    cdef vec b0 = vload(B), b1 = vload(B + 4)
-    cdef vec w0 = splat(W[0]), w1 = splat(W[row_step])
-    cdef vec w2 = splat(W[2 * row_step]), w3 = splat(W[3 * row_step])
-    cdef vec s00 = w0 * b0, s01 = w0 * b1, s10 = w1 * b0, s11 = w1 * b1
-    cdef vec s20 = w2 * b0, s21 = w2 * b1, s30 = w3 * b0, s31 = w3 * b1
+    cdef vec b0 = vload(B), b1 = splat(0.0), w
+    cdef vec s00, s01, s10, s11, s20, s21, s30, s31, s40, s41
+    s01 = s10 = s11 = s20 = s21 = s30 = s31 = s40 = s41 = b1
+    if wide:
+        b1 = vload(B + 4)
+    w = splat(W[0])
+    s00 = w * b0
+    if wide:
+        s01 = w * b1
+    if rows > 1:
+        w = splat(W[row_step])
+        s10 = w * b0
+        if wide:
+            s11 = w * b1
+    if rows > 2:
+        w = splat(W[2 * row_step])
+        s20 = w * b0
+        if wide:
+            s21 = w * b1
+    if rows > 3:
+        w = splat(W[3 * row_step])
+        s30 = w * b0
+        if wide:
+            s31 = w * b1
+    if rows > 4:
+        w = splat(W[4 * row_step])
+        s40 = w * b0
+        if wide:
+            s41 = w * b1
     for k in range(1, count):
         b0 = vload(B + k * b_step)
-        b1 = vload(B + k * b_step + 4)
-        w0 = splat(W[k * w_step])
-        w1 = splat(W[row_step + k * w_step])
-        w2 = splat(W[2 * row_step + k * w_step])
-        w3 = splat(W[3 * row_step + k * w_step])
-        s00 = s00 + w0 * b0
-        s01 = s01 + w0 * b1
-        s10 = s10 + w1 * b0
-        s11 = s11 + w1 * b1
-        s20 = s20 + w2 * b0
-        s21 = s21 + w2 * b1
-        s30 = s30 + w3 * b0
-        s31 = s31 + w3 * b1
-    vstore(Z, s00)
-    vstore(Z + 4, s01)
-    vstore(Z + z_ld, s10)
-    vstore(Z + z_ld + 4, s11)
-    vstore(Z + 2 * z_ld, s20)
-    vstore(Z + 2 * z_ld + 4, s21)
-    vstore(Z + 3 * z_ld, s30)
-    vstore(Z + 3 * z_ld + 4, s31)
-
-
-cdef inline void _block1(const double* W, Py_ssize_t w_step, const double* B,
-                         Py_ssize_t b_step, Py_ssize_t count, double* Z) noexcept nogil:
-    """Z[0:8] = sum_k W[k w_step] B[k b_step + 0:8], k ascending: one row of _block4."""
-    cdef Py_ssize_t k
-    cdef vec w = splat(W[0])
-    cdef vec s0 = w * vload(B), s1 = w * vload(B + 4)
-    for k in range(1, count):
+        if wide:
+            b1 = vload(B + k * b_step + 4)
         w = splat(W[k * w_step])
-        s0 = s0 + w * vload(B + k * b_step)
-        s1 = s1 + w * vload(B + k * b_step + 4)
-    vstore(Z, s0)
-    vstore(Z + 4, s1)
+        s00 = s00 + w * b0
+        if wide:
+            s01 = s01 + w * b1
+        if rows > 1:
+            w = splat(W[row_step + k * w_step])
+            s10 = s10 + w * b0
+            if wide:
+                s11 = s11 + w * b1
+        if rows > 2:
+            w = splat(W[2 * row_step + k * w_step])
+            s20 = s20 + w * b0
+            if wide:
+                s21 = s21 + w * b1
+        if rows > 3:
+            w = splat(W[3 * row_step + k * w_step])
+            s30 = s30 + w * b0
+            if wide:
+                s31 = s31 + w * b1
+        if rows > 4:
+            w = splat(W[4 * row_step + k * w_step])
+            s40 = s40 + w * b0
+            if wide:
+                s41 = s41 + w * b1
+    vstore(Z, s00)
+    if wide:
+        vstore(Z + 4, s01)
+    if rows > 1:
+        vstore(Z + z_ld, s10)
+        if wide:
+            vstore(Z + z_ld + 4, s11)
+    if rows > 2:
+        vstore(Z + 2 * z_ld, s20)
+        if wide:
+            vstore(Z + 2 * z_ld + 4, s21)
+    if rows > 3:
+        vstore(Z + 3 * z_ld, s30)
+        if wide:
+            vstore(Z + 3 * z_ld + 4, s31)
+    if rows > 4:
+        vstore(Z + 4 * z_ld, s40)
+        if wide:
+            vstore(Z + 4 * z_ld + 4, s41)
+
+
+cdef inline void _row_block(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
+                            const double* strips_at, Py_ssize_t strip_step, Py_ssize_t b_step,
+                            Py_ssize_t strips, const double* quad, Py_ssize_t b_k,
+                            Py_ssize_t count, double* Z, Py_ssize_t z_ld, int rows) noexcept nogil:
+    """rows rows of Z: the 8-column strips (strip s at strips_at + s strip_step, rows
+    b_step apart), then 4 columns at quad (rows b_k apart) unless quad is NULL.
+    """
+    cdef Py_ssize_t s
+    for s in range(strips):
+        _block(W, row_step, w_step, strips_at + s * strip_step, b_step, count, Z + 8 * s,
+               z_ld, rows, True)
+    if quad != NULL:
+        _block(W, row_step, w_step, quad, b_k, count, Z + 8 * strips, z_ld, rows, False)
 
 
 cdef inline double _column(const double* W, Py_ssize_t w_step, const double* B,
                            Py_ssize_t b_step, Py_ssize_t count) noexcept nogil:
-    """sum_k W[k w_step] B[k b_step], k ascending: one column of _block1."""
+    """sum_k W[k w_step] B[k b_step], k ascending: one column of _block."""
     cdef Py_ssize_t k
     cdef double s = W[0] * B[0]
     for k in range(1, count):
@@ -445,8 +501,9 @@ cdef void _pack(const Operands* o, Py_ssize_t first, Py_ssize_t strips,
 
 cdef void _matmul_tile(const Operands* o, Py_ssize_t first, Py_ssize_t last,
                        double* P) noexcept nogil:
-    """Columns [first, last) of _matmul: blocks of 4 rows by 8 columns (_block4),
-    then the rows left (_block1), then the columns left (_column).
+    """Columns [first, last) of _matmul: blocks of at most BLOCK_ROWS rows (as equal
+    as can be) by 8 columns (_block), then by 4 columns when B has b_col = 1, then
+    the columns left one by one (_column).
 
     With a pack buffer P the tile's strips are read from P, contiguously; without,
     straight from B, which must then have b_col = 1.
@@ -457,27 +514,44 @@ cdef void _matmul_tile(const Operands* o, Py_ssize_t first, Py_ssize_t last,
     cdef double* Z = o.Z
     cdef Py_ssize_t row_step = o.row_step, w_step = o.w_step, z_ld = o.z_ld
     cdef Py_ssize_t b_k = o.b_k, b_col = o.b_col, n = o.n, count = o.count
-    cdef Py_ssize_t i, s, j
+    cdef Py_ssize_t i, j, rows
     cdef Py_ssize_t strips = (last - first) // 8
-    cdef Py_ssize_t full = n - n % 4
+    cdef Py_ssize_t done = first + 8 * strips
+    cdef Py_ssize_t blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
     cdef Py_ssize_t b_step = b_k
     cdef Py_ssize_t strip_step = 8
     cdef const double* strips_at = B + first
+    cdef const double* quad = NULL
     if P != NULL:
         _pack(o, first, strips, P)
         b_step = 8
         strip_step = 8 * count
         strips_at = P
-    for i in range(0, full, 4):
-        for s in range(strips):
-            _block4(W + i * row_step, row_step, w_step, strips_at + s * strip_step, b_step,
-                    count, Z + i * z_ld + first + 8 * s, z_ld)
-    for i in range(full, n):
-        for s in range(strips):
-            _block1(W + i * row_step, w_step, strips_at + s * strip_step, b_step, count,
-                    Z + i * z_ld + first + 8 * s)
+    if b_col == 1 and last - done >= 4:
+        quad = B + done
+        done += 4
+    i = 0
+    while i < n:
+        # The first n % blocks blocks have one row more than the others.
+        rows = n // blocks + (1 if i < (n % blocks) * (n // blocks + 1) else 0)
+        if rows == 5:
+            _row_block(W + i * row_step, row_step, w_step, strips_at, strip_step, b_step, strips,
+                       quad, b_k, count, Z + i * z_ld + first, z_ld, 5)
+        elif rows == 4:
+            _row_block(W + i * row_step, row_step, w_step, strips_at, strip_step, b_step, strips,
+                       quad, b_k, count, Z + i * z_ld + first, z_ld, 4)
+        elif rows == 3:
+            _row_block(W + i * row_step, row_step, w_step, strips_at, strip_step, b_step, strips,
+                       quad, b_k, count, Z + i * z_ld + first, z_ld, 3)
+        elif rows == 2:
+            _row_block(W + i * row_step, row_step, w_step, strips_at, strip_step, b_step, strips,
+                       quad, b_k, count, Z + i * z_ld + first, z_ld, 2)
+        else:
+            _row_block(W + i * row_step, row_step, w_step, strips_at, strip_step, b_step, strips,
+                       quad, b_k, count, Z + i * z_ld + first, z_ld, 1)
+        i += rows
     for i in range(n):
-        for j in range(first + 8 * strips, last):
+        for j in range(done, last):
             Z[i * z_ld + j] = _column(W + i * row_step, w_step, B + j * b_col, b_k, count)
 
 
