@@ -38,6 +38,10 @@ cdef extern from "_simd.h" nogil:
     vec relu "initlab_relu"(vec z)
     vec step "initlab_step"(vec a, double low)
     vec vexp "initlab_exp"(vec x)
+    bint stationary "initlab_stationary"(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
+                                         const double* B, Py_ssize_t b_k, Py_ssize_t quads,
+                                         double* Z, Py_ssize_t z_ld, Py_ssize_t rows,
+                                         Py_ssize_t count)
     double exp1 "initlab_exp1"(double x)
     int cpu_has_avx2 "initlab_cpu_has_avx2"()
     int COMPILED_AVX2 "INITLAB_COMPILED_AVX2"
@@ -503,7 +507,8 @@ cdef void _matmul_tile(const Operands* o, Py_ssize_t first, Py_ssize_t last,
                        double* P) noexcept nogil:
     """Columns [first, last) of _matmul: blocks of at most BLOCK_ROWS rows (as equal
     as can be) by 8 columns (_block), then by 4 columns when B has b_col = 1, then
-    the columns left one by one (_column).
+    the columns left one by one (_column). A short sum (count <= 10) read in place
+    goes by 4 columns one row at a time instead (initlab_stationary in _simd.h).
 
     With a pack buffer P the tile's strips are read from P, contiguously; without,
     straight from B, which must then have b_col = 1.
@@ -531,6 +536,9 @@ cdef void _matmul_tile(const Operands* o, Py_ssize_t first, Py_ssize_t last,
         quad = B + done
         done += 4
     i = 0
+    if P == NULL and stationary(W, row_step, w_step, B + first, b_k, (done - first) // 4,
+                                Z + first, z_ld, n, count):
+        i = n  # every row is done up to column done
     while i < n:
         # The first n % blocks blocks have one row more than the others.
         rows = n // blocks + (1 if i < (n % blocks) * (n // blocks + 1) else 0)

@@ -8,7 +8,11 @@
 #ifndef INITLAB_SIMD_H
 #define INITLAB_SIMD_H
 
+#include <stddef.h>
 #include <string.h>
+
+/* The longest sum initlab_stationary takes: a row's weights stay in registers. */
+#define INITLAB_STATIONARY_COUNT 10
 
 typedef double initlab_vec __attribute__((vector_size(4 * sizeof(double))));
 
@@ -91,6 +95,49 @@ static inline initlab_vec initlab_exp(initlab_vec x) {
     initlab_vec s1 = (initlab_vec)((k1 + 1023) << 52);
     initlab_vec s2 = (initlab_vec)((k2 + 1023) << 52);
     return (p * s1) * s2;
+}
+
+/* Z[r, c] = sum_k W[r row_step + k w_step] B[k b_k + c] for r < rows, c < 4 quads,
+ * k = 0, 1, ..., count - 1 in order: a matrix product whose sums are short.
+ * The count weights of a row stay in registers while its columns go by, 4 at
+ * a time, each vector of B read straight into its multiply: two instructions a
+ * vector multiply-add. always_inline, so that each constant count gets its own
+ * fully unrolled loop (the compiler's heuristics would otherwise keep one copy
+ * with a run-time count, three times slower).
+ */
+static inline __attribute__((always_inline)) void initlab_stationary_rows(
+    const double *W, ptrdiff_t row_step, ptrdiff_t w_step, const double *B, ptrdiff_t b_k,
+    ptrdiff_t quads, double *Z, ptrdiff_t z_ld, ptrdiff_t rows, int count) {
+    initlab_vec w[INITLAB_STATIONARY_COUNT];
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        for (int k = 0; k < count; k++)
+            w[k] = initlab_splat(W[r * row_step + k * w_step]);
+        for (ptrdiff_t c = 0; c < 4 * quads; c += 4) {
+            initlab_vec z = w[0] * initlab_load(B + c);
+            for (int k = 1; k < count; k++)
+                z = z + w[k] * initlab_load(B + k * b_k + c);
+            initlab_store(Z + r * z_ld + c, z);
+        }
+    }
+}
+
+/* initlab_stationary_rows when count <= INITLAB_STATIONARY_COUNT (returns 1), else nothing (0). */
+static int initlab_stationary(const double *W, ptrdiff_t row_step, ptrdiff_t w_step,
+                              const double *B, ptrdiff_t b_k, ptrdiff_t quads, double *Z,
+                              ptrdiff_t z_ld, ptrdiff_t rows, ptrdiff_t count) {
+    switch (count) {
+    case 1: initlab_stationary_rows(W, row_step, w_step, B, b_k, quads, Z, z_ld, rows, 1); return 1;
+    case 2: initlab_stationary_rows(W, row_step, w_step, B, b_k, quads, Z, z_ld, rows, 2); return 1;
+    case 3: initlab_stationary_rows(W, row_step, w_step, B, b_k, quads, Z, z_ld, rows, 3); return 1;
+    case 4: initlab_stationary_rows(W, row_step, w_step, B, b_k, quads, Z, z_ld, rows, 4); return 1;
+    case 5: initlab_stationary_rows(W, row_step, w_step, B, b_k, quads, Z, z_ld, rows, 5); return 1;
+    case 6: initlab_stationary_rows(W, row_step, w_step, B, b_k, quads, Z, z_ld, rows, 6); return 1;
+    case 7: initlab_stationary_rows(W, row_step, w_step, B, b_k, quads, Z, z_ld, rows, 7); return 1;
+    case 8: initlab_stationary_rows(W, row_step, w_step, B, b_k, quads, Z, z_ld, rows, 8); return 1;
+    case 9: initlab_stationary_rows(W, row_step, w_step, B, b_k, quads, Z, z_ld, rows, 9); return 1;
+    case 10: initlab_stationary_rows(W, row_step, w_step, B, b_k, quads, Z, z_ld, rows, 10); return 1;
+    default: return 0;
+    }
 }
 
 static inline double initlab_exp1(double x) { return initlab_exp(initlab_splat(x))[0]; }
