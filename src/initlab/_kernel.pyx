@@ -38,6 +38,7 @@ cdef extern from "_simd.h" nogil:
     vec relu "initlab_relu"(vec z)
     vec step "initlab_step"(vec a, double low)
     vec vexp "initlab_exp"(vec x)
+    void vexp4 "initlab_exp4"(vec* x)
     bint stationary "initlab_stationary"(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
                                          const double* B, Py_ssize_t b_k, Py_ssize_t quads,
                                          double* Z, Py_ssize_t z_ld, Py_ssize_t rows,
@@ -612,13 +613,21 @@ cdef void _add_bias_activate(double* Z, const double* b, Py_ssize_t n, Py_ssize_
 
 cdef void _activate(double* Z, Py_ssize_t size, int activation) noexcept nogil:
     """A = g(Z) in place, for the activations other than relu."""
-    cdef Py_ssize_t j
+    cdef Py_ssize_t j, t
     cdef double z
+    cdef vec e[4]
     if activation == TANH:
         for j in range(size):
             Z[j] = tanh(Z[j])
     elif activation == SIGMOID:
-        for j in range(0, size - size % 4, 4):
+        # Four vectors at a time: four exps in flight at once.
+        for j in range(0, size - size % 16, 16):
+            for t in range(4):
+                e[t] = -vload(Z + j + 4 * t)
+            vexp4(e)
+            for t in range(4):
+                vstore(Z + j + 4 * t, splat(1.0) / (splat(1.0) + e[t]))
+        for j in range(size - size % 16, size - size % 4, 4):
             vstore(Z + j, splat(1.0) / (splat(1.0) + vexp(-vload(Z + j))))
         for j in range(size - size % 4, size):
             Z[j] = 1.0 / (1.0 + exp1(-Z[j]))

@@ -57,45 +57,74 @@ static inline initlab_vec initlab_step(initlab_vec a, double low) {
     return (initlab_vec)(((initlab_mask)one & positive) | ((initlab_mask)other & ~positive));
 }
 
-/* Lane-wise exp(x), written in plain IEEE-754 operations so that it gives the
- * same bits on every machine (libm's exp may differ by an ulp between CPUs).
- * Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, then the Taylor series of
- * exp(r) to degree 13 (truncation below 0.05 ulp) and an exact scaling by 2^k
- * in two halves. exp overflows to inf above 709.78 and flushes to 0 below -745.1
- * as libm does; nan stays nan. Accurate to about 1 ulp.
+/* Lane-wise exp(x) of n vectors in place, written in plain IEEE-754 operations so
+ * that it gives the same bits on every machine (libm's exp may differ by an ulp
+ * between CPUs). Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, then the Taylor
+ * series of exp(r) to degree 13 (truncation below 0.05 ulp) and an exact scaling
+ * by 2^k in two halves. exp overflows to inf above 709.78 and flushes to 0 below
+ * -745.1 as libm does; nan stays nan. Accurate to about 1 ulp.
+ *
+ * Each step is done for all n vectors before the next: one exp is a chain of
+ * some 40 dependent operations, so with n = 4 the processor works on four
+ * chains at once instead of waiting on one. always_inline, for a constant
+ * n <= INITLAB_EXP_MAX.
  */
-static inline initlab_vec initlab_exp(initlab_vec x) {
+#define INITLAB_EXP_MAX 4
+/* An empty statement the compiler cannot move v across: it keeps the steps of
+ * the chains interleaved as written (GCC otherwise puts each chain back whole). */
+#if defined(__AVX__)
+#define INITLAB_KEEP_ORDER(v) __asm__("" : "+x"(v))
+#else
+#define INITLAB_KEEP_ORDER(v) ((void)0)
+#endif
+static inline __attribute__((always_inline)) void initlab_exp_n(initlab_vec *x, int n) {
     const double log2e = 1.4426950408889634;
     const double ln2_hi = 6.93147180369123816490e-01; /* trailing zeros: k ln2_hi is exact */
     const double ln2_lo = 1.90821492927058770002e-10;
     const double round = 6755399441055744.0;          /* 1.5 * 2^52: rounds to nearest */
-    initlab_vec hi = {710.0, 710.0, 710.0, 710.0}, lo = {-746.0, -746.0, -746.0, -746.0};
-    x = (initlab_vec)(((initlab_mask)hi & (x > hi)) | ((initlab_mask)x & ~(x > hi)));
-    x = (initlab_vec)(((initlab_mask)lo & (x < lo)) | ((initlab_mask)x & ~(x < lo)));
-    initlab_vec k = (x * log2e + round) - round;
-    initlab_vec r = (x - k * ln2_hi) - k * ln2_lo;
-    initlab_vec p = initlab_splat(1.0 / 6227020800.0);
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-    /* 2^k = 2^k1 2^k2 with both halves in the normal range, |k| <= 1077 */
-    initlab_mask ki = __builtin_convertvector(k, initlab_mask);
-    initlab_mask k1 = ki / 2;
-    initlab_mask k2 = ki - k1;
-    initlab_vec s1 = (initlab_vec)((k1 + 1023) << 52);
-    initlab_vec s2 = (initlab_vec)((k2 + 1023) << 52);
-    return (p * s1) * s2;
+    static const double taylor[14] = {
+        1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+        1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0,
+        1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0};
+    const initlab_vec hi = {710.0, 710.0, 710.0, 710.0}, lo = {-746.0, -746.0, -746.0, -746.0};
+    const initlab_vec rounder = {round, round, round, round};
+    initlab_vec t[INITLAB_EXP_MAX], r[INITLAB_EXP_MAX], p[INITLAB_EXP_MAX];
+    int i, d;
+    for (i = 0; i < n; i++) {
+        x[i] = (initlab_vec)(((initlab_mask)hi & (x[i] > hi)) | ((initlab_mask)x[i] & ~(x[i] > hi)));
+        x[i] = (initlab_vec)(((initlab_mask)lo & (x[i] < lo)) | ((initlab_mask)x[i] & ~(x[i] < lo)));
+    }
+    for (i = 0; i < n; i++) {
+        t[i] = x[i] * log2e + round;              /* round + k, k = round(x log2e) */
+        initlab_vec k = t[i] - round;
+        r[i] = (x[i] - k * ln2_hi) - k * ln2_lo;
+        p[i] = initlab_splat(taylor[0]);
+    }
+    for (d = 1; d < 14; d++) {
+        for (i = 0; i < n; i++)
+            p[i] = p[i] * r[i] + taylor[d];
+        for (i = 0; i < n; i++)
+            INITLAB_KEEP_ORDER(p[i]);
+    }
+    for (i = 0; i < n; i++) {
+        /* 2^k = 2^k1 2^k2 with both halves in the normal range, |k| <= 1077; k is
+         * the low bits of round + k, as 2^52 <= round + k < 2^53 */
+        initlab_mask ki = (initlab_mask)t[i] - (initlab_mask)rounder;
+        initlab_mask k1 = ki / 2;
+        initlab_mask k2 = ki - k1;
+        initlab_vec s1 = (initlab_vec)((k1 + 1023) << 52);
+        initlab_vec s2 = (initlab_vec)((k2 + 1023) << 52);
+        x[i] = (p[i] * s1) * s2;
+    }
 }
+
+static inline initlab_vec initlab_exp(initlab_vec x) {
+    initlab_exp_n(&x, 1);
+    return x;
+}
+
+/* initlab_exp of four vectors at once, in place. */
+static inline void initlab_exp4(initlab_vec *x) { initlab_exp_n(x, 4); }
 
 /* Z[r, c] = sum_k W[r row_step + k w_step] B[k b_k + c] for r < rows, c < 4 quads,
  * k = 0, 1, ..., count - 1 in order: a matrix product whose sums are short.
