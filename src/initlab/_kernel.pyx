@@ -40,9 +40,10 @@ cdef extern from "_simd.h" nogil:
     vec vexp "initlab_exp"(vec x)
     void vexp4 "initlab_exp4"(vec* x)
     bint stationary "initlab_stationary"(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
-                                         const double* B, Py_ssize_t b_k, Py_ssize_t quads,
+                                         const double* B, Py_ssize_t b_k, Py_ssize_t cols,
                                          double* Z, Py_ssize_t z_ld, Py_ssize_t rows,
-                                         Py_ssize_t count)
+                                         Py_ssize_t count, const double* bias, bint relu,
+                                         const double* gate, double low)
     double exp1 "initlab_exp1"(double x)
     int cpu_has_avx2 "initlab_cpu_has_avx2"()
     int COMPILED_AVX2 "INITLAB_COMPILED_AVX2"
@@ -508,8 +509,7 @@ cdef void _matmul_tile(const Operands* o, Py_ssize_t first, Py_ssize_t last,
                        double* P) noexcept nogil:
     """Columns [first, last) of _matmul: blocks of at most BLOCK_ROWS rows (as equal
     as can be) by 8 columns (_block), then by 4 columns when B has b_col = 1, then
-    the columns left one by one (_column). A short sum (count <= 10) read in place
-    goes by 4 columns one row at a time instead (initlab_stationary in _simd.h).
+    the columns left one by one (_column).
 
     With a pack buffer P the tile's strips are read from P, contiguously; without,
     straight from B, which must then have b_col = 1.
@@ -537,9 +537,6 @@ cdef void _matmul_tile(const Operands* o, Py_ssize_t first, Py_ssize_t last,
         quad = B + done
         done += 4
     i = 0
-    if P == NULL and stationary(W, row_step, w_step, B + first, b_k, (done - first) // 4,
-                                Z + first, z_ld, n, count):
-        i = n  # every row is done up to column done
     while i < n:
         # The first n % blocks blocks have one row more than the others.
         rows = n // blocks + (1 if i < (n % blocks) * (n // blocks + 1) else 0)
@@ -663,21 +660,41 @@ cdef inline double* _packs_for(const Net* net, const Operands* o) noexcept nogil
     return NULL
 
 
+cdef inline bint _short_product(const Operands* o, const double* packs, const double* bias,
+                                bint relu, const double* gate, double low) noexcept nogil:
+    """Z = W B and what follows it in one pass, when B is read in place (packs NULL)
+    and the sums have at most INITLAB_STATIONARY_COUNT terms; False, doing
+    nothing, otherwise. What follows (see initlab_stationary): relu(Z + b) when
+    relu, Z + b with a bias b, Z g'(gate) with a gate, else nothing.
+    """
+    if packs != NULL:
+        return False
+    return stationary(o.W, o.row_step, o.w_step, o.B, o.b_k, o.cols, o.Z, o.z_ld, o.n, o.count,
+                      bias, relu, gate, low)
+
+
 cdef void _forward(const Net* net, const double* X, const double* params,
                    double* acts) noexcept nogil:
     """A{l} for l = 1..L into acts; sigmoid on the last layer."""
     cdef Py_ssize_t l
     cdef const double* A_prev = X
     cdef double* A
+    cdef const double* b
     cdef Operands o
+    cdef int activation
     for l in range(1, net.L + 1):
         A = acts + net.a_off[l]
+        b = params + net.b_off[l]
+        activation = SIGMOID if l == net.L else net.activation
         # Z = W A_prev: W(r, k) = W[r n_prev + k], B(k, c) = A_prev[k m + c]
         o = _product(params + net.w_off[l], net.dims[l - 1], 1, A_prev, net.m, 1,
                      A, net.m, net.dims[l], net.dims[l - 1], net.m)
-        _matmul(&o, _packs_for(net, &o), net.threads)
-        _add_bias_activate(A, params + net.b_off[l], net.dims[l], net.m,
-                           SIGMOID if l == net.L else net.activation)
+        if _short_product(&o, _packs_for(net, &o), b, activation == RELU, NULL, 0.0):
+            if activation != RELU:
+                _activate(A, net.dims[l] * net.m, activation)
+        else:
+            _matmul(&o, _packs_for(net, &o), net.threads)
+            _add_bias_activate(A, b, net.dims[l], net.m, activation)
         A_prev = A
 
 
@@ -709,6 +726,7 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
     cdef double* db
     cdef double* swap
     cdef Operands o
+    cdef bint gated = net.activation == RELU or net.activation == LEAKY_RELU
     n = net.dims[net.L]
     for j in range(n * m):
         dZ[j] = inv_m * (AL[j] - Y[j])
@@ -731,8 +749,13 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
             break
         # dA_prev = W^T dZ: W(r, i) = W[i n_prev + r], B(i, c) = dZ[i m + c]
         o = _product(W, 1, n_prev, dZ, m, 1, dZ_prev, m, n_prev, n, m)
-        _matmul(&o, _packs_for(net, &o), net.threads)
-        _times_derivative(dZ_prev, A_prev, n_prev * m, net.activation)
+        # dZ_prev = dA_prev g'(A_prev): fused into the product for relu and leaky relu.
+        if not _short_product(&o, _packs_for(net, &o), NULL, False, A_prev if gated else NULL,
+                              LEAKY_SLOPE if net.activation == LEAKY_RELU else 0.0):
+            _matmul(&o, _packs_for(net, &o), net.threads)
+            _times_derivative(dZ_prev, A_prev, n_prev * m, net.activation)
+        elif not gated:
+            _times_derivative(dZ_prev, A_prev, n_prev * m, net.activation)
         swap = dZ
         dZ = dZ_prev
         dZ_prev = swap

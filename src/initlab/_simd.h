@@ -126,47 +126,87 @@ static inline initlab_vec initlab_exp(initlab_vec x) {
 /* initlab_exp of four vectors at once, in place. */
 static inline void initlab_exp4(initlab_vec *x) { initlab_exp_n(x, 4); }
 
-/* Z[r, c] = sum_k W[r row_step + k w_step] B[k b_k + c] for r < rows, c < 4 quads,
- * k = 0, 1, ..., count - 1 in order: a matrix product whose sums are short.
- * The count weights of a row stay in registers while its columns go by, 4 at
- * a time, each vector of B read straight into its multiply: two instructions a
- * vector multiply-add. always_inline, so that each constant count gets its own
- * fully unrolled loop (the compiler's heuristics would otherwise keep one copy
- * with a run-time count, three times slower).
+/* What initlab_stationary does to each sum z before storing it, lane by lane:
+ * nothing; z + bias[r]; relu(z + bias[r]); or z g'(gate) for relu (low = 0) and
+ * leaky relu (low = its slope) with gate = A = g(Z) at the same place. The
+ * same operations as the separate passes of the kernel, fused into the store. */
+enum { INITLAB_PLAIN, INITLAB_BIAS, INITLAB_BIAS_RELU, INITLAB_GATE };
+
+/* Z[r, c] = finish(sum_k W[r row_step + k w_step] B[k b_k + c]) for r < rows,
+ * c < cols, k = 0, 1, ..., count - 1 in order: a matrix product whose sums are
+ * short. The count weights of a row stay in registers while its columns go by,
+ * 4 at a time, each vector of B read straight into its multiply (two
+ * instructions a vector multiply-add), then the columns left one at a time.
+ * always_inline, so that each constant count and mode gets its own fully
+ * unrolled loop (the compiler's heuristics would otherwise keep one copy with
+ * a run-time count, three times slower).
  */
 static inline __attribute__((always_inline)) void initlab_stationary_rows(
     const double *W, ptrdiff_t row_step, ptrdiff_t w_step, const double *B, ptrdiff_t b_k,
-    ptrdiff_t quads, double *Z, ptrdiff_t z_ld, ptrdiff_t rows, int count) {
+    ptrdiff_t cols, double *Z, ptrdiff_t z_ld, ptrdiff_t rows, int count, int mode,
+    const double *bias, const double *gate, double low) {
     initlab_vec w[INITLAB_STATIONARY_COUNT];
     for (ptrdiff_t r = 0; r < rows; r++) {
         for (int k = 0; k < count; k++)
             w[k] = initlab_splat(W[r * row_step + k * w_step]);
-        for (ptrdiff_t c = 0; c < 4 * quads; c += 4) {
+        initlab_vec b = initlab_splat(mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU ? bias[r] : 0.0);
+        ptrdiff_t c = 0;
+        for (; c + 4 <= cols; c += 4) {
             initlab_vec z = w[0] * initlab_load(B + c);
             for (int k = 1; k < count; k++)
                 z = z + w[k] * initlab_load(B + k * b_k + c);
+            if (mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU)
+                z = z + b;
+            if (mode == INITLAB_BIAS_RELU)
+                z = initlab_relu(z);
+            if (mode == INITLAB_GATE)
+                z = z * initlab_step(initlab_load(gate + r * z_ld + c), low);
             initlab_store(Z + r * z_ld + c, z);
+        }
+        for (; c < cols; c++) {
+            double z = W[r * row_step] * B[c];
+            for (int k = 1; k < count; k++)
+                z = z + W[r * row_step + k * w_step] * B[k * b_k + c];
+            if (mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU)
+                z = z + bias[r];
+            if (mode == INITLAB_BIAS_RELU)
+                z = z <= 0 ? 0.0 : z; /* nan stays nan, as np.maximum */
+            if (mode == INITLAB_GATE)
+                z = z * (gate[r * z_ld + c] > 0 ? 1.0 : low);
+            Z[r * z_ld + c] = z;
         }
     }
 }
 
-/* initlab_stationary_rows when count <= INITLAB_STATIONARY_COUNT (returns 1), else nothing (0). */
+#define INITLAB_STATIONARY_CASE(count, mode)                                                    \
+    case (mode) * (INITLAB_STATIONARY_COUNT + 1) + (count):                                    \
+        initlab_stationary_rows(W, row_step, w_step, B, b_k, cols, Z, z_ld, rows, count, mode, \
+                                bias, gate, low);                                              \
+        return 1;
+#define INITLAB_STATIONARY_CASES(mode)                                                          \
+    INITLAB_STATIONARY_CASE(1, mode) INITLAB_STATIONARY_CASE(2, mode)                           \
+    INITLAB_STATIONARY_CASE(3, mode) INITLAB_STATIONARY_CASE(4, mode)                           \
+    INITLAB_STATIONARY_CASE(5, mode) INITLAB_STATIONARY_CASE(6, mode)                           \
+    INITLAB_STATIONARY_CASE(7, mode) INITLAB_STATIONARY_CASE(8, mode)                           \
+    INITLAB_STATIONARY_CASE(9, mode) INITLAB_STATIONARY_CASE(10, mode)
+
+/* initlab_stationary_rows when count <= INITLAB_STATIONARY_COUNT (returns 1), else
+ * nothing (returns 0). finish: relu(z + bias) when relu, z + bias when only bias
+ * is given, z g'(gate) when gate is given, else z. */
 static int initlab_stationary(const double *W, ptrdiff_t row_step, ptrdiff_t w_step,
-                              const double *B, ptrdiff_t b_k, ptrdiff_t quads, double *Z,
-                              ptrdiff_t z_ld, ptrdiff_t rows, ptrdiff_t count) {
-    switch (count) {
-    case 1: initlab_stationary_rows(W, row_step, w_step, B, b_k, quads, Z, z_ld, rows, 1); return 1;
-    case 2: initlab_stationary_rows(W, row_step, w_step, B, b_k, quads, Z, z_ld, rows, 2); return 1;
-    case 3: initlab_stationary_rows(W, row_step, w_step, B, b_k, quads, Z, z_ld, rows, 3); return 1;
-    case 4: initlab_stationary_rows(W, row_step, w_step, B, b_k, quads, Z, z_ld, rows, 4); return 1;
-    case 5: initlab_stationary_rows(W, row_step, w_step, B, b_k, quads, Z, z_ld, rows, 5); return 1;
-    case 6: initlab_stationary_rows(W, row_step, w_step, B, b_k, quads, Z, z_ld, rows, 6); return 1;
-    case 7: initlab_stationary_rows(W, row_step, w_step, B, b_k, quads, Z, z_ld, rows, 7); return 1;
-    case 8: initlab_stationary_rows(W, row_step, w_step, B, b_k, quads, Z, z_ld, rows, 8); return 1;
-    case 9: initlab_stationary_rows(W, row_step, w_step, B, b_k, quads, Z, z_ld, rows, 9); return 1;
-    case 10: initlab_stationary_rows(W, row_step, w_step, B, b_k, quads, Z, z_ld, rows, 10); return 1;
-    default: return 0;
+                              const double *B, ptrdiff_t b_k, ptrdiff_t cols, double *Z,
+                              ptrdiff_t z_ld, ptrdiff_t rows, ptrdiff_t count,
+                              const double *bias, int relu, const double *gate, double low) {
+    int mode = gate ? INITLAB_GATE : !bias ? INITLAB_PLAIN : relu ? INITLAB_BIAS_RELU : INITLAB_BIAS;
+    if (count < 1 || count > INITLAB_STATIONARY_COUNT)
+        return 0;
+    switch (mode * (INITLAB_STATIONARY_COUNT + 1) + count) {
+        INITLAB_STATIONARY_CASES(INITLAB_PLAIN)
+        INITLAB_STATIONARY_CASES(INITLAB_BIAS)
+        INITLAB_STATIONARY_CASES(INITLAB_BIAS_RELU)
+        INITLAB_STATIONARY_CASES(INITLAB_GATE)
     }
+    return 0;
 }
 
 static inline double initlab_exp1(double x) { return initlab_exp(initlab_splat(x))[0]; }
