@@ -39,6 +39,12 @@ cdef extern from "_simd.h" nogil:
     vec step "initlab_step"(vec a, double low)
     vec vexp "initlab_exp"(vec x)
     void vexp4 "initlab_exp4"(vec* x)
+    void dots2x4 "initlab_dots2x4"(const double* x0, const double* x1, const double* y0,
+                                   const double* y1, const double* y2, const double* y3,
+                                   const Py_ssize_t* plan, vec* out)
+    enum:
+        COMBINE "INITLAB_COMBINE"       # a plan's step that adds the last two results
+        PLAN_DEPTH "INITLAB_PLAN_DEPTH" # more than the depth of any plan
     bint stationary "initlab_stationary"(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
                                          const double* B, Py_ssize_t b_k, Py_ssize_t cols,
                                          double* Z, Py_ssize_t z_ld, Py_ssize_t rows,
@@ -188,9 +194,6 @@ cdef inline vec _sums_block(const double* x0, const double* x1, const double* x2
     return r
 
 
-cdef enum:
-    COMBINE = -1        # a plan's step that adds the last two results
-    PLAN_DEPTH = 64     # more than the depth of any plan: n halves 64 times to below 2
 
 
 cdef inline Py_ssize_t _plan_size(Py_ssize_t n) noexcept nogil:
@@ -296,45 +299,56 @@ cdef void _outer(const double* dZ, const double* A_prev, double* dW, Py_ssize_t 
     """dW = dZ A_prev^T: dW[i, k] = sum_j dZ[i, j] A_prev[k, j], each in pairwise order
     (plan = _plan(m)).
 
-    2 x 2 blocks of dW; then, four at a time, the last column when n_prev is odd
-    and the last row when n is odd.
+    Of the two matrices, X has the fewer rows and Y the other. Pairs of rows of X
+    go against four rows of Y at a time (initlab_dots2x4), then against the two
+    or three rows left (a 2 x 2 block) and the last one (a column); the last row
+    of X, when their number is odd, goes against four rows of Y at a time.
     """
-    cdef Py_ssize_t i, k, t
-    cdef Py_ssize_t n_even = n - n % 2, n_prev_even = n_prev - n_prev % 2
-    cdef double s[4]
+    cdef const double* X = dZ
+    cdef const double* Y = A_prev
+    cdef Py_ssize_t p = n, q = n_prev, xs = n_prev, ys = 1  # dW[a, b] is dW[a xs + b ys]
+    cdef Py_ssize_t a, b, t
+    cdef double s[8]
+    cdef vec out[2]
     cdef const double* x0
     cdef const double* x1
     cdef const double* y0
-    cdef const double* y1
-    cdef const double* y2
-    cdef const double* y3
-    for i in range(0, n_even, 2):
-        x0 = dZ + i * m
+    if n_prev < n:
+        X, Y, p, q, xs, ys = A_prev, dZ, n_prev, n, 1, n_prev
+    for a in range(0, p - 1, 2):
+        x0 = X + a * m
         x1 = x0 + m
-        for k in range(0, n_prev_even, 2):
-            y0 = A_prev + k * m
-            y1 = y0 + m
-            vstore(s, _pairwise4(x0, x0, x1, x1, y0, y1, y0, y1, plan, SQUARE))
-            dW[i * n_prev + k] = s[0]
-            dW[i * n_prev + k + 1] = s[1]
-            dW[(i + 1) * n_prev + k] = s[2]
-            dW[(i + 1) * n_prev + k + 1] = s[3]
-    if n_prev_even < n_prev:
-        y0 = A_prev + n_prev_even * m
-        for i in range(0, n_even, 4):
-            vstore(s, _pairwise4(_row(dZ, i, n_even, m), _row(dZ, i + 1, n_even, m),
-                                 _row(dZ, i + 2, n_even, m), _row(dZ, i + 3, n_even, m),
-                                 y0, y0, y0, y0, plan, COLUMN))
-            for t in range(min(4, n_even - i)):
-                dW[(i + t) * n_prev + n_prev_even] = s[t]
-    if n_even < n:
-        x0 = dZ + n_even * m
-        for k in range(0, n_prev, 4):
-            vstore(s, _pairwise4(x0, x0, x0, x0, _row(A_prev, k, n_prev, m),
-                                 _row(A_prev, k + 1, n_prev, m), _row(A_prev, k + 2, n_prev, m),
-                                 _row(A_prev, k + 3, n_prev, m), plan, ROW))
-            for t in range(min(4, n_prev - k)):
-                dW[n_even * n_prev + k + t] = s[t]
+        b = 0
+        while b + 4 <= q:
+            y0 = Y + b * m
+            dots2x4(x0, x1, y0, y0 + m, y0 + 2 * m, y0 + 3 * m, plan, out)
+            vstore(s, out[0])
+            vstore(s + 4, out[1])
+            for t in range(4):
+                dW[a * xs + (b + t) * ys] = s[t]
+                dW[(a + 1) * xs + (b + t) * ys] = s[4 + t]
+            b += 4
+        if b + 2 <= q:
+            y0 = Y + b * m
+            vstore(s, _pairwise4(x0, x0, x1, x1, y0, y0 + m, y0, y0 + m, plan, SQUARE))
+            dW[a * xs + b * ys] = s[0]
+            dW[a * xs + (b + 1) * ys] = s[1]
+            dW[(a + 1) * xs + b * ys] = s[2]
+            dW[(a + 1) * xs + (b + 1) * ys] = s[3]
+            b += 2
+        if b < q:
+            y0 = Y + b * m
+            vstore(s, _pairwise4(x0, x1, x1, x1, y0, y0, y0, y0, plan, COLUMN))
+            dW[a * xs + b * ys] = s[0]
+            dW[(a + 1) * xs + b * ys] = s[1]
+    if p % 2:
+        a = p - 1
+        x0 = X + a * m
+        for b in range(0, q, 4):
+            vstore(s, _pairwise4(x0, x0, x0, x0, _row(Y, b, q, m), _row(Y, b + 1, q, m),
+                                 _row(Y, b + 2, q, m), _row(Y, b + 3, q, m), plan, ROW))
+            for t in range(min(4, q - b)):
+                dW[a * xs + (b + t) * ys] = s[t]
 
 
 cdef struct Operands:

@@ -126,6 +126,82 @@ static inline initlab_vec initlab_exp(initlab_vec x) {
 /* initlab_exp of four vectors at once, in place. */
 static inline void initlab_exp4(initlab_vec *x) { initlab_exp_n(x, 4); }
 
+/* The sums of a 2 x 4 block of dW, each in numpy's pairwise order: lane t of out[0]
+ * is sum_j x0[j] y_t[j] and lane t of out[1] is sum_j x1[j] y_t[j]. plan is the
+ * order (_plan in _kernel.pyx): plan[0] steps, each the length of the next block
+ * of terms or INITLAB_COMBINE (add the last two results).
+ *
+ * The same sums as _pairwise4 computes four at a time, with fewer loads: in a
+ * block of 8 <= n <= 128 terms the partial sums s_0..s_3 of all eight dots are
+ * accumulated in one pass (lanes 0-3 of each 8 terms) and s_4..s_7 in a second
+ * (lanes 4-7), so that each pass keeps 8 vectors in registers and loads 6 vectors
+ * per 8 multiply-adds (a 2 x 2 block: 8 per 8).
+ */
+#define INITLAB_COMBINE (-1)
+#define INITLAB_PLAN_DEPTH 64
+
+static inline __attribute__((always_inline)) void initlab_dots2x4_pass(
+    const double *x0, const double *x1, const double *const *y, ptrdiff_t body, int h,
+    initlab_vec s[8]) {
+    initlab_vec u0 = initlab_load(x0 + h), u1 = initlab_load(x1 + h);
+    for (int t = 0; t < 4; t++) {
+        initlab_vec v = initlab_load(y[t] + h);
+        s[t] = u0 * v;
+        s[4 + t] = u1 * v;
+    }
+    for (ptrdiff_t j = 8; j < body; j += 8) {
+        u0 = initlab_load(x0 + j + h);
+        u1 = initlab_load(x1 + j + h);
+        for (int t = 0; t < 4; t++) {
+            initlab_vec v = initlab_load(y[t] + j + h);
+            s[t] = s[t] + u0 * v;
+            s[4 + t] = s[4 + t] + u1 * v;
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void initlab_dots2x4_block(
+    const double *x0, const double *x1, const double *const *y, ptrdiff_t n, initlab_vec r[2]) {
+    ptrdiff_t j = 0;
+    if (n < 8) {
+        r[0] = r[1] = initlab_splat(-0.0);
+    } else {
+        initlab_vec lo[8], hi[8];
+        j = n - n % 8;
+        initlab_dots2x4_pass(x0, x1, y, j, 0, lo);
+        initlab_dots2x4_pass(x0, x1, y, j, 4, hi);
+        r[0] = initlab_hsum4(lo[0], lo[1], lo[2], lo[3]) + initlab_hsum4(hi[0], hi[1], hi[2], hi[3]);
+        r[1] = initlab_hsum4(lo[4], lo[5], lo[6], lo[7]) + initlab_hsum4(hi[4], hi[5], hi[6], hi[7]);
+    }
+    for (; j < n; j++) {
+        initlab_vec v = initlab_set(y[0][j], y[1][j], y[2][j], y[3][j]);
+        r[0] = r[0] + initlab_splat(x0[j]) * v;
+        r[1] = r[1] + initlab_splat(x1[j]) * v;
+    }
+}
+
+static void initlab_dots2x4(const double *x0, const double *x1, const double *y0,
+                            const double *y1, const double *y2, const double *y3,
+                            const ptrdiff_t *plan, initlab_vec out[2]) {
+    initlab_vec results[INITLAB_PLAN_DEPTH][2];
+    ptrdiff_t top = 0, j = 0;
+    for (ptrdiff_t i = 1; i <= plan[0]; i++) {
+        ptrdiff_t step = plan[i];
+        if (step == INITLAB_COMBINE) {
+            top--;
+            results[top - 1][0] = results[top - 1][0] + results[top][0];
+            results[top - 1][1] = results[top - 1][1] + results[top][1];
+        } else {
+            const double *y[4] = {y0 + j, y1 + j, y2 + j, y3 + j};
+            initlab_dots2x4_block(x0 + j, x1 + j, y, step, results[top]);
+            top++;
+            j += step;
+        }
+    }
+    out[0] = results[0][0];
+    out[1] = results[0][1];
+}
+
 /* What initlab_stationary does to each sum z before storing it, lane by lane:
  * nothing; z + bias[r]; relu(z + bias[r]); or z g'(gate) for relu (low = 0) and
  * leaky relu (low = its slope) with gate = A = g(Z) at the same place. The
