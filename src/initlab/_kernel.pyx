@@ -43,6 +43,7 @@ cdef extern from "_simd.h" nogil:
                                    const double* y1, const double* y2, const double* y3,
                                    const Py_ssize_t* plan, vec* out)
     enum:
+        STATIONARY_COUNT "INITLAB_STATIONARY_COUNT"
         COMBINE "INITLAB_COMBINE"       # a plan's step that adds the last two results
         PLAN_DEPTH "INITLAB_PLAN_DEPTH" # more than the depth of any plan
     bint stationary "initlab_stationary"(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
@@ -69,6 +70,8 @@ cdef enum:
     TILE_COLUMNS = 64
     # A matrix product is split over threads from this many multiply-adds on.
     PARALLEL_WORK = 1 << 20
+    # Columns of a tile of a short product (_short_product): 512 x count doubles of B.
+    STATIONARY_TILE = 512
 
 
 def instruction_set():
@@ -677,14 +680,20 @@ cdef inline double* _packs_for(const Net* net, const Operands* o) noexcept nogil
 cdef inline bint _short_product(const Operands* o, const double* packs, const double* bias,
                                 bint relu, const double* gate, double low) noexcept nogil:
     """Z = W B and what follows it in one pass, when B is read in place (packs NULL)
-    and the sums have at most INITLAB_STATIONARY_COUNT terms; False, doing
-    nothing, otherwise. What follows (see initlab_stationary): relu(Z + b) when
+    and the sums have at most STATIONARY_COUNT terms; False, doing nothing,
+    otherwise. What follows (see initlab_stationary): relu(Z + b) when
     relu, Z + b with a bias b, Z g'(gate) with a gate, else nothing.
     """
-    if packs != NULL:
+    cdef Py_ssize_t first = 0
+    if packs != NULL or o.count > STATIONARY_COUNT:
         return False
-    return stationary(o.W, o.row_step, o.w_step, o.B, o.b_k, o.cols, o.Z, o.z_ld, o.n, o.count,
-                      bias, relu, gate, low)
+    # Tiles of columns, so that the count rows of B a row of Z reads stay in cache.
+    while first < o.cols:
+        stationary(o.W, o.row_step, o.w_step, o.B + first, o.b_k,
+                   min(STATIONARY_TILE, o.cols - first), o.Z + first, o.z_ld, o.n, o.count,
+                   bias, relu, gate + first if gate != NULL else NULL, low)
+        first += STATIONARY_TILE
+    return True
 
 
 cdef void _forward(const Net* net, const double* X, const double* params,
