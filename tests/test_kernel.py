@@ -122,6 +122,28 @@ def test_large_layers_match_reference(rng, activation):
         assert_close_scaled(grads[key], expected[key], 1e-12, f"{key}: {where}")
 
 
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("dims", [[3, 7, 5, 2], [6, 12, 11, 1]], ids=str)
+def test_batches_of_several_tiles_match_reference(rng, dims, activation):
+    """Short products go by tiles of 512 columns: batches of 2 and 3 tiles, the last
+    one not a multiple of 4, match the reference like the small batches."""
+    for m in (515, 1029):
+        X, Y, parameters = random_problem(rng, dims, m)
+        where = f"dims {dims}, m {m}, {activation}, seed {rng.seed_value}"
+        np.testing.assert_allclose(
+            kernel.forward(X, parameters, activation),
+            reference.forward(X, parameters, activation),
+            rtol=1e-12,
+            atol=0,
+            err_msg=where,
+        )
+        cost, grads = kernel.gradients(X, Y, parameters, activation)
+        expected_cost, expected = reference.gradients(X, Y, parameters, activation)
+        assert cost == pytest.approx(expected_cost, rel=1e-12), where
+        for key in expected:
+            assert_close_scaled(grads[key], expected[key], 1e-12, f"{key}: {where}")
+
+
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu", "leaky_relu"])
 def test_gradients_match_finite_differences(rng, activation):
     """Centred differences (h = 1e-6) agree with the analytic gradient to 1e-6 relative."""

@@ -43,6 +43,7 @@ cdef extern from "_simd.h" nogil:
                                    const double* y1, const double* y2, const double* y3,
                                    const Py_ssize_t* plan, vec* out)
     enum:
+        STATIONARY_COUNT "INITLAB_STATIONARY_COUNT"
         COMBINE "INITLAB_COMBINE"       # a plan's step that adds the last two results
         PLAN_DEPTH "INITLAB_PLAN_DEPTH" # more than the depth of any plan
     bint stationary "initlab_stationary"(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
@@ -69,6 +70,8 @@ cdef enum:
     TILE_COLUMNS = 64
     # A matrix product is split over threads from this many multiply-adds on.
     PARALLEL_WORK = 1 << 20
+    # Columns of a tile of a short product (_short_product): 512 x count doubles of B.
+    STATIONARY_TILE = 512
 
 
 def instruction_set():
@@ -388,8 +391,10 @@ cdef inline Operands _product(const double* W, Py_ssize_t row_step, Py_ssize_t w
 
 
 cdef enum:
-    # Rows of W in one register block: 5 rows x 8 columns are 10 partial-sum vectors.
-    BLOCK_ROWS = 5
+    # Rows of W in one register block: 4 rows x 8 columns are 8 partial-sum vectors.
+    # (5 rows take fewer instructions but spill a partial sum in the k loop: on the
+    # mnist-sized benchmark, 28% more time.)
+    BLOCK_ROWS = 4
 
 
 cdef inline void _block(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
@@ -403,8 +408,8 @@ cdef inline void _block(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
     """
     cdef Py_ssize_t k
     cdef vec b0 = vload(B), b1 = splat(0.0), w
-    cdef vec s00, s01, s10, s11, s20, s21, s30, s31, s40, s41
-    s01 = s10 = s11 = s20 = s21 = s30 = s31 = s40 = s41 = b1
+    cdef vec s00, s01, s10, s11, s20, s21, s30, s31
+    s01 = s10 = s11 = s20 = s21 = s30 = s31 = b1
     if wide:
         b1 = vload(B + 4)
     w = splat(W[0])
@@ -426,11 +431,6 @@ cdef inline void _block(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
         s30 = w * b0
         if wide:
             s31 = w * b1
-    if rows > 4:
-        w = splat(W[4 * row_step])
-        s40 = w * b0
-        if wide:
-            s41 = w * b1
     for k in range(1, count):
         b0 = vload(B + k * b_step)
         if wide:
@@ -454,11 +454,6 @@ cdef inline void _block(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
             s30 = s30 + w * b0
             if wide:
                 s31 = s31 + w * b1
-        if rows > 4:
-            w = splat(W[4 * row_step + k * w_step])
-            s40 = s40 + w * b0
-            if wide:
-                s41 = s41 + w * b1
     vstore(Z, s00)
     if wide:
         vstore(Z + 4, s01)
@@ -474,10 +469,6 @@ cdef inline void _block(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
         vstore(Z + 3 * z_ld, s30)
         if wide:
             vstore(Z + 3 * z_ld + 4, s31)
-    if rows > 4:
-        vstore(Z + 4 * z_ld, s40)
-        if wide:
-            vstore(Z + 4 * z_ld + 4, s41)
 
 
 cdef inline void _row_block(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
@@ -554,10 +545,7 @@ cdef void _matmul_tile(const Operands* o, Py_ssize_t first, Py_ssize_t last,
     while i < n:
         # The first n % blocks blocks have one row more than the others.
         rows = n // blocks + (1 if i < (n % blocks) * (n // blocks + 1) else 0)
-        if rows == 5:
-            _row_block(W + i * row_step, row_step, w_step, strips_at, strip_step, b_step, strips,
-                       quad, b_k, count, Z + i * z_ld + first, z_ld, 5)
-        elif rows == 4:
+        if rows == 4:
             _row_block(W + i * row_step, row_step, w_step, strips_at, strip_step, b_step, strips,
                        quad, b_k, count, Z + i * z_ld + first, z_ld, 4)
         elif rows == 3:
@@ -677,14 +665,20 @@ cdef inline double* _packs_for(const Net* net, const Operands* o) noexcept nogil
 cdef inline bint _short_product(const Operands* o, const double* packs, const double* bias,
                                 bint relu, const double* gate, double low) noexcept nogil:
     """Z = W B and what follows it in one pass, when B is read in place (packs NULL)
-    and the sums have at most INITLAB_STATIONARY_COUNT terms; False, doing
-    nothing, otherwise. What follows (see initlab_stationary): relu(Z + b) when
+    and the sums have at most STATIONARY_COUNT terms; False, doing nothing,
+    otherwise. What follows (see initlab_stationary): relu(Z + b) when
     relu, Z + b with a bias b, Z g'(gate) with a gate, else nothing.
     """
-    if packs != NULL:
+    cdef Py_ssize_t first = 0
+    if packs != NULL or o.count > STATIONARY_COUNT:
         return False
-    return stationary(o.W, o.row_step, o.w_step, o.B, o.b_k, o.cols, o.Z, o.z_ld, o.n, o.count,
-                      bias, relu, gate, low)
+    # Tiles of columns, so that the count rows of B a row of Z reads stay in cache.
+    while first < o.cols:
+        stationary(o.W, o.row_step, o.w_step, o.B + first, o.b_k,
+                   min(STATIONARY_TILE, o.cols - first), o.Z + first, o.z_ld, o.n, o.count,
+                   bias, relu, gate + first if gate != NULL else NULL, low)
+        first += STATIONARY_TILE
+    return True
 
 
 cdef void _forward(const Net* net, const double* X, const double* params,

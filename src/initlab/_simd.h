@@ -4,6 +4,12 @@
  * each lane is computed exactly as the scalar code would, so the results do
  * not depend on that choice. Loads and stores go through memcpy: no alignment
  * is assumed.
+ *
+ * Also the few inner kernels that must be compiled once per constant size
+ * (always_inline behind a switch) or keep their steps in a given order, which
+ * Cython cannot ask of the compiler: exp (initlab_exp_n), the short matrix
+ * products (initlab_stationary) and the 2 x 4 blocks of dW (initlab_dots2x4).
+ * The summation orders they follow are those of _kernel.pyx.
  */
 #ifndef INITLAB_SIMD_H
 #define INITLAB_SIMD_H
