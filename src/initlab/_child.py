@@ -27,6 +27,8 @@ _dumps = json.dumps
 _asarray = np.asarray
 
 MAX_ELEMENTS = 20_000_000  # per step, across its arrays
+MAX_OPEN_FILES = 64
+MAX_PROCESSES = 16  # threads count too
 
 
 def load_submission(kind: str, path: str) -> dict[str, types.ModuleType | None]:
@@ -137,9 +139,10 @@ def _argument(spec, inputs, results):
         return None
 
 
-def limit_resources(memory_mb: int) -> None:
+def limit_resources(memory_mb: int, cpu_seconds: int | None = None) -> None:
     """Before any student code: an address-space cap (a memory bomb gets MemoryError),
-    no core dumps, and no file larger than the results could be."""
+    no core dumps, no file larger than the results could be, few open files and
+    processes (a fork bomb gets BlockingIOError), and CPU seconds when given."""
     import resource
 
     size = memory_mb * 1024 * 1024
@@ -147,17 +150,27 @@ def limit_resources(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     file_cap = 8 * MAX_ELEMENTS + (1 << 20)
     resource.setrlimit(resource.RLIMIT_FSIZE, (file_cap, file_cap))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_OPEN_FILES, MAX_OPEN_FILES))
+    if os.geteuid() != 0:  # the limit is per uid, and root ignores it
+        resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
+    if cpu_seconds:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
 
 
-def run(workdir: Path) -> None:
+def run(workdir: Path, ready_fd: int | None = None) -> None:
     plan = json.loads((workdir / "plan.json").read_text())
     if plan.get("memory_mb"):
-        limit_resources(int(plan["memory_mb"]))
+        limit_resources(int(plan["memory_mb"]), plan.get("cpu_seconds"))
     out = workdir / "out"
     inputs = {}
     if (workdir / "inputs.npz").exists():
         with np.load(workdir / "inputs.npz", allow_pickle=False) as archive:
             inputs = {key: archive[key] for key in archive.files}
+    if ready_fd is not None:
+        # Started, limited, inputs read: what fails from here on is the submission's.
+        # Closed before any student code, which cannot forge it.
+        os.write(ready_fd, b"ready")
+        os.close(ready_fd)
     try:
         modules = load_submission(plan["kind"], plan["path"])
     except BaseException as error:  # the submission failed to load: every step says why
@@ -204,4 +217,4 @@ def _write(out: Path, step: str, record: dict) -> None:
 
 
 if __name__ == "__main__":
-    run(Path(sys.argv[1]))
+    run(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else None)

@@ -93,12 +93,16 @@ def _grade(args: argparse.Namespace) -> int:
     import json
 
     from initlab.grading import SubmissionError, grade
+    from initlab.sandbox import SandboxError
 
     try:
         report = grade(args.path, hidden=args.hidden, timeout=args.timeout, memory_mb=args.memory)
     except SubmissionError as error:
         print(f"initlab grade: {error}", file=sys.stderr)
         return 2
+    except SandboxError as error:  # the machine's failure, not the submission's
+        print(f"initlab grade: {error}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(report.to_json()))
         return 0

@@ -9,11 +9,11 @@ by ``initlab.checks``, from those raw values. A submission is a folder holding
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
-import signal
-import subprocess
-import sys
+import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -24,6 +24,8 @@ import numpy as np
 from initlab.checks import Diagnosis, Foreign, Verdict
 from initlab.checks.initializers import check_initializer, check_training
 from initlab.checks.propagation import check_backward, check_forward, check_loss, check_update
+from initlab.sandbox import current as current_sandbox
+from initlab.sandbox import launch
 
 # Points per student function: the rubric shared by the self-check and the graders.
 RUBRIC = {
@@ -47,6 +49,10 @@ INITIALIZER_DIMS = [[2, 10, 5, 1], [3, 2, 1], [2, 4, 1]]
 MEASURED_DIMS = [300, 200, 100, 1]
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MEMORY_MB = 2048
+# What the grader reads of one file the child wrote: a record, or one array
+# (the child writes at most 20 million float64 elements per step).
+MAX_RECORD_BYTES = 1 << 20
+MAX_ARRAY_BYTES = 8 * 20_000_000 + (1 << 20)
 
 
 class SubmissionError(ValueError):
@@ -149,24 +155,22 @@ def run(
         if inputs:
             np.savez(workdir / "inputs.npz", **inputs)
         while remaining:
-            out = workdir / "out"
-            out.mkdir(exist_ok=True)
-            for stale in out.iterdir():
-                stale.unlink()
             plan = {
                 "kind": submission.kind,
                 "path": str(submission.path),
                 "memory_mb": memory_mb,
+                "cpu_seconds": math.ceil(timeout) + 1,
                 "steps": [step.plan() for step in _with_dependencies(remaining, steps)],
             }
             (workdir / "plan.json").write_text(json.dumps(plan))
-            timed_out, code = _run_child(workdir, timeout)
+            timed_out, code = _run_child(workdir, submission.path, timeout)
+            out = workdir / "out"
             recorded = 0
             for step in remaining:
-                record = out / f"{step.id}.json"
-                if not record.exists():
+                record = _read(out / f"{step.id}.json", MAX_RECORD_BYTES)
+                if record is None:
                     break
-                result.outcomes[step.id] = _outcome(json.loads(record.read_text()), out)
+                result.outcomes[step.id] = _outcome(_parse(record), out)
                 recorded += 1
             if recorded == len(remaining):
                 break
@@ -212,29 +216,43 @@ def _with_dependencies(remaining: list[Step], steps: list[Step]) -> list[Step]:
     return [s for s in steps if s.id in needed]
 
 
-def _run_child(workdir: Path, timeout: float) -> tuple[bool, int | None]:
-    """(timed out, exit code). The child's output is discarded, never read."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "initlab._child", str(workdir)],
-        cwd=workdir,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        env={**os.environ, "INITLAB_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"},
-    )
+def _run_child(workdir: Path, submission: Path, timeout: float) -> tuple[bool, int | None]:
+    """(timed out, exit code) of the child, started in this process's sandbox
+    (``initlab.sandbox``); its output is discarded, never read."""
+    return launch(current_sandbox(), workdir, submission, timeout)
+
+
+def _read(path: Path, limit: int) -> bytes | None:
+    """The bytes of a regular file the child wrote, None when there is none. Links are
+    not followed and nothing past limit is read: the folder was the child's to fill."""
     try:
-        return False, process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        return True, None
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return file.read(limit + 1)
+
+
+def _parse(record: bytes) -> dict:
+    if len(record) > MAX_RECORD_BYTES:
+        return {"status": "exception", "error": "the result record is too large"}
+    try:
+        parsed = json.loads(record)
+    except (ValueError, RecursionError):
+        return {"status": "exception", "error": "the result record is unreadable"}
+    return parsed if isinstance(parsed, dict) else {"status": "exception", "error": "no record"}
 
 
 def _outcome(record: dict, out: Path) -> Outcome:
     status = record.get("status")
     if status == "ok":
-        return Outcome("ok", _value(record.get("value", {}), out))
+        try:
+            return Outcome("ok", _value(record.get("value", {}), out))
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+            # The out folder is writable by student code: a record can be forged.
+            return Outcome("exception", error="its result record is malformed")
     if status in ("not_implemented", "missing_function"):
         return Outcome(status)
     return Outcome("exception", error=str(record.get("error", "unknown error")))
@@ -272,8 +290,13 @@ def _value(description: dict, out: Path) -> object:
 def _load(out: Path, description: dict) -> np.ndarray | None:
     if "file" not in description:
         return None
-    file = out / Path(description["file"]).name
-    return np.load(file, allow_pickle=False)
+    data = _read(out / Path(str(description["file"])).name, MAX_ARRAY_BYTES)
+    if data is None or len(data) > MAX_ARRAY_BYTES:
+        return None
+    try:
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError):
+        return None
 
 
 def runner_verdict(name: str, outcome: Outcome | None, max_score: float) -> Verdict | None:
@@ -397,6 +420,7 @@ class Report:
     submission: str
     tests: list[Verdict]
     seconds: float = 0.0
+    sandbox: str = ""  # how the student code was isolated: initlab.sandbox.Sandbox.description
 
     @property
     def score(self) -> float:
@@ -411,6 +435,7 @@ class Report:
             "submission": self.submission,
             "score": self.score,
             "max_score": self.max_score,
+            "sandbox": self.sandbox,
             "tests": [t.to_json() for t in self.tests],
         }
 
@@ -447,7 +472,7 @@ def grade(
                     f"forward_propagation, which did not return one{why}",
                 )
         tests.append(verdict)
-    return Report(str(path), tests, ran.seconds)
+    return Report(str(path), tests, ran.seconds, current_sandbox().description)
 
 
 def _judge(name: str, points: float, steps: list[Step], values: list, problems: list[Problem]):

