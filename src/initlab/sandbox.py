@@ -75,21 +75,19 @@ class Sandbox:
         return self._argv(child, _binds([submission, workdir], writable=workdir / "out"))
 
     def _argv(self, python_args: list[str], binds: list[str]) -> list[str]:
-        child = [sys.executable, "-I", "-B", *python_args]
+        python = [sys.executable, "-I", "-B", *python_args]
+        setpriv = shutil.which("setpriv")
+        drop = []
         if self.uid is not None:
-            child = [
-                shutil.which("setpriv") or "setpriv",
-                f"--reuid={self.uid}",
-                f"--regid={self.uid}",
-                "--clear-groups",
-                "--inh-caps=-all",
-                "--bounding-set=-all",
-                "--no-new-privs",
-                *child,
-            ]
+            drop = [f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups"]
+            drop += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+        # Killed with the process that started it, even by SIGKILL: a grading worker
+        # that dies leaves no student code running. (setpriv sets it after the uid.)
+        guard = [setpriv, "--pdeathsig", "KILL"] if setpriv else []
         if self.mode == "rlimits-only":
-            return child
-        return [*_bwrap_prefix(), *binds, "--chdir", "/tmp", "--", *child]
+            return [*guard, *drop, *python]
+        inner = [setpriv, *drop, *python] if drop else python
+        return [*guard, *_bwrap_prefix(), *binds, "--chdir", "/tmp", "--", *inner]
 
     def prepare(self, workdir: Path) -> Path:
         """A fresh, empty out folder in workdir that only the child's uid may write."""
