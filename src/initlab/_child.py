@@ -1,4 +1,4 @@
-"""The process that runs student code: ``python -m initlab._child WORKDIR``.
+"""The process that runs student code: ``python _child.py WORKDIR [READY_FD]``.
 
 It loads the submission named in ``WORKDIR/plan.json``, runs the plan's calls
 in order and describes each result in ``WORKDIR/out/<step>.json``, arrays in

@@ -1,29 +1,31 @@
 """How the process that runs student code is started.
 
-Every run of ``initlab._child`` goes through ``launch``. Two modes, chosen once
-per grading process and recorded with every result:
+Every run of the child (``initlab/_child.py``, run as a script) goes through
+``launch``. Two modes, chosen once per grading process and recorded with every
+result:
 
 - ``bwrap``: bubblewrap gives the child its own PID, network, IPC and UTS
   namespaces (no network at all, no other process visible) and a file system
   made of an allow-list: ``/usr``, the interpreter, the virtual environment,
-  the ``initlab`` package, the submission (read-only), the run's folder
-  (read-only) with its ``out`` folder (writable), and a small private ``/tmp``.
-  The grader's folders, the ledger and other submissions do not exist there.
+  the child's script, the submission and the run's folder (read-only), the
+  run's ``out`` folder (writable), and a small private ``/tmp``. The grader's
+  folders, the ledger and other submissions do not exist there.
 - ``rlimits-only``: bubblewrap is missing or does not work on this kernel; the
   child runs on the host file system with only its resource limits.
 
 In both, when the grader runs as root the child gives up root with ``setpriv``
 for a uid of its own worker slot (a process limit does not apply to root), and
-``initlab._child`` sets its resource limits (address space, CPU seconds,
-processes, file size, open files) before loading student code. A run that dies
-before the child said it was ready is the infrastructure's failure, never the
-student's: ``launch`` raises ``SandboxError``.
+sets its resource limits (address space, CPU seconds, processes, file size,
+open files) before loading student code. A run that dies before the child said
+it was ready is the infrastructure's failure, never the student's: ``launch``
+raises ``SandboxError``.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -33,10 +35,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import initlab
-
 # Uids of the worker slots: one per grading process on a host, so a fork bomb's
 # leftovers under one uid never count against the next submission of another slot.
+CHILD = Path(__file__).resolve().with_name("_child.py")
 UID_BASE = 200_000
 MAX_SLOTS = 1000
 SLOT_LOCKS = Path("/tmp/initlab-sandbox-slots")
@@ -71,7 +72,8 @@ class Sandbox:
 
     def command(self, workdir: Path, submission: Path, ready_fd: int) -> list[str]:
         """The argv that runs the child on workdir's plan, reporting readiness on ready_fd."""
-        child = ["-m", "initlab._child", str(workdir), str(ready_fd)]
+        # The child runs as a script: it needs numpy, not the rest of the package.
+        child = [str(CHILD), str(workdir), str(ready_fd)]
         return self._argv(child, _binds([submission, workdir], writable=workdir / "out"))
 
     def _argv(self, python_args: list[str], binds: list[str]) -> list[str]:
@@ -137,9 +139,9 @@ def _launch_once(
     finally:
         os.close(write_end)
     try:
-        try:
-            code, timed_out = process.wait(timeout=timeout), False
-        except subprocess.TimeoutExpired:
+        if _ended_within(process, timeout):
+            code, timed_out = process.wait(), False
+        else:
             # The whole group: bubblewrap, and with it the child's PID namespace.
             os.killpg(process.pid, signal.SIGKILL)
             code, timed_out = process.wait(), True
@@ -151,6 +153,23 @@ def _launch_once(
     finally:
         os.close(read_end)
     return started, timed_out, code
+
+
+def _ended_within(process: subprocess.Popen, timeout: float) -> bool:
+    """Whether process ended within timeout, woken the moment it does (Popen.wait
+    polls, up to 50 ms late, on every run of every submission)."""
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+    try:
+        return bool(select.select([pidfd], [], [], timeout)[0])
+    finally:
+        os.close(pidfd)
 
 
 def _bwrap_prefix() -> list[str]:
@@ -178,10 +197,9 @@ def _bwrap_prefix() -> list[str]:
 
 
 def _binds(paths: list[Path], writable: Path | None = None) -> list[str]:
-    """Read-only binds of the interpreter, the environment, the package and paths, at
-    their own paths, then the one writable folder."""
-    package = Path(initlab.__file__).resolve().parent
-    read_only = [Path(sys.base_prefix), Path(sys.prefix), package, *paths]
+    """Read-only binds of the interpreter, the environment, the child's script and paths,
+    at their own paths, then the one writable folder."""
+    read_only = [Path(sys.base_prefix), Path(sys.prefix), CHILD, *paths]
     args: list[str] = []
     made: set[Path] = {Path("/"), Path("/tmp")}
     for path in read_only:
@@ -272,7 +290,7 @@ def _reachable_uid(uid: int | None) -> int | None:
 
 def _probe(sandbox: Sandbox) -> str | None:
     """None when the sandbox starts Python and imports the child here, else why not."""
-    argv = sandbox._argv(["-c", "import initlab._child"], _binds([]))
+    argv = sandbox._argv(["-c", f"import numpy; open({str(CHILD)!r}).close()"], _binds([]))
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env={})
     except (OSError, subprocess.TimeoutExpired) as error:
