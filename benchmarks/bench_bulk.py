@@ -132,6 +132,8 @@ def start_dask(work: Path, workers: int) -> tuple[str, list[subprocess.Popen]]:
     env = {
         **os.environ,
         "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
+        # The worker's statistical profiler samples every thread's stack every 10 ms.
+        "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
         "INITLAB_NUM_THREADS": "1",
     }
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}

@@ -127,24 +127,44 @@ def test_a_fork_bomb_is_stopped_and_the_next_submission_starts(tmp_path):
     assert grade(honest).score == 100
 
 
-def test_links_planted_in_the_out_folder_are_not_followed(tmp_path):
-    """The child plants its next records as links to /dev/zero and a host file, then exits."""
+def test_nothing_the_child_writes_reaches_the_host(tmp_path):
+    """The run folder, the submission and the working folder are read-only to it."""
+    check = (
+        "import pathlib\n"
+        "here = pathlib.Path(__file__).parent\n"
+        "for folder in (pathlib.Path(sys.argv[1]), here, pathlib.Path.cwd()):\n"
+        "    try:\n"
+        "        (folder / 'sitecustomize.py').write_text('import os; os._exit(0)')\n"
+        "        if folder != pathlib.Path('/tmp'):\n"
+        "            leaks.append(f'wrote into {folder}')\n"
+        "    except OSError:\n"
+        "        pass\n"
+    )
+    verdict, _ = he_verdict(tmp_path, guarded(check))
+    assert verdict.status == "passed", verdict.message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["attack.py"]
+
+
+def test_flooding_the_results_channel_costs_only_that_function(tmp_path):
+    """Garbage and then more than the cap down the pipe the results come on."""
     source = SOLUTION.replace(
         "def initialize_parameters_random(layers_dims):\n",
         "def initialize_parameters_random(layers_dims):\n"
         "    import os, sys\n"
-        "    out = os.path.join(sys.argv[1], 'out')\n"
-        "    for i in range(8):\n"
-        "        os.symlink('/dev/zero', os.path.join(out, f'initialize_parameters_random.{i}.json'))\n"
-        "        os.symlink('/etc/passwd', os.path.join(out, f'initialize_parameters_he.{i}.json'))\n"
-        "    os._exit(0)\n",
+        "    channel = int(sys.argv[2])\n"
+        "    os.write(channel, (10).to_bytes(4, 'big') + b'{not json}')\n"
+        "    block = bytes(1 << 20)\n"
+        "    for _ in range(600):\n"
+        "        os.write(channel, block)\n",
     )
-    file = tmp_path / "links.py"
+    file = tmp_path / "flood.py"
     file.write_text(source)
     tests = {t.name: t for t in grade(file).tests}
-    assert tests["initialize_parameters_random"].status == "error"
-    assert tests["initialize_parameters_random"].score == 0
+    random = tests["initialize_parameters_random"]
+    assert (random.status, random.score) == ("error", 0)
+    assert "more than" in random.message
     assert tests["initialize_parameters_zeros"].status == "passed"
+    assert tests["initialize_parameters_he"].status == "passed"
 
 
 def test_the_fallback_is_recorded_and_still_grades(tmp_path):

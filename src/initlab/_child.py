@@ -1,15 +1,17 @@
-"""The process that runs student code: ``python _child.py WORKDIR [READY_FD]``.
+"""The process that runs student code: ``python _child.py WORKDIR CHANNEL``.
 
 It loads the submission named in ``WORKDIR/plan.json``, runs the plan's calls
-in order and describes each result in ``WORKDIR/out/<step>.json``, arrays in
-``WORKDIR/out/<step>.<n>.npy``, one step at a time, so a step that never ends
-leaves the earlier ones recorded. It judges nothing: the grader's process reads
-these files (never pickles, never this process's output) and decides.
+in order and describes each result down the pipe CHANNEL that the grader
+opened: a "ready" frame before any student code, then per step a record (JSON)
+after its arrays (``.npy`` bytes), one step at a time, so a step that never
+ends leaves the earlier ones recorded. It judges nothing: the grader's process
+reads that pipe (never pickles, never this process's output) and decides.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import os
 import sys
@@ -26,6 +28,8 @@ _ndarray = np.ndarray
 _dumps = json.dumps
 _asarray = np.asarray
 _getpid = os.getpid
+_os_write = os.write
+_BytesIO = io.BytesIO
 _exit = os._exit
 _PID = os.getpid()
 
@@ -82,10 +86,10 @@ def _module_from_source(name: str, source: str, path: str) -> types.ModuleType:
 
 
 class _Writer:
-    """Describes one step's result; arrays go to numbered .npy files."""
+    """Describes one step's result; its arrays go down the channel as .npy bytes."""
 
-    def __init__(self, out: Path, step: str):
-        self.out, self.step, self.count, self.elements = out, step, 0, 0
+    def __init__(self, channel: int, step: str):
+        self.channel, self.step, self.count, self.elements = channel, step, 0, 0
 
     def array(self, value) -> dict:
         array = _asarray(value)
@@ -94,10 +98,12 @@ class _Writer:
         self.elements += array.size
         if self.elements > MAX_ELEMENTS:
             return {"kind": "other", "type": f"array too large ({array.size} elements)"}
-        file = self.out / f"{self.step}.{self.count}.npy"
+        name = f"{self.step}.{self.count}.npy"
         self.count += 1
-        _save(file, array, allow_pickle=False)
-        return {"file": file.name}
+        buffer = _BytesIO()
+        _save(buffer, array, allow_pickle=False)
+        _send(self.channel, {"kind": "array", "name": name}, buffer.getvalue())
+        return {"file": name}
 
     def describe(self, value, depth: int = 0, keep=None) -> dict:
         kind = type(value)
@@ -160,51 +166,47 @@ def limit_resources(memory_mb: int, cpu_seconds: int | None = None) -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
 
 
-def run(workdir: Path, ready_fd: int | None = None) -> None:
+def run(workdir: Path, channel: int) -> None:
     plan = json.loads((workdir / "plan.json").read_text())
     if plan.get("memory_mb"):
         limit_resources(int(plan["memory_mb"]), plan.get("cpu_seconds"))
-    out = workdir / "out"
     inputs = {}
     if (workdir / "inputs.npz").exists():
         with np.load(workdir / "inputs.npz", allow_pickle=False) as archive:
             inputs = {key: archive[key] for key in archive.files}
-    if ready_fd is not None:
-        # Started, limited, inputs read: what fails from here on is the submission's.
-        # Closed before any student code, which cannot forge it.
-        os.write(ready_fd, b"ready")
-        os.close(ready_fd)
+    # Started, limited, inputs read: what fails from here on is the submission's.
+    _send(channel, {"kind": "ready"})
     try:
         modules = load_submission(plan["kind"], plan["path"])
     except BaseException as error:  # the submission failed to load: every step says why
         message = _error_message(error)
         for step in plan["steps"]:
-            _write(out, step["id"], {"status": "exception", "error": message, "at": "import"})
+            _write(channel, step["id"], {"status": "exception", "error": message, "at": "import"})
         return
     results = {}
     for step in plan["steps"]:
         module = modules.get(step["module"])
         function = getattr(module, step["function"], None) if module else None
         if not callable(function):
-            _write(out, step["id"], {"status": "missing_function"})
+            _write(channel, step["id"], {"status": "missing_function"})
             continue
         try:
             args = [_argument(spec, inputs, results) for spec in step["args"]]
             value = function(*args)
         except NotImplementedError:
-            _write(out, step["id"], {"status": "not_implemented"})
+            _write(channel, step["id"], {"status": "not_implemented"})
             continue
         except BaseException as error:  # SystemExit and KeyboardInterrupt are the student's too
-            _write(out, step["id"], {"status": "exception", "error": _error_message(error)})
+            _write(channel, step["id"], {"status": "exception", "error": _error_message(error)})
             continue
         _only_the_child()
         results[step["id"]] = value
-        writer = _Writer(out, step["id"])
+        writer = _Writer(channel, step["id"])
         try:
             description = writer.describe(value, keep=step.get("keep"))
         except Exception as error:
             description = {"kind": "other", "type": f"unreadable result ({type(error).__name__})"}
-        _write(out, step["id"], {"status": "ok", "value": description})
+        _write(channel, step["id"], {"status": "ok", "value": description})
 
 
 def _error_message(error: BaseException) -> str:
@@ -216,17 +218,24 @@ def _error_message(error: BaseException) -> str:
 
 def _only_the_child() -> None:
     """A copy of this process made by os.fork in student code ends here: only the
-    child itself reports, so copies never race it for the out folder."""
+    child itself reports, so copies never interleave frames with it."""
     if _getpid() != _PID:
         _exit(0)
 
 
-def _write(out: Path, step: str, record: dict) -> None:
+def _write(channel: int, step: str, record: dict) -> None:
     _only_the_child()
-    temporary = out / f"{step}.json.part"
-    temporary.write_text(_dumps(record))
-    os.replace(temporary, out / f"{step}.json")
+    _send(channel, {"kind": "record", "step": step, "record": record})
+
+
+def _send(channel: int, header: dict, body: bytes = b"") -> None:
+    """One frame: the header's length (4 bytes), the header as JSON, then body bytes
+    (their length is in the header)."""
+    encoded = _dumps({**header, "size": len(body)}).encode()
+    data = memoryview(len(encoded).to_bytes(4, "big") + encoded + body)
+    while data:
+        data = data[_os_write(channel, data) :]
 
 
 if __name__ == "__main__":
-    run(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else None)
+    run(Path(sys.argv[1]), int(sys.argv[2]))

@@ -12,8 +12,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
-import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -24,8 +22,8 @@ import numpy as np
 from initlab.checks import Diagnosis, Foreign, Verdict
 from initlab.checks.initializers import check_initializer, check_training
 from initlab.checks.propagation import check_backward, check_forward, check_loss, check_update
+from initlab.sandbox import MAX_CHANNEL_BYTES, ChildRun, launch
 from initlab.sandbox import current as current_sandbox
-from initlab.sandbox import launch
 
 # Points per student function: the rubric shared by the self-check and the graders.
 RUBRIC = {
@@ -49,10 +47,6 @@ INITIALIZER_DIMS = [[2, 10, 5, 1], [3, 2, 1], [2, 4, 1]]
 MEASURED_DIMS = [300, 200, 100, 1]
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MEMORY_MB = 2048
-# What the grader reads of one file the child wrote: a record, or one array
-# (the child writes at most 20 million float64 elements per step).
-MAX_RECORD_BYTES = 1 << 20
-MAX_ARRAY_BYTES = 8 * 20_000_000 + (1 << 20)
 
 
 class SubmissionError(ValueError):
@@ -163,25 +157,25 @@ def run(
                 "steps": [step.plan() for step in _with_dependencies(remaining, steps)],
             }
             (workdir / "plan.json").write_text(json.dumps(plan))
-            timed_out, code = _run_child(workdir, submission.path, timeout)
-            out = workdir / "out"
+            child = _run_child(workdir, submission.path, timeout)
+            records, arrays = _received(child.frames)
             recorded = 0
             for step in remaining:
-                record = _read(out / f"{step.id}.json", MAX_RECORD_BYTES)
-                if record is None:
+                if not isinstance(records.get(step.id), dict):
                     break
-                result.outcomes[step.id] = _outcome(_parse(record), out)
+                result.outcomes[step.id] = _outcome(records[step.id], arrays)
                 recorded += 1
             if recorded == len(remaining):
                 break
             stuck = remaining[recorded]
-            result.outcomes[stuck.id] = (
-                Outcome("timeout", error=f"{stuck.function} did not finish in {timeout:g} s")
-                if timed_out
-                else Outcome(
-                    "exception",
-                    error=f"the process ended (exit code {code}) while running {stuck.function}",
-                )
+            if child.timed_out:
+                why = f"{stuck.function} did not finish in {timeout:g} s"
+            elif child.overflowed:
+                why = f"{stuck.function} sent more than {MAX_CHANNEL_BYTES} bytes of results"
+            else:
+                why = f"the process ended (exit code {child.code}) while running {stuck.function}"
+            result.outcomes[stuck.id] = Outcome(
+                "timeout" if child.timed_out else "exception", error=why
             )
             # The function's other calls would do the same: they share its outcome, so a
             # submission whose every function hangs costs one timeout per function.
@@ -216,57 +210,45 @@ def _with_dependencies(remaining: list[Step], steps: list[Step]) -> list[Step]:
     return [s for s in steps if s.id in needed]
 
 
-def _run_child(workdir: Path, submission: Path, timeout: float) -> tuple[bool, int | None]:
-    """(timed out, exit code) of the child, started in this process's sandbox
-    (``initlab.sandbox``); its output is discarded, never read."""
+def _run_child(workdir: Path, submission: Path, timeout: float) -> ChildRun:
+    """One run of the child in this process's sandbox (``initlab.sandbox``): what it
+    sent on its channel; its output is discarded, never read."""
     return launch(current_sandbox(), workdir, submission, timeout)
 
 
-def _read(path: Path, limit: int) -> bytes | None:
-    """The bytes of a regular file the child wrote, None when there is none. Links are
-    not followed and nothing past limit is read: the folder was the child's to fill."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        return file.read(limit + 1)
+def _received(frames: list[tuple[dict, bytes]]) -> tuple[dict[str, object], dict[str, bytes]]:
+    """The records by step id and the arrays' .npy bytes by name, from the child's frames."""
+    records, arrays = {}, {}
+    for header, body in frames:
+        if header.get("kind") == "record" and isinstance(header.get("step"), str):
+            records.setdefault(header["step"], header.get("record"))
+        elif header.get("kind") == "array" and isinstance(header.get("name"), str):
+            arrays[header["name"]] = body
+    return records, arrays
 
 
-def _parse(record: bytes) -> dict:
-    if len(record) > MAX_RECORD_BYTES:
-        return {"status": "exception", "error": "the result record is too large"}
-    try:
-        parsed = json.loads(record)
-    except (ValueError, RecursionError):
-        return {"status": "exception", "error": "the result record is unreadable"}
-    return parsed if isinstance(parsed, dict) else {"status": "exception", "error": "no record"}
-
-
-def _outcome(record: dict, out: Path) -> Outcome:
+def _outcome(record: dict, arrays: dict[str, bytes]) -> Outcome:
     status = record.get("status")
     if status == "ok":
         try:
-            return Outcome("ok", _value(record.get("value", {}), out))
+            return Outcome("ok", _value(record.get("value", {}), arrays))
         except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
-            # The out folder is writable by student code: a record can be forged.
+            # Student code can write to the channel too: a record can be forged.
             return Outcome("exception", error="its result record is malformed")
     if status in ("not_implemented", "missing_function"):
         return Outcome(status)
     return Outcome("exception", error=str(record.get("error", "unknown error")))
 
 
-def _value(description: dict, out: Path) -> object:
+def _value(description: dict, arrays: dict[str, bytes]) -> object:
     """The value a step returned, rebuilt from its description; non-ndarray types
     come back as Foreign so the checks can name them."""
     kind = description.get("kind")
     if kind == "ndarray":
-        return _load(out, description)
+        return _load(arrays, description)
     if kind == "foreign":
         return Foreign(
-            description["type"], _load(out, description) if "file" in description else None
+            description["type"], _load(arrays, description) if "file" in description else None
         )
     if kind == "scalar":
         value = float(description["value"])
@@ -280,18 +262,16 @@ def _value(description: dict, out: Path) -> object:
         keys = description.get("keys", [])
         if any(not (k.startswith("'") and k.endswith("'")) for k in keys):
             return Foreign("dict with keys " + ", ".join(keys))
-        return {k: _value(v, out) for k, v in description["items"].items()}
+        return {k: _value(v, arrays) for k, v in description["items"].items()}
     if kind == "sequence":
-        items = {int(i): _value(v, out) for i, v in description["items"].items()}
+        items = {int(i): _value(v, arrays) for i, v in description["items"].items()}
         return Foreign(description["type"], {"length": description["length"], "items": items})
     return Foreign(description.get("type", "unknown"))
 
 
-def _load(out: Path, description: dict) -> np.ndarray | None:
-    if "file" not in description:
-        return None
-    data = _read(out / Path(str(description["file"])).name, MAX_ARRAY_BYTES)
-    if data is None or len(data) > MAX_ARRAY_BYTES:
+def _load(arrays: dict[str, bytes], description: dict) -> np.ndarray | None:
+    data = arrays.get(str(description.get("file")))
+    if data is None:
         return None
     try:
         return np.load(io.BytesIO(data), allow_pickle=False)

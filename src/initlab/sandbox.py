@@ -7,9 +7,10 @@ result:
 - ``bwrap``: bubblewrap gives the child its own PID, network, IPC and UTS
   namespaces (no network at all, no other process visible) and a file system
   made of an allow-list: ``/usr``, the interpreter, the virtual environment,
-  the child's script, the submission and the run's folder (read-only), the
-  run's ``out`` folder (writable), and a small private ``/tmp``. The grader's
-  folders, the ledger and other submissions do not exist there.
+  the child's script, the submission and the run's folder, all read-only, and
+  a small private ``/tmp``. The grader's folders, the ledger and other
+  submissions do not exist there. Results come back on a pipe the grader
+  reads with a size cap, never through files.
 - ``rlimits-only``: bubblewrap is missing or does not work on this kernel; the
   child runs on the host file system with only its resource limits.
 
@@ -23,7 +24,9 @@ raises ``SandboxError``.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import json
 import os
 import select
 import shutil
@@ -42,6 +45,10 @@ UID_BASE = 200_000
 MAX_SLOTS = 1000
 SLOT_LOCKS = Path("/tmp/initlab-sandbox-slots")
 TMP_BYTES = 64 * 1024 * 1024  # the child's private /tmp
+# What the grader reads from one run of the child, at most: a run that sends more
+# is stopped. A frame's header is small; arrays are capped by the child per step.
+MAX_CHANNEL_BYTES = 512 * 1024 * 1024
+MAX_HEADER_BYTES = 1 << 20
 # A child that cannot start (an exhausted process table right after a fork bomb)
 # is tried again after these pauses before the run counts as an infrastructure error.
 START_RETRIES = (0.2, 1.0)
@@ -74,7 +81,7 @@ class Sandbox:
         """The argv that runs the child on workdir's plan, reporting readiness on ready_fd."""
         # The child runs as a script: it needs numpy, not the rest of the package.
         child = [str(CHILD), str(workdir), str(ready_fd)]
-        return self._argv(child, _binds([submission, workdir], writable=workdir / "out"))
+        return self._argv(child, _binds([submission, workdir]))
 
     def _argv(self, python_args: list[str], binds: list[str]) -> list[str]:
         python = [sys.executable, "-I", "-B", *python_args]
@@ -91,38 +98,40 @@ class Sandbox:
         inner = [setpriv, *drop, *python] if drop else python
         return [*guard, *_bwrap_prefix(), *binds, "--chdir", "/tmp", "--", *inner]
 
-    def prepare(self, workdir: Path) -> Path:
-        """A fresh, empty out folder in workdir that only the child's uid may write."""
-        out = workdir / "out"
-        if out.is_symlink() or out.is_file():
-            out.unlink()
-        elif out.exists():
-            shutil.rmtree(out)  # links the child left inside are removed, never followed
-        out.mkdir(mode=0o700)
+    def prepare(self, workdir: Path) -> None:
+        """The run's folder, readable (not writable) by the child's uid."""
         if self.uid is not None:
             workdir.chmod(0o711)
-            os.chown(out, self.uid, self.uid)
-        return out
 
 
-def launch(sandbox: Sandbox, workdir: Path, submission: Path, timeout: float) -> tuple[bool, int]:
-    """Run the child on workdir's plan: (timed out, exit status). The child's output is
-    discarded, never read; SandboxError when it could not start."""
+@dataclass
+class ChildRun:
+    """What one run of the child gave: its frames in order (header, body), whether it
+    timed out or wrote more than the cap, and its exit status."""
+
+    frames: list[tuple[dict, bytes]]
+    timed_out: bool
+    overflowed: bool
+    code: int
+
+
+def launch(sandbox: Sandbox, workdir: Path, submission: Path, timeout: float) -> ChildRun:
+    """Run the child on workdir's plan and read what it sends on its channel (never its
+    output). SandboxError when it did not start: its first frame is "ready"."""
     for pause in (*START_RETRIES, None):
-        started, timed_out, code = _launch_once(sandbox, workdir, submission, timeout)
-        if started:
-            return timed_out, code
+        run = _launch_once(sandbox, workdir, submission, timeout)
+        if run.frames and run.frames[0][0].get("kind") == "ready":
+            run.frames.pop(0)
+            return run
         if pause is None:
             raise SandboxError(
-                f"the sandboxed child did not start (exit status {code}; {sandbox.description})"
+                f"the sandboxed child did not start (exit status {run.code}; {sandbox.description})"
             )
         time.sleep(pause)
     raise AssertionError("unreachable")
 
 
-def _launch_once(
-    sandbox: Sandbox, workdir: Path, submission: Path, timeout: float
-) -> tuple[bool, bool, int]:
+def _launch_once(sandbox: Sandbox, workdir: Path, submission: Path, timeout: float) -> ChildRun:
     sandbox.prepare(workdir)
     read_end, write_end = os.pipe()
     try:
@@ -139,37 +148,80 @@ def _launch_once(
     finally:
         os.close(write_end)
     try:
-        if _ended_within(process, timeout):
-            code, timed_out = process.wait(), False
-        else:
-            # The whole group: bubblewrap, and with it the child's PID namespace.
-            os.killpg(process.pid, signal.SIGKILL)
-            code, timed_out = process.wait(), True
-        os.set_blocking(read_end, False)
-        try:
-            started = os.read(read_end, 16) == b"ready"
-        except BlockingIOError:
-            started = False
+        data, timed_out, overflowed = _collect(process, read_end, timeout)
     finally:
         os.close(read_end)
-    return started, timed_out, code
+    if timed_out or overflowed:
+        # The whole group: bubblewrap, and with it the child's PID namespace.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    return ChildRun(_frames(data), timed_out, overflowed, process.wait())
 
 
-def _ended_within(process: subprocess.Popen, timeout: float) -> bool:
-    """Whether process ended within timeout, woken the moment it does (Popen.wait
-    polls, up to 50 ms late, on every run of every submission)."""
+def _collect(process: subprocess.Popen, channel: int, timeout: float) -> tuple[bytes, bool, bool]:
+    """(what the child sent, timed out, sent more than MAX_CHANNEL_BYTES), read as it
+    comes (a pipe holds 64 KiB) until the child ends or the time is up."""
+    deadline = time.monotonic() + timeout
+    received = bytearray()
     try:
         pidfd = os.pidfd_open(process.pid)
     except (AttributeError, OSError):
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return False
-        return True
+        pidfd = None  # no pidfd here: look at the process every 50 ms
+    watched = [channel] if pidfd is None else [channel, pidfd]
     try:
-        return bool(select.select([pidfd], [], [], timeout)[0])
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return bytes(received), True, False
+            wait = remaining if pidfd is not None else min(remaining, 0.05)
+            if channel in select.select(watched, [], [], wait)[0]:
+                chunk = os.read(channel, 1 << 20)
+                received += chunk
+                if len(received) > MAX_CHANNEL_BYTES:
+                    return bytes(received), False, True
+                if chunk:
+                    continue
+                # Every writer closed the channel: the child is ending.
+                try:
+                    process.wait(timeout=remaining)
+                except subprocess.TimeoutExpired:
+                    return bytes(received), True, False
+                return bytes(received), False, False
+            if process.poll() is not None:
+                # Ended. A copy it made may still hold the pipe: take what is there now.
+                os.set_blocking(channel, False)
+                with contextlib.suppress(BlockingIOError):
+                    while chunk := os.read(channel, 1 << 20):
+                        received += chunk
+                        if len(received) > MAX_CHANNEL_BYTES:
+                            return bytes(received), False, True
+                return bytes(received), False, False
     finally:
-        os.close(pidfd)
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _frames(data: bytes) -> list[tuple[dict, bytes]]:
+    """The frames in data, up to the first one that is cut short or malformed (the
+    channel is open to student code, which may write anything to it)."""
+    frames, at = [], 0
+    while at + 4 <= len(data):
+        length = int.from_bytes(data[at : at + 4], "big")
+        if length > MAX_HEADER_BYTES or at + 4 + length > len(data):
+            break
+        try:
+            header = json.loads(data[at + 4 : at + 4 + length])
+            size = int(header["size"])
+        except (ValueError, KeyError, TypeError, RecursionError):
+            break
+        if not isinstance(header, dict) or size < 0:
+            break
+        start = at + 4 + length
+        if start + size > len(data):
+            break
+        frames.append((header, data[start : start + size]))
+        at = start + size
+    return frames
 
 
 def _bwrap_prefix() -> list[str]:
@@ -196,9 +248,9 @@ def _bwrap_prefix() -> list[str]:
     ]  # fmt: skip
 
 
-def _binds(paths: list[Path], writable: Path | None = None) -> list[str]:
-    """Read-only binds of the interpreter, the environment, the child's script and paths,
-    at their own paths, then the one writable folder."""
+def _binds(paths: list[Path]) -> list[str]:
+    """Read-only binds of the interpreter, the environment, the child's script and
+    paths, at their own paths: nothing the child can write outlives it."""
     read_only = [Path(sys.base_prefix), Path(sys.prefix), CHILD, *paths]
     args: list[str] = []
     made: set[Path] = {Path("/"), Path("/tmp")}
@@ -213,8 +265,6 @@ def _binds(paths: list[Path], writable: Path | None = None) -> list[str]:
                 made.add(parent)
         args += ["--ro-bind", str(path), str(path)]
         made.add(path)
-    if writable is not None:
-        args += ["--bind", str(writable.resolve()), str(writable.resolve())]
     return args
 
 
