@@ -150,15 +150,21 @@ HOSTILE = {
         ["initialize_parameters_he"],
         {"error"},
     ),
+    # Wrong, and counting on the grader or a later run importing what it leaves behind.
     "writes_conftest_and_sitecustomize": (
         he_first(
             "import os\n"
             "here = os.path.dirname(os.path.abspath(__file__))\n"
-            "for name in ('conftest.py', 'sitecustomize.py'):\n"
-            "    open(os.path.join(here, name), 'w').write('import os\\nos._exit(0)\\n')"
+            "for name in ('conftest.py', 'sitecustomize.py', 'usercustomize.py'):\n"
+            "    try:\n"
+            "        with open(os.path.join(here, name), 'w') as file:\n"
+            "            file.write('import numpy\\nnumpy.allclose = lambda *a, **k: True\\n')\n"
+            "    except OSError:\n"
+            "        pass\n"
+            "return initialize_parameters_zeros(layers_dims)"
         ),
         ["initialize_parameters_he"],
-        {"error"},
+        {"ok"},
     ),
 }
 MISTAKE = INITIALIZATION.replace("np.sqrt(\n            2.0", "np.sqrt(\n            1.0", 1)

@@ -95,17 +95,55 @@ def test_the_child_has_no_network_and_no_root(tmp_path):
     assert verdict.status == "passed", verdict.message
 
 
-def test_killing_the_parent_is_refused_and_the_grader_lives_on(tmp_path):
+def test_killing_its_parent_is_refused_and_the_grader_lives_on(tmp_path):
+    """Its parent is the sandbox's zygote, which kept the sandbox's root: out of reach."""
     check = (
-        "try:\n"
-        "    os.kill(os.getppid(), 9)\n"
-        "    leaks.append('killed its parent')\n"
-        "except OSError:\n"
-        "    pass\n"
+        "for pid in (os.getppid(), 1):\n"
+        "    try:\n"
+        "        os.kill(pid, 9)\n"
+        "        leaks.append(f'killed {pid}')\n"
+        "    except OSError:\n"
+        "        pass\n"
     )
     verdict, report = he_verdict(tmp_path, guarded(check))
     assert verdict.status == "passed", verdict.message
     assert report.score == 100
+
+
+def test_one_run_leaves_nothing_for_the_next(tmp_path):
+    """A submission stashes a file, a System V shared memory segment and a process that
+    outlives it; the next submission graded in the same sandbox finds none of them."""
+    stash = SOLUTION.replace(
+        "def initialize_parameters_zeros(layers_dims):\n",
+        "def initialize_parameters_zeros(layers_dims):\n"
+        "    import ctypes, os, time\n"
+        "    open('/tmp/stash.py', 'w').write('secret')\n"
+        "    os.makedirs('/tmp/locked/inner', exist_ok=True)\n"
+        "    os.chmod('/tmp/locked', 0o500)\n"
+        "    ctypes.CDLL(None).shmget(4242, 4096, 0o1666)\n"
+        "    if os.fork() == 0:\n"
+        "        os.setsid()\n"
+        "        time.sleep(600)\n",
+    )
+    first = tmp_path / "stash.py"
+    first.write_text(stash)
+    assert grade(first).score == 100
+    check = (
+        "import ctypes\n"
+        "for left in ('/tmp/stash.py', '/tmp/locked'):\n"
+        "    if os.path.exists(left):\n"
+        "        leaks.append(left)\n"
+        "if len([p for p in os.listdir('/tmp') if p.startswith('run-')]) != 1:\n"
+        "    leaks.append(f'run folders {os.listdir(\"/tmp\")}')\n"
+        "if ctypes.CDLL(None).shmget(4242, 0, 0) != -1:\n"
+        "    leaks.append('the shared memory segment')\n"
+        "mine = {1, os.getpid(), os.getppid()}\n"
+        "others = [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in mine]\n"
+        "if others:\n"
+        "    leaks.append(f'processes {others}')\n"
+    )
+    verdict, _ = he_verdict(tmp_path, guarded(check))
+    assert verdict.status == "passed", verdict.message
 
 
 def test_a_fork_bomb_is_stopped_and_the_next_submission_starts(tmp_path):
@@ -128,21 +166,24 @@ def test_a_fork_bomb_is_stopped_and_the_next_submission_starts(tmp_path):
 
 
 def test_nothing_the_child_writes_reaches_the_host(tmp_path):
-    """The run folder, the submission and the working folder are read-only to it."""
-    check = (
-        "import pathlib\n"
-        "here = pathlib.Path(__file__).parent\n"
-        "for folder in (pathlib.Path(sys.argv[1]), here, pathlib.Path.cwd()):\n"
-        "    try:\n"
-        "        (folder / 'sitecustomize.py').write_text('import os; os._exit(0)')\n"
-        "        if folder != pathlib.Path('/tmp'):\n"
-        "            leaks.append(f'wrote into {folder}')\n"
-        "    except OSError:\n"
-        "        pass\n"
+    """It may write into its run folder, its copy of the submission and /tmp: all its
+    own, in the sandbox; the submission's folder on the host stays as it was."""
+    source = SOLUTION.replace(
+        "def initialize_parameters_he(layers_dims):\n",
+        "def initialize_parameters_he(layers_dims):\n"
+        "    import os, pathlib, sys\n"
+        "    here = pathlib.Path(__file__).parent\n"
+        "    for folder in (pathlib.Path(sys.argv[1]), here, pathlib.Path.cwd()):\n"
+        "        try:\n"
+        "            (folder / 'sitecustomize.py').write_text('import os; os._exit(0)')\n"
+        "        except OSError:\n"
+        "            pass\n",
     )
-    verdict, _ = he_verdict(tmp_path, guarded(check))
-    assert verdict.status == "passed", verdict.message
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["attack.py"]
+    file = tmp_path / "writer.py"
+    file.write_text(source)
+    assert grade(file).score == 100
+    assert grade(file).score == 100  # and the next run is not disturbed either
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["writer.py"]
 
 
 def test_flooding_the_results_channel_costs_only_that_function(tmp_path):

@@ -160,6 +160,8 @@ def limit_resources(memory_mb: int, cpu_seconds: int | None = None) -> None:
     file_cap = 8 * MAX_ELEMENTS + (1 << 20)
     resource.setrlimit(resource.RLIMIT_FSIZE, (file_cap, file_cap))
     resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_OPEN_FILES, MAX_OPEN_FILES))
+    # No POSIX message queue: it would outlive the run, and nothing could list it.
+    resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))
     if os.geteuid() != 0:  # the limit is per uid, and root ignores it
         resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
     if cpu_seconds:
@@ -237,5 +239,172 @@ def _send(channel: int, header: dict, body: bytes = b"") -> None:
         data = data[_os_write(channel, data) :]
 
 
+def serve(control: int, uid: int | None) -> None:
+    """The zygote of a sandbox: numpy is imported, no student code ever runs here. For
+    each request on the control socket it forks a child that runs one plan in a fresh
+    folder of its own (as uid, when given), then ends whatever that child left running,
+    then answers."""
+    import ctypes
+    import shutil
+    import socket
+    import tempfile
+
+    # Not dumpable: a child can neither trace it nor open its files in /proc.
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    connection = socket.socket(fileno=control)
+    _send(control, {"kind": "ready"})
+    while True:
+        request, body, channel = _receive(connection)
+        if request is None:
+            return
+        folder = Path(tempfile.mkdtemp(prefix="run-", dir="/tmp"))
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                global _PID
+                _PID = os.getpid()
+                connection.close()
+                workdir = _unpack(request, body, folder)
+                sys.argv[1:] = [str(workdir), str(channel)]  # as when run on its own
+                os.chdir(workdir)
+                if uid is not None:
+                    _become(uid, ctypes)
+                run(workdir, channel)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(channel)
+        status = os.waitpid(pid, 0)[1]
+        if not _end_leftovers():
+            return  # something will not die: the grader starts a new sandbox
+        # Nothing of one run may reach the next: its files, its System V IPC objects.
+        _clear(Path("/tmp"), _mounted_under(Path("/tmp")), shutil)
+        _remove_ipc_objects()
+        _send(control, {"kind": "ended", "code": os.waitstatus_to_exitcode(status)})
+
+
+def _become(uid: int, ctypes) -> None:
+    """Give up root for uid for good: no groups, no capabilities, no way back."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if ctypes.CDLL(None).prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        raise OSError("cannot set no_new_privs")
+
+
+def _receive(connection) -> tuple[dict | None, bytes, int]:
+    """A run request: its header, its body and the channel sent with it."""
+    import socket
+
+    prefix, fds, _, _ = socket.recv_fds(connection, 4, 1)
+    if not prefix or not fds:
+        return None, b"", -1
+    prefix += _exactly(connection, 4 - len(prefix))
+    header = json.loads(_exactly(connection, int.from_bytes(prefix, "big")))
+    return header, _exactly(connection, int(header["size"])), fds[0]
+
+
+def _exactly(connection, size: int) -> bytes:
+    chunks = []
+    while size > 0:
+        chunk = connection.recv(min(size, 1 << 20))
+        if not chunk:
+            raise EOFError("the grader closed the control socket")
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _unpack(request: dict, body: bytes, folder: Path) -> Path:
+    """The run's folder: the submission's files, the inputs and the plan, which names
+    the copy of the submission."""
+    submission = folder / "submission"
+    at = 0
+    for name, size in request["files"]:
+        file = submission / name
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_bytes(body[at : at + size])
+        at += size
+    if request["inputs"]:
+        (folder / "inputs.npz").write_bytes(body[at : at + request["inputs"]])
+    plan = {**request["plan"], "path": str(submission / request["path"])}
+    (folder / "plan.json").write_text(json.dumps(plan))
+    folder.chmod(0o755)  # readable, not writable, by the uid the run becomes
+    return folder
+
+
+def _mounted_under(root: Path) -> set[Path]:
+    """The mount points under root (read-only binds of the environment) and the
+    folders on their way: these stay."""
+    kept = set()
+    with open("/proc/self/mountinfo") as table:
+        for line in table:
+            point = Path(line.split()[4].replace("\\040", " "))
+            if point != root and point.is_relative_to(root):
+                kept.add(point)
+                kept.update(p for p in point.parents if p.is_relative_to(root) and p != root)
+    return kept
+
+
+def _clear(folder: Path, kept: set[Path], shutil) -> None:
+    """Remove everything in folder but what is kept (and inside a kept mount point)."""
+    for entry in folder.iterdir():
+        if entry not in kept:
+            _remove(entry, shutil)
+        elif not os.path.ismount(entry):
+            _clear(entry, kept, shutil)
+
+
+def _remove(path: Path, shutil) -> None:
+    """Remove path, even where the run took its own write permission away."""
+
+    def writable_again(function, name, error):
+        os.chmod(os.path.dirname(name) or "/", 0o700)
+        if os.path.isdir(name) and not os.path.islink(name):
+            os.chmod(name, 0o700)
+        function(name)
+
+    if path.is_dir() and not path.is_symlink():
+        path.chmod(0o700)
+        shutil.rmtree(path, onerror=writable_again)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _remove_ipc_objects() -> None:
+    """Remove the shared memory segments, message queues and semaphores of this
+    sandbox's IPC namespace (its own: every one was made by a run)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for kind, control in (("shm", libc.shmctl), ("msg", libc.msgctl), ("sem", libc.semctl)):
+        with open(f"/proc/sysvipc/{kind}") as table:
+            for line in table.readlines()[1:]:
+                identifier = int(line.split()[1])
+                control(identifier, 0, None)  # IPC_RMID; semctl ignores its 3rd argument
+
+
+def _end_leftovers() -> bool:
+    """Kill every process of this sandbox but its init and the zygote (the PID
+    namespace holds nothing else); False when some will not go."""
+    import signal
+    import time
+
+    for _ in range(2000):
+        others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, _PID)]
+        if not others:
+            return True
+        try:
+            os.kill(-1, signal.SIGKILL)  # every process it may signal, not itself
+        except ProcessLookupError:
+            pass
+        time.sleep(0.001)
+    return False
+
+
 if __name__ == "__main__":
-    run(Path(sys.argv[1]), int(sys.argv[2]))
+    if sys.argv[1] == "--zygote":
+        serve(int(sys.argv[2]), int(sys.argv[3]) if sys.argv[3] else None)
+    else:
+        run(Path(sys.argv[1]), int(sys.argv[2]))

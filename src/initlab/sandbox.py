@@ -31,9 +31,12 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -49,6 +52,8 @@ TMP_BYTES = 64 * 1024 * 1024  # the child's private /tmp
 # is stopped. A frame's header is small; arrays are capped by the child per step.
 MAX_CHANNEL_BYTES = 512 * 1024 * 1024
 MAX_HEADER_BYTES = 1 << 20
+ZYGOTE_START_SECONDS = 60.0
+SKIPPED_NAMES = {"__pycache__", ".ipynb_checkpoints"}
 # A child that cannot start (an exhausted process table right after a fork bomb)
 # is tried again after these pauses before the run counts as an infrastructure error.
 START_RETRIES = (0.2, 1.0)
@@ -83,11 +88,11 @@ class Sandbox:
         child = [str(CHILD), str(workdir), str(ready_fd)]
         return self._argv(child, _binds([submission, workdir]))
 
-    def _argv(self, python_args: list[str], binds: list[str]) -> list[str]:
+    def _argv(self, python_args: list[str], binds: list[str], drop_uid: bool = True) -> list[str]:
         python = [sys.executable, "-I", "-B", *python_args]
         setpriv = shutil.which("setpriv")
         drop = []
-        if self.uid is not None:
+        if self.uid is not None and drop_uid:
             drop = [f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups"]
             drop += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
         # Killed with the process that started it, even by SIGKILL: a grading worker
@@ -112,14 +117,21 @@ class ChildRun:
     frames: list[tuple[dict, bytes]]
     timed_out: bool
     overflowed: bool
-    code: int
+    code: int | None  # None: the process that ran it ended too
 
 
 def launch(sandbox: Sandbox, workdir: Path, submission: Path, timeout: float) -> ChildRun:
     """Run the child on workdir's plan and read what it sends on its channel (never its
-    output). SandboxError when it did not start: its first frame is "ready"."""
+    output). SandboxError when it did not start: its first frame is "ready".
+
+    Under bubblewrap the child is forked by this thread's zygote, a sandbox started
+    once that has numpy imported: a fresh process per run without paying for Python
+    and numpy's start each time."""
     for pause in (*START_RETRIES, None):
-        run = _launch_once(sandbox, workdir, submission, timeout)
+        if sandbox.mode == "bwrap":
+            run = _zygote(sandbox).run(workdir, submission, timeout)
+        else:
+            run = _launch_once(sandbox, workdir, submission, timeout)
         if run.frames and run.frames[0][0].get("kind") == "ready":
             run.frames.pop(0)
             return run
@@ -158,9 +170,146 @@ def _launch_once(sandbox: Sandbox, workdir: Path, submission: Path, timeout: flo
     return ChildRun(_frames(data), timed_out, overflowed, process.wait())
 
 
-def _collect(process: subprocess.Popen, channel: int, timeout: float) -> tuple[bytes, bool, bool]:
+class _Zygote:
+    """A long-lived sandbox whose process forks one child per run (``_child.serve``)."""
+
+    def __init__(self, sandbox: Sandbox):
+        ours, theirs = socket.socketpair()
+        # The zygote keeps the sandbox's root; each child it forks drops to the slot's
+        # uid before any student code, so no child can signal or trace its zygote.
+        zygote = [str(CHILD), "--zygote", str(theirs.fileno()), str(sandbox.uid or "")]
+        argv = sandbox._argv(zygote, _binds([]), drop_uid=False)
+        self.process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            pass_fds=(theirs.fileno(),),
+            env={},
+        )
+        theirs.close()
+        self.control = ours
+        self.control.settimeout(ZYGOTE_START_SECONDS)
+        try:
+            started = _read_frame(self.control)
+        except (OSError, ValueError):
+            started = None
+        if not started or started[0].get("kind") != "ready":
+            self.stop()
+            raise SandboxError(f"the sandbox did not start ({sandbox.description})")
+        self.control.settimeout(None)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.control.close()
+
+    def run(self, workdir: Path, submission: Path, timeout: float) -> ChildRun:
+        header, body = _request(workdir, submission)
+        read_end, write_end = os.pipe()
+        try:
+            encoded = json.dumps({**header, "size": len(body)}).encode()
+            prefix = len(encoded).to_bytes(4, "big")
+            socket.send_fds(self.control, [prefix], [write_end])
+            self.control.sendall(encoded + body)
+        except OSError:
+            os.close(read_end)
+            self.stop()
+            return ChildRun([], False, False, None)
+        finally:
+            os.close(write_end)
+        try:
+            data, timed_out, overflowed = _collect(self.process, read_end, timeout, False)
+        finally:
+            os.close(read_end)
+        code = None
+        if not (timed_out or overflowed):
+            self.control.settimeout(max(1.0, timeout))
+            with contextlib.suppress(OSError, ValueError):
+                ended = _read_frame(self.control)
+                code = ended[0].get("code") if ended else None
+            self.control.settimeout(None)
+        if timed_out or overflowed or code is None:
+            self.stop()  # its PID namespace, and the run in it, end with it
+        return ChildRun(_frames(data), timed_out, overflowed, code)
+
+
+_zygotes = threading.local()
+
+
+def _zygote(sandbox: Sandbox) -> _Zygote:
+    """This thread's zygote, started again when the last one ended."""
+    zygote = getattr(_zygotes, "current", None)
+    if zygote is None or not zygote.alive:
+        zygote = _zygotes.current = _Zygote(sandbox)
+    return zygote
+
+
+def _request(workdir: Path, submission: Path) -> tuple[dict, bytes]:
+    """A run request for the zygote: the plan, and the submission's files and the
+    inputs as bytes (nothing of the host is bound into its sandbox)."""
+    plan = json.loads((workdir / "plan.json").read_text())
+    files = (
+        [(submission.name, submission)]
+        if submission.is_file()
+        else [(p.relative_to(submission).as_posix(), p) for p in submission_files(submission)]
+    )
+    contents = [path.read_bytes() for _, path in files]
+    inputs = workdir / "inputs.npz"
+    extra = inputs.read_bytes() if inputs.exists() else b""
+    header = {
+        "kind": "run",
+        "plan": plan,
+        "files": [[name, len(data)] for (name, _), data in zip(files, contents, strict=True)],
+        "inputs": len(extra),
+        "path": submission.name if submission.is_file() else "",
+    }
+    return header, b"".join(contents) + extra
+
+
+def submission_files(folder: Path) -> Iterator[Path]:
+    """The regular files of a submission folder; links are never followed (they could
+    point anywhere), hidden files and caches are left out."""
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path.name in SKIPPED_NAMES or path.is_symlink():
+            continue
+        if path.is_dir():
+            yield from submission_files(path)
+        elif path.is_file():
+            yield path
+
+
+def _read_frame(connection: socket.socket) -> tuple[dict, bytes] | None:
+    prefix = _recv_exactly(connection, 4)
+    if prefix is None:
+        return None
+    header = json.loads(_recv_exactly(connection, int.from_bytes(prefix, "big")) or b"null")
+    return header, _recv_exactly(connection, int(header.get("size", 0))) or b""
+
+
+def _recv_exactly(connection: socket.socket, size: int) -> bytes | None:
+    chunks = []
+    while size > 0:
+        chunk = connection.recv(min(size, 1 << 16))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _collect(
+    process: subprocess.Popen, channel: int, timeout: float, until_exit: bool = True
+) -> tuple[bytes, bool, bool]:
     """(what the child sent, timed out, sent more than MAX_CHANNEL_BYTES), read as it
-    comes (a pipe holds 64 KiB) until the child ends or the time is up."""
+    comes (a pipe holds 64 KiB) until every writer closed the channel and, until_exit,
+    process ended; or until process ended early, or the time is up."""
     deadline = time.monotonic() + timeout
     received = bytearray()
     try:
@@ -181,6 +330,8 @@ def _collect(process: subprocess.Popen, channel: int, timeout: float) -> tuple[b
                     return bytes(received), False, True
                 if chunk:
                     continue
+                if not until_exit:
+                    return bytes(received), False, False
                 # Every writer closed the channel: the child is ending.
                 try:
                     process.wait(timeout=remaining)
