@@ -32,11 +32,10 @@ from pathlib import Path
 import initlab
 from initlab.grading import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, RUBRIC, SubmissionError, grade
 from initlab.ledger import Ledger, Result
-from initlab.sandbox import SandboxError
+from initlab.sandbox import SKIPPED_NAMES, SandboxError, submission_files
 
 MAX_FILES = 200
 MAX_BYTES = 20 * 1024 * 1024  # per submission
-SKIPPED_NAMES = {"__pycache__", ".ipynb_checkpoints"}
 # A grading process that dies while grading the same submission this many times
 # (its own death, not the student process's) ends that submission as "crashed".
 MAX_WORKER_DEATHS = 2
@@ -126,7 +125,7 @@ def read_task(student_id: str, folder: Path, **options) -> Task:
     """The submission in folder as a Task; its digest is over every file's name and bytes."""
     files: dict[str, bytes] = {}
     problem, total = "", 0
-    for path in sorted(_files(folder)):
+    for path in submission_files(folder):
         name = path.relative_to(folder).as_posix()
         if len(files) == MAX_FILES or total > MAX_BYTES:
             problem = f"the submission holds more than {MAX_FILES} files or {MAX_BYTES} bytes"
@@ -141,17 +140,6 @@ def read_task(student_id: str, folder: Path, **options) -> Task:
     for name, data in sorted(files.items()):
         digest.update(f"{name}\0{len(data)}\0".encode() + data)
     return Task(student_id, digest.hexdigest(), files, problem=problem, **options)
-
-
-def _files(folder: Path) -> Iterator[Path]:
-    """Regular files under folder; links are never followed (they could point anywhere)."""
-    for path in folder.iterdir():
-        if _hidden(path) or path.is_symlink():
-            continue
-        if path.is_dir():
-            yield from _files(path)
-        elif path.is_file():
-            yield path
 
 
 def grade_task(task: Task) -> Result:
@@ -366,6 +354,8 @@ class DaskPool:
                         f" this command with {GRADER_VERSION}",
                     )
                 yield result
+            elif future.status == "cancelled":
+                yield unfinished(task, "infrastructure", "the Dask cluster cancelled the task")
             else:
                 error = future.exception()
                 if isinstance(error, KilledWorker):

@@ -1,25 +1,27 @@
 """How the process that runs student code is started.
 
-Every run of the child (``initlab/_child.py``, run as a script) goes through
-``launch``. Two modes, chosen once per grading process and recorded with every
-result:
+Every run of the child (``initlab/_child.py``) goes through ``launch``, and its
+results come back only on a pipe the grader opened. Two modes, chosen once per
+grading process and recorded with every result:
 
 - ``bwrap``: bubblewrap gives the child its own PID, network, IPC and UTS
   namespaces (no network at all, no other process visible) and a file system
-  made of an allow-list: ``/usr``, the interpreter, the virtual environment,
-  the child's script, the submission and the run's folder, all read-only, and
-  a small private ``/tmp``. The grader's folders, the ledger and other
-  submissions do not exist there. Results come back on a pipe the grader
-  reads with a size cap, never through files.
-- ``rlimits-only``: bubblewrap is missing or does not work on this kernel; the
-  child runs on the host file system with only its resource limits.
+  made of an allow-list: ``/usr``, the interpreter, the virtual environment
+  and the child's script, all read-only, and a small private ``/tmp``. The
+  grader's folders, the ledger and other submissions do not exist there. Each
+  grading thread keeps one such sandbox, whose zygote has numpy imported and
+  forks one child per run: the child unpacks the submission it was sent into
+  a fresh folder, gives up root for the worker slot's uid and runs the plan;
+  then the zygote kills whatever the run left and removes its files and IPC
+  objects.
+- ``rlimits-only``: bubblewrap is missing or does not work on this kernel; one
+  child per run on the host file system, with only its resource limits, under
+  the slot's uid when the interpreter is readable by it (``setpriv``).
 
-In both, when the grader runs as root the child gives up root with ``setpriv``
-for a uid of its own worker slot (a process limit does not apply to root), and
-sets its resource limits (address space, CPU seconds, processes, file size,
-open files) before loading student code. A run that dies before the child said
-it was ready is the infrastructure's failure, never the student's: ``launch``
-raises ``SandboxError``.
+Either way the child sets its resource limits (address space, CPU seconds,
+processes, file size, open files, no message queues) before loading student
+code. A run whose child never said "ready" is the infrastructure's failure,
+never the student's: ``launch`` raises ``SandboxError``.
 """
 
 from __future__ import annotations
