@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from initlab import sandbox
-from initlab.bulk import LocalPool, Task, read_task
+from initlab.bulk import LocalPool, Task, grade_directory, grade_task, read_task, unfinished
 from initlab.cli import main
 from initlab.grading import RUBRIC, grade
+from initlab.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "graders" / "solutions"
@@ -432,3 +433,37 @@ def test_nbgrader_layout_is_accepted(tmp_path, capsys):
 def test_a_task_travels_as_json_unchanged():
     task = Task("alice", "abc", {"initialization.py": b"\x00\xffbytes"}, hidden=True, timeout=3.0)
     assert Task.from_json(json.loads(json.dumps(task.to_json()))) == task
+
+
+class FlakyPool:
+    """Grades in this process, except that the machine fails on the students named."""
+
+    description = "a pool whose machine fails"
+
+    def __init__(self, failing: set[str]):
+        self.failing = failing
+
+    def map(self, tasks):
+        for task in tasks:
+            if task.student_id in self.failing:
+                yield unfinished(task, "infrastructure", "the machine failed")
+            else:
+                yield grade_task(task)
+
+    def close(self):
+        pass
+
+
+def test_an_infrastructure_failure_is_no_grade_and_is_graded_again(tmp_path):
+    for student in ("ann", "ben"):
+        (tmp_path / student).mkdir()
+        (tmp_path / student / "initialization.py").write_text(INITIALIZATION)
+    tasks = [read_task(student, tmp_path / student) for student in ("ann", "ben")]
+    ledger = Ledger(tmp_path / "grades.sqlite")
+    first = grade_directory(tasks, ledger, FlakyPool({"ann"}))
+    ann, ben = (first.results[task.key] for task in tasks)
+    assert (ann.status, ann.score, ann.tests) == ("infrastructure", None, [])
+    assert (ben.status, ben.score) == ("ok", 45)
+    second = grade_directory(tasks, ledger, FlakyPool(set()))
+    assert second.graded_now == 1
+    assert second.results[tasks[0].key].score == 45

@@ -247,3 +247,24 @@ def test_files_beside_the_submission_are_not_run(tmp_path, name):
         (folder / module).write_text((ROOT / "graders" / "solutions" / module).read_text())
     (folder / name).write_text("import os\nos._exit(0)\n")
     assert grade(folder).score == 100
+
+
+def test_a_sandbox_that_cannot_start_is_the_machines_failure_not_a_grade(
+    tmp_path, monkeypatch, capsys
+):
+    """No "ready" from the child: SandboxError (retried, then exit status 1 with one line),
+    never a submission graded 0."""
+    from initlab.cli import main
+
+    previous = getattr(sandbox._zygotes, "current", None)
+    if previous is not None:
+        previous.stop()
+    monkeypatch.setattr(sandbox, "CHILD", tmp_path / "missing.py")
+    monkeypatch.setattr(sandbox, "START_RETRIES", (0.0,))
+    file = tmp_path / "solution.py"
+    file.write_text(SOLUTION)
+    with pytest.raises(sandbox.SandboxError, match="did not start"):
+        grade(file)
+    assert main(["grade", str(file)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("initlab grade: the sandbox") and err.count("\n") == 1, err

@@ -84,10 +84,10 @@ class Sandbox:
     def description(self) -> str:
         return f"sandbox: {self.mode} ({self.detail})"
 
-    def command(self, workdir: Path, submission: Path, ready_fd: int) -> list[str]:
-        """The argv that runs the child on workdir's plan, reporting readiness on ready_fd."""
+    def command(self, workdir: Path, submission: Path, channel: int) -> list[str]:
+        """The argv of one child for workdir's plan, sending its frames on channel."""
         # The child runs as a script: it needs numpy, not the rest of the package.
-        child = [str(CHILD), str(workdir), str(ready_fd)]
+        child = [str(CHILD), str(workdir), str(channel)]
         return self._argv(child, _binds([submission, workdir]))
 
     def _argv(self, python_args: list[str], binds: list[str], drop_uid: bool = True) -> list[str]:
@@ -129,18 +129,22 @@ def launch(sandbox: Sandbox, workdir: Path, submission: Path, timeout: float) ->
     Under bubblewrap the child is forked by this thread's zygote, a sandbox started
     once that has numpy imported: a fresh process per run without paying for Python
     and numpy's start each time."""
+    why = ""
     for pause in (*START_RETRIES, None):
-        if sandbox.mode == "bwrap":
-            run = _zygote(sandbox).run(workdir, submission, timeout)
+        try:
+            if sandbox.mode == "bwrap":
+                run = _zygote(sandbox).run(workdir, submission, timeout)
+            else:
+                run = _launch_once(sandbox, workdir, submission, timeout)
+        except SandboxError as error:
+            why = str(error)
         else:
-            run = _launch_once(sandbox, workdir, submission, timeout)
-        if run.frames and run.frames[0][0].get("kind") == "ready":
-            run.frames.pop(0)
-            return run
+            if run.frames and run.frames[0][0].get("kind") == "ready":
+                run.frames.pop(0)
+                return run
+            why = f"the sandboxed child did not start (exit status {run.code})"
         if pause is None:
-            raise SandboxError(
-                f"the sandboxed child did not start (exit status {run.code}; {sandbox.description})"
-            )
+            raise SandboxError(f"{why}; {sandbox.description}")
         time.sleep(pause)
     raise AssertionError("unreachable")
 
@@ -199,7 +203,7 @@ class _Zygote:
             started = None
         if not started or started[0].get("kind") != "ready":
             self.stop()
-            raise SandboxError(f"the sandbox did not start ({sandbox.description})")
+            raise SandboxError("the sandbox did not start")
         self.control.settimeout(None)
 
     @property
