@@ -6,6 +6,7 @@ failed; otherwise it raises with what got through, so a failing test names the l
 
 import json
 import os
+import platform
 import socket
 import subprocess
 import sys
@@ -110,9 +111,28 @@ def test_killing_its_parent_is_refused_and_the_grader_lives_on(tmp_path):
     assert report.score == 100
 
 
+# Kernel keys in its session and user keyrings, through x86_64's add_key and keyctl
+# (KEYCTL_READ) system calls; elsewhere that part of the next test is left out.
+X86_64 = platform.machine() == "x86_64"
+KEYS_STASHED = (
+    "    for keyring in (-3, -4):\n"
+    "        ctypes.CDLL(None).syscall(248, b'user', b'k', b'secret', 6, ctypes.c_int(keyring))\n"
+    if X86_64
+    else ""
+)
+KEYS_FOUND = (
+    "for keyring in (-3, -4):\n"
+    "    if ctypes.CDLL(None).syscall(250, 11, ctypes.c_int(keyring), None, 0) > 0:\n"
+    "        leaks.append(f'a key in keyring {keyring}')\n"
+    if X86_64
+    else ""
+)
+
+
 def test_one_run_leaves_nothing_for_the_next(tmp_path):
-    """A submission stashes a file, a System V shared memory segment and a process that
-    outlives it; the next submission graded in the same sandbox finds none of them."""
+    """A submission stashes a file, a System V shared memory segment, kernel keys and a
+    process that outlives it; the next submission graded in the same sandbox finds
+    none of them."""
     stash = SOLUTION.replace(
         "def initialize_parameters_zeros(layers_dims):\n",
         "def initialize_parameters_zeros(layers_dims):\n"
@@ -121,7 +141,8 @@ def test_one_run_leaves_nothing_for_the_next(tmp_path):
         "    os.makedirs('/tmp/locked/inner', exist_ok=True)\n"
         "    os.chmod('/tmp/locked', 0o500)\n"
         "    ctypes.CDLL(None).shmget(4242, 4096, 0o1666)\n"
-        "    if os.fork() == 0:\n"
+        + KEYS_STASHED
+        + "    if os.fork() == 0:\n"
         "        os.setsid()\n"
         "        time.sleep(600)\n",
     )
@@ -137,7 +158,8 @@ def test_one_run_leaves_nothing_for_the_next(tmp_path):
         "    leaks.append(f'run folders {os.listdir(\"/tmp\")}')\n"
         "if ctypes.CDLL(None).shmget(4242, 0, 0) != -1:\n"
         "    leaks.append('the shared memory segment')\n"
-        "mine = {1, os.getpid(), os.getppid()}\n"
+        + KEYS_FOUND
+        + "mine = {1, os.getpid(), os.getppid()}\n"
         "others = [p for p in os.listdir('/proc') if p.isdigit() and int(p) not in mine]\n"
         "if others:\n"
         "    leaks.append(f'processes {others}')\n"

@@ -168,10 +168,26 @@ def limit_resources(memory_mb: int, cpu_seconds: int | None = None) -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
 
 
+def fresh_keyrings() -> None:
+    """No kernel key of an earlier run: a new session keyring, and the uid's user
+    keyrings (which outlive its processes) emptied, before any student code."""
+    import ctypes
+    import platform
+
+    keyctl = {"x86_64": 250, "aarch64": 219}.get(platform.machine())
+    if keyctl is None:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall(keyctl, 1, None)  # KEYCTL_JOIN_SESSION_KEYRING: a new, anonymous one
+    for keyring in (-4, -5):  # KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING
+        libc.syscall(keyctl, 7, ctypes.c_int(keyring))  # KEYCTL_CLEAR
+
+
 def run(workdir: Path, channel: int) -> None:
     plan = json.loads((workdir / "plan.json").read_text())
     if plan.get("memory_mb"):
         limit_resources(int(plan["memory_mb"]), plan.get("cpu_seconds"))
+    fresh_keyrings()
     inputs = {}
     if (workdir / "inputs.npz").exists():
         with np.load(workdir / "inputs.npz", allow_pickle=False) as archive:
