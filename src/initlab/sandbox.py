@@ -13,7 +13,7 @@ grading process and recorded with every result:
   forks one child per run: the child unpacks the submission it was sent into
   a fresh folder, gives up root for the worker slot's uid and runs the plan;
   then the zygote kills whatever the run left and removes its files and IPC
-  objects.
+  objects (the next child also empties its uid's kernel keyrings).
 - ``rlimits-only``: bubblewrap is missing or does not work on this kernel; one
   child per run on the host file system, with only its resource limits, under
   the slot's uid when the interpreter is readable by it (``setpriv``).
