@@ -1,6 +1,7 @@
 """The stubs in assignment/ are generated from graders/solutions/ and leak no solution."""
 
 import importlib.util
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "graders" / "solutions"
 ASSIGNMENT = ROOT / "assignment"
 MODULES = ["initialization.py", "propagation.py"]
+COURSE = ROOT / "graders" / "nbgrader"
+NBGRADER_OUTPUT = ["gradebook.db", "release", "submitted", "autograded", "feedback", "*.log"]
 
 
 def load(path):
@@ -103,11 +106,32 @@ def test_stub_keeps_the_indentation_of_the_fence():
 def test_release_does_not_overwrite_without_force(tmp_path, capsys):
     work = tmp_path / "initialization.py"
     work.write_text("my work")
-    assert main(["release", str(tmp_path), "--source", str(SOLUTIONS)]) == 2
+    no_course = ["--course", str(tmp_path / "no-course")]
+    assert main(["release", str(tmp_path), "--source", str(SOLUTIONS), *no_course]) == 2
     assert "--force" in capsys.readouterr().err
     assert work.read_text() == "my work"
-    assert main(["release", str(tmp_path), "--source", str(SOLUTIONS), "--force"]) == 0
+    assert main(["release", str(tmp_path), "--source", str(SOLUTIONS), *no_course, "--force"]) == 0
     assert work.read_text() == (ASSIGNMENT / "initialization.py").read_text()
+
+
+def test_release_regenerates_the_committed_assignment(tmp_path):
+    """`initlab release assignment --force` on a copy of the course rewrites nothing
+    in its source notebook, and writes exactly the stubs and the notebook of assignment/."""
+    course = tmp_path / "course"
+    shutil.copytree(COURSE, course, ignore=shutil.ignore_patterns(*NBGRADER_OUTPUT))
+    source = course / "source" / "initialization" / "Initialization.ipynb"
+    before = source.read_text()
+    out = tmp_path / "out"
+    args = ["release", str(out), "--source", str(SOLUTIONS), "--course", str(course)]
+    assert main(args) == 0
+    assert source.read_text() == before, "the course notebook drifted from graders/solutions/"
+    for name in [*MODULES, "Initialization.ipynb"]:
+        assert (out / name).read_text() == (ASSIGNMENT / name).read_text(), (
+            f"assignment/{name} is not what `initlab release assignment --force` writes"
+        )
+    (out / "Initialization.ipynb").write_text("my work")
+    assert main(args) == 2, "the released notebook must not be overwritten without --force"
+    assert (out / "Initialization.ipynb").read_text() == "my work"
 
 
 def test_release_refuses_the_solution_folder_and_a_missing_source(tmp_path, capsys):

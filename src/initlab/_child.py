@@ -10,9 +10,12 @@ reads that pipe (never pickles, never this process's output) and decides.
 
 from __future__ import annotations
 
+import ast
+import copy
 import importlib.util
 import io
 import json
+import linecache
 import os
 import sys
 import traceback
@@ -64,7 +67,7 @@ def _import(name: str, file: Path) -> types.ModuleType:
 
 
 def _notebook_source(path: str) -> str:
-    """The code cells, with IPython's ! and % lines left out."""
+    """The definitions of the code cells: what a module of the notebook would hold."""
     notebook = json.loads(Path(path).read_text(encoding="utf-8"))
     cells = []
     for cell in notebook.get("cells", []):
@@ -73,22 +76,59 @@ def _notebook_source(path: str) -> str:
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else source
         lines = [line for line in source.splitlines() if not line.lstrip().startswith(("!", "%"))]
-        cells.append("\n".join(lines))
+        cells.append(_definitions("\n".join(lines)))
     return "\n\n".join(cells)
+
+
+_DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _definitions(source: str) -> str:
+    """The cell's imports, functions, classes and names given literal values, at their
+    own line numbers; what the notebook runs (training, plots, its test cells) is
+    left out. A cell that does not parse is kept whole, so its SyntaxError is reported."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    lines = source.splitlines()
+    kept = [""] * len(lines)
+    for node in tree.body:
+        targets = getattr(node, "targets", [getattr(node, "target", None)])
+        plain = (
+            isinstance(node, (ast.Assign, ast.AnnAssign))
+            and all(isinstance(target, ast.Name) for target in targets)
+            and _literal(node.value)
+        )
+        if isinstance(node, _DEFINITIONS) or plain:
+            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+            kept[first - 1 : node.end_lineno] = lines[first - 1 : node.end_lineno]
+    return "\n".join(kept)
+
+
+def _literal(value: ast.expr | None) -> bool:
+    try:
+        ast.literal_eval(value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
 
 
 def _module_from_source(name: str, source: str, path: str) -> types.ModuleType:
     module = types.ModuleType(name)
     module.__file__ = path
     sys.modules[name] = module
-    exec(compile(source, path, "exec"), module.__dict__)
+    # Tracebacks quote the code cells, not the lines of the notebook's JSON.
+    filename = f"{path} (code cells)"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), module.__dict__)
     return module
 
 
 class _Writer:
     """Describes one step's result; its arrays go down the channel as .npy bytes."""
 
-    def __init__(self, channel: int, step: str):
+    def __init__(self, channel: int | list, step: str):
         self.channel, self.step, self.count, self.elements = channel, step, 0, 0
 
     def array(self, value) -> dict:
@@ -132,7 +172,7 @@ def _argument(spec, inputs, results):
     """A call's argument: a JSON literal, an input array, a dict of either, or what
     an earlier step returned (None when that step returned nothing usable)."""
     if "literal" in spec:
-        return spec["literal"]
+        return copy.deepcopy(spec["literal"])
     if "input" in spec:
         return inputs[spec["input"]].copy()
     if "dict" in spec:
@@ -208,23 +248,39 @@ def run(workdir: Path, channel: int) -> None:
         if not callable(function):
             _write(channel, step["id"], {"status": "missing_function"})
             continue
-        try:
-            args = [_argument(spec, inputs, results) for spec in step["args"]]
-            value = function(*args)
-        except NotImplementedError:
-            _write(channel, step["id"], {"status": "not_implemented"})
-            continue
-        except BaseException as error:  # SystemExit and KeyboardInterrupt are the student's too
-            _write(channel, step["id"], {"status": "exception", "error": _error_message(error)})
-            continue
-        _only_the_child()
-        results[step["id"]] = value
-        writer = _Writer(channel, step["id"])
-        try:
-            description = writer.describe(value, keep=step.get("keep"))
-        except Exception as error:
-            description = {"kind": "other", "type": f"unreadable result ({type(error).__name__})"}
-        _write(channel, step["id"], {"status": "ok", "value": description})
+        call_step(step, function, inputs, results, channel)
+
+
+def call_step(
+    step: dict,
+    function,
+    inputs: dict[str, np.ndarray],
+    results: dict,
+    channel: int | list,
+    passthrough: tuple[type[BaseException], ...] = (),
+) -> None:
+    """Call function with the step's arguments and send what it returned down channel;
+    results collects the return values for later steps. Exceptions of the
+    passthrough types propagate; every other one is the student's and recorded."""
+    try:
+        args = [_argument(spec, inputs, results) for spec in step["args"]]
+        value = function(*args)
+    except passthrough:
+        raise
+    except NotImplementedError:
+        _write(channel, step["id"], {"status": "not_implemented"})
+        return
+    except BaseException as error:  # SystemExit and KeyboardInterrupt are the student's too
+        _write(channel, step["id"], {"status": "exception", "error": _error_message(error)})
+        return
+    _only_the_child()
+    results[step["id"]] = value
+    writer = _Writer(channel, step["id"])
+    try:
+        description = writer.describe(value, keep=step.get("keep"))
+    except Exception as error:
+        description = {"kind": "other", "type": f"unreadable result ({type(error).__name__})"}
+    _write(channel, step["id"], {"status": "ok", "value": description})
 
 
 def _error_message(error: BaseException) -> str:
@@ -241,14 +297,18 @@ def _only_the_child() -> None:
         _exit(0)
 
 
-def _write(channel: int, step: str, record: dict) -> None:
+def _write(channel: int | list, step: str, record: dict) -> None:
     _only_the_child()
     _send(channel, {"kind": "record", "step": step, "record": record})
 
 
-def _send(channel: int, header: dict, body: bytes = b"") -> None:
-    """One frame: the header's length (4 bytes), the header as JSON, then body bytes
-    (their length is in the header)."""
+def _send(channel: int | list, header: dict, body: bytes = b"") -> None:
+    """One frame: on a pipe, the header's length (4 bytes), the header as JSON, then
+    body bytes (their length is in the header); in-process (a list), appended as
+    (header, body)."""
+    if isinstance(channel, list):
+        channel.append(({**header, "size": len(body)}, body))
+        return
     encoded = _dumps({**header, "size": len(body)}).encode()
     data = memoryview(len(encoded).to_bytes(4, "big") + encoded + body)
     while data:

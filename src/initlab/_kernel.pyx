@@ -33,10 +33,23 @@ cdef extern from "_simd.h" nogil:
     vec vload "initlab_load"(const double* p)
     void vstore "initlab_store"(double* p, vec v)
     vec splat "initlab_splat"(double x)
-    double hsum "initlab_hsum"(vec v)
+    vec set4 "initlab_set"(double a, double b, double c, double d)
+    vec hsum4 "initlab_hsum4"(vec a, vec b, vec c, vec d)
     vec relu "initlab_relu"(vec z)
     vec step "initlab_step"(vec a, double low)
     vec vexp "initlab_exp"(vec x)
+    void vexp4 "initlab_exp4"(vec* x)
+    void dots2x4 "initlab_dots2x4"(const double* x0, const double* x1, const double* y0,
+                                   const double* y1, const double* y2, const double* y3,
+                                   const Py_ssize_t* plan, vec* out)
+    enum:
+        COMBINE "INITLAB_COMBINE"       # a plan's step that adds the last two results
+        PLAN_DEPTH "INITLAB_PLAN_DEPTH" # more than the depth of any plan
+    bint stationary "initlab_stationary"(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
+                                         const double* B, Py_ssize_t b_k, Py_ssize_t cols,
+                                         double* Z, Py_ssize_t z_ld, Py_ssize_t rows,
+                                         Py_ssize_t count, const double* bias, bint relu,
+                                         const double* gate, double low)
     double exp1 "initlab_exp1"(double x)
     int cpu_has_avx2 "initlab_cpu_has_avx2"()
     int COMPILED_AVX2 "INITLAB_COMPILED_AVX2"
@@ -82,6 +95,8 @@ cdef struct Net:
     int threads             # threads for the large matrix products
     Py_ssize_t longest      # the longest sum in a matrix product: max(n_l, m)
     double* packs           # TILE_COLUMNS * longest doubles per thread
+    Py_ssize_t* sum_plan    # the pairwise order of a sum over the m examples (see _plan)
+    Py_ssize_t* loss_plan   # and of the loss, a sum of n_L m terms
 
 
 cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
@@ -94,11 +109,16 @@ cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
     net.activation = activation
     net.threads = threads
     net.widest = 0
-    net.w_off = <Py_ssize_t*> malloc(3 * (L + 1) * sizeof(Py_ssize_t))
+    net.w_off = <Py_ssize_t*> malloc((3 * (L + 1) + _plan_size(m) + _plan_size(dims[L] * m))
+                                     * sizeof(Py_ssize_t))
     if net.w_off == NULL:
         return -1
     net.b_off = net.w_off + (L + 1)
     net.a_off = net.w_off + 2 * (L + 1)
+    net.sum_plan = net.w_off + 3 * (L + 1)
+    net.loss_plan = net.sum_plan + _plan_size(m)
+    _plan(m, net.sum_plan)
+    _plan(dims[L] * m, net.loss_plan)
     for l in range(1, L + 1):
         net.w_off[l] = p
         p += dims[l] * dims[l - 1]
@@ -117,151 +137,218 @@ cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
     return 0
 
 
-cdef inline double _pairwise_sum(const double* a, Py_ssize_t n) noexcept nogil:
-    """sum_j a[j], in numpy's pairwise order."""
-    cdef vec r_lo, r_hi
-    cdef double res
-    cdef Py_ssize_t i, n2
-    if n < 8:
-        res = -0.0
-        for i in range(n):
-            res = res + a[i]
-        return res
-    if n <= PAIRWISE_BLOCK:
-        r_lo = vload(a)
-        r_hi = vload(a + 4)
-        i = 8
-        while i < n - (n % 8):
-            r_lo = r_lo + vload(a + i)
-            r_hi = r_hi + vload(a + i + 4)
-            i += 8
-        res = hsum(r_lo) + hsum(r_hi)
-        while i < n:
-            res = res + a[i]
-            i += 1
-        return res
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _pairwise_sum(a, n2) + _pairwise_sum(a + n2, n - n2)
+cdef enum Pattern:
+    # Which of the pointers given to _pairwise4 are the same row, so that the
+    # block loads each row once. Lane t of the result is sum_j x_t[j] y_t[j].
+    SQUARE = 0   # x0 = x1, x2 = x3, y0 = y2, y1 = y3: a 2 x 2 block of dW
+    ROW = 1      # x0 = x1 = x2 = x3: one row of dZ against four rows of A_prev
+    COLUMN = 2   # y0 = y1 = y2 = y3: four rows of dZ against one row of A_prev
+    SUMS = 3     # sum_j x_t[j] alone; the y_t are not read
 
 
-cdef inline double _pairwise_dot(const double* x, const double* y, Py_ssize_t n) noexcept nogil:
-    """sum_j x[j] y[j], the products summed in numpy's pairwise order."""
-    cdef vec r_lo, r_hi
-    cdef double res
-    cdef Py_ssize_t i, n2
-    if n < 8:
-        res = -0.0
-        for i in range(n):
-            res = res + x[i] * y[i]
-        return res
-    if n <= PAIRWISE_BLOCK:
-        r_lo = vload(x) * vload(y)
-        r_hi = vload(x + 4) * vload(y + 4)
-        i = 8
-        while i < n - (n % 8):
-            r_lo = r_lo + vload(x + i) * vload(y + i)
-            r_hi = r_hi + vload(x + i + 4) * vload(y + i + 4)
-            i += 8
-        res = hsum(r_lo) + hsum(r_hi)
-        while i < n:
-            res = res + x[i] * y[i]
-            i += 1
-        return res
-    n2 = n // 2
-    n2 -= n2 % 8
-    return _pairwise_dot(x, y, n2) + _pairwise_dot(x + n2, y + n2, n - n2)
+cdef inline vec _terms(const double* x0, const double* x1, const double* x2, const double* x3,
+                       const double* y0, const double* y1, const double* y2, const double* y3,
+                       Py_ssize_t j, bint products) noexcept nogil:
+    """[x0[j] y0[j], x1[j] y1[j], x2[j] y2[j], x3[j] y3[j]], or the x_t[j] alone."""
+    if products:
+        return set4(x0[j], x1[j], x2[j], x3[j]) * set4(y0[j], y1[j], y2[j], y3[j])
+    return set4(x0[j], x1[j], x2[j], x3[j])
 
 
-cdef void _pairwise_dot_2x2(const double* x0, const double* x1, const double* y0,
-                            const double* y1, Py_ssize_t n, double* out) noexcept nogil:
-    """out = [x0.y0, x0.y1, x1.y0, x1.y1], each exactly as _pairwise_dot computes it.
-
-    Four dots at once, so each load feeds two products.
+cdef inline vec _sums_block(const double* x0, const double* x1, const double* x2, const double* x3,
+                        const double* y0, const double* y1, const double* y2, const double* y3,
+                        Py_ssize_t n, bint products) noexcept nogil:
+    """Lane t: sum_j x_t[j] y_t[j] (or sum_j x_t[j]) for 8 <= n <= PAIRWISE_BLOCK, as numpy:
+    8 partial sums s_r = sum over j = r mod 8 up to the last multiple of 8, combined
+    ((s_0 + s_1) + (s_2 + s_3)) + ((s_4 + s_5) + (s_6 + s_7)), then the j left one by one.
     """
-    cdef vec a_lo, a_hi, b_lo, b_hi, c_lo, c_hi, d_lo, d_hi
-    cdef vec x0_lo, x0_hi, x1_lo, x1_hi, y0_lo, y0_hi, y1_lo, y1_hi
-    cdef double left[4]
-    cdef Py_ssize_t i, n2, t
-    if n < 8 or n > PAIRWISE_BLOCK:
-        if n < 8:
-            out[0] = _pairwise_dot(x0, y0, n)
-            out[1] = _pairwise_dot(x0, y1, n)
-            out[2] = _pairwise_dot(x1, y0, n)
-            out[3] = _pairwise_dot(x1, y1, n)
-            return
-        n2 = n // 2
-        n2 -= n2 % 8
-        _pairwise_dot_2x2(x0, x1, y0, y1, n2, left)
-        _pairwise_dot_2x2(x0 + n2, x1 + n2, y0 + n2, y1 + n2, n - n2, out)
-        for t in range(4):
-            out[t] = left[t] + out[t]
-        return
-    x0_lo = vload(x0); x0_hi = vload(x0 + 4); x1_lo = vload(x1); x1_hi = vload(x1 + 4)
-    y0_lo = vload(y0); y0_hi = vload(y0 + 4); y1_lo = vload(y1); y1_hi = vload(y1 + 4)
-    a_lo = x0_lo * y0_lo; a_hi = x0_hi * y0_hi
-    b_lo = x0_lo * y1_lo; b_hi = x0_hi * y1_hi
-    c_lo = x1_lo * y0_lo; c_hi = x1_hi * y0_hi
-    d_lo = x1_lo * y1_lo; d_hi = x1_hi * y1_hi
-    i = 8
-    while i < n - (n % 8):
-        x0_lo = vload(x0 + i); x0_hi = vload(x0 + i + 4)
-        x1_lo = vload(x1 + i); x1_hi = vload(x1 + i + 4)
-        y0_lo = vload(y0 + i); y0_hi = vload(y0 + i + 4)
-        y1_lo = vload(y1 + i); y1_hi = vload(y1 + i + 4)
-        a_lo = a_lo + x0_lo * y0_lo; a_hi = a_hi + x0_hi * y0_hi
-        b_lo = b_lo + x0_lo * y1_lo; b_hi = b_hi + x0_hi * y1_hi
-        c_lo = c_lo + x1_lo * y0_lo; c_hi = c_hi + x1_hi * y0_hi
-        d_lo = d_lo + x1_lo * y1_lo; d_hi = d_hi + x1_hi * y1_hi
-        i += 8
-    out[0] = hsum(a_lo) + hsum(a_hi)
-    out[1] = hsum(b_lo) + hsum(b_hi)
-    out[2] = hsum(c_lo) + hsum(c_hi)
-    out[3] = hsum(d_lo) + hsum(d_hi)
-    while i < n:
-        out[0] = out[0] + x0[i] * y0[i]
-        out[1] = out[1] + x0[i] * y1[i]
-        out[2] = out[2] + x1[i] * y0[i]
-        out[3] = out[3] + x1[i] * y1[i]
-        i += 1
+    cdef vec lo0, lo1, lo2, lo3, hi0, hi1, hi2, hi3, r
+    cdef Py_ssize_t j = 8
+    cdef Py_ssize_t body = n - n % 8
+    if products:
+        lo0 = vload(x0) * vload(y0); hi0 = vload(x0 + 4) * vload(y0 + 4)
+        lo1 = vload(x1) * vload(y1); hi1 = vload(x1 + 4) * vload(y1 + 4)
+        lo2 = vload(x2) * vload(y2); hi2 = vload(x2 + 4) * vload(y2 + 4)
+        lo3 = vload(x3) * vload(y3); hi3 = vload(x3 + 4) * vload(y3 + 4)
+    else:
+        lo0 = vload(x0); hi0 = vload(x0 + 4)
+        lo1 = vload(x1); hi1 = vload(x1 + 4)
+        lo2 = vload(x2); hi2 = vload(x2 + 4)
+        lo3 = vload(x3); hi3 = vload(x3 + 4)
+    while j < body:
+        if products:
+            lo0 = lo0 + vload(x0 + j) * vload(y0 + j); hi0 = hi0 + vload(x0 + j + 4) * vload(y0 + j + 4)
+            lo1 = lo1 + vload(x1 + j) * vload(y1 + j); hi1 = hi1 + vload(x1 + j + 4) * vload(y1 + j + 4)
+            lo2 = lo2 + vload(x2 + j) * vload(y2 + j); hi2 = hi2 + vload(x2 + j + 4) * vload(y2 + j + 4)
+            lo3 = lo3 + vload(x3 + j) * vload(y3 + j); hi3 = hi3 + vload(x3 + j + 4) * vload(y3 + j + 4)
+        else:
+            lo0 = lo0 + vload(x0 + j); hi0 = hi0 + vload(x0 + j + 4)
+            lo1 = lo1 + vload(x1 + j); hi1 = hi1 + vload(x1 + j + 4)
+            lo2 = lo2 + vload(x2 + j); hi2 = hi2 + vload(x2 + j + 4)
+            lo3 = lo3 + vload(x3 + j); hi3 = hi3 + vload(x3 + j + 4)
+        j += 8
+    r = hsum4(lo0, lo1, lo2, lo3) + hsum4(hi0, hi1, hi2, hi3)
+    while j < n:
+        r = r + _terms(x0, x1, x2, x3, y0, y1, y2, y3, j, products)
+        j += 1
+    return r
 
 
-cdef void _outer_columns(const double* dZ, const double* A_prev, double* dW, Py_ssize_t n,
-                         Py_ssize_t n_prev, Py_ssize_t m, Py_ssize_t k) noexcept nogil:
-    """Columns k and k + 1 of dW = dZ A_prev^T (column k alone when it is the last)."""
-    cdef Py_ssize_t i
-    cdef double out[4]
-    cdef Py_ssize_t n_even = n - n % 2
-    if k + 1 == n_prev:
-        for i in range(n):
-            dW[i * n_prev + k] = _pairwise_dot(dZ + i * m, A_prev + k * m, m)
-        return
-    for i in range(0, n_even, 2):
-        _pairwise_dot_2x2(dZ + i * m, dZ + (i + 1) * m, A_prev + k * m,
-                          A_prev + (k + 1) * m, m, out)
-        dW[i * n_prev + k] = out[0]
-        dW[i * n_prev + k + 1] = out[1]
-        dW[(i + 1) * n_prev + k] = out[2]
-        dW[(i + 1) * n_prev + k + 1] = out[3]
-    for i in range(n_even, n):
-        dW[i * n_prev + k] = _pairwise_dot(dZ + i * m, A_prev + k * m, m)
-        dW[i * n_prev + k + 1] = _pairwise_dot(dZ + i * m, A_prev + (k + 1) * m, m)
+
+
+cdef inline Py_ssize_t _plan_size(Py_ssize_t n) noexcept nogil:
+    """A bound on the length of a plan: blocks have >= 64 terms when n > PAIRWISE_BLOCK."""
+    return 2 * (n // 64 + 1) + 1
+
+
+cdef void _plan(Py_ssize_t n, Py_ssize_t* plan) noexcept nogil:
+    """plan[0] = the number of steps, plan[1:] = numpy's pairwise order for n terms."""
+    plan[0] = _plan_steps(n, plan + 1, 0)
+
+
+cdef Py_ssize_t _plan_steps(Py_ssize_t n, Py_ssize_t* steps, Py_ssize_t count) noexcept nogil:
+    """numpy's pairwise order for a sum of n terms, written to steps[count:] in postfix.
+
+    A block of n <= PAIRWISE_BLOCK consecutive terms is one step, its length;
+    a longer sum is the steps of its first n2 terms (half of n, rounded down to a
+    multiple of 8), the steps of the rest, then COMBINE. Returns the new count.
+    """
+    cdef Py_ssize_t n2
+    if n <= PAIRWISE_BLOCK:
+        steps[count] = n
+        return count + 1
+    n2 = n // 2
+    n2 -= n2 % 8
+    count = _plan_steps(n2, steps, count)
+    count = _plan_steps(n - n2, steps, count)
+    steps[count] = COMBINE
+    return count + 1
+
+
+cdef inline vec _block_sums(const double* x0, const double* x1, const double* x2,
+                            const double* x3, const double* y0, const double* y1,
+                            const double* y2, const double* y3, Py_ssize_t n,
+                            int pattern) noexcept nogil:
+    """One block of _pairwise4: n < 8 terms one by one from -0.0, else _sums_block."""
+    cdef Py_ssize_t j
+    cdef vec r
+    if n < 8:
+        r = splat(-0.0)
+        for j in range(n):
+            r = r + _terms(x0, x1, x2, x3, y0, y1, y2, y3, j, pattern != SUMS)
+        return r
+    # The same row passed twice is the same pointer: the inlined block loads it once.
+    if pattern == SQUARE:
+        return _sums_block(x0, x0, x2, x2, y0, y1, y0, y1, n, True)
+    if pattern == ROW:
+        return _sums_block(x0, x0, x0, x0, y0, y1, y2, y3, n, True)
+    if pattern == COLUMN:
+        return _sums_block(x0, x1, x2, x3, y0, y0, y0, y0, n, True)
+    return _sums_block(x0, x1, x2, x3, x0, x1, x2, x3, n, False)
+
+
+cdef vec _pairwise4(const double* x0, const double* x1, const double* x2, const double* x3,
+                    const double* y0, const double* y1, const double* y2, const double* y3,
+                    const Py_ssize_t* plan, int pattern) noexcept nogil:
+    """Lane t: sum_j x_t[j] y_t[j] in numpy's pairwise order (SUMS: sum_j x_t[j]).
+
+    plan (from _plan) gives the blocks in order and how their sums combine.
+    """
+    cdef vec results[PLAN_DEPTH]
+    cdef Py_ssize_t top = 0, j = 0, i, step
+    for i in range(1, plan[0] + 1):
+        step = plan[i]
+        if step == COMBINE:
+            top -= 1
+            results[top - 1] = results[top - 1] + results[top]
+        else:
+            results[top] = _block_sums(x0 + j, x1 + j, x2 + j, x3 + j, y0 + j, y1 + j, y2 + j,
+                                       y3 + j, step, pattern)
+            top += 1
+            j += step
+    return results[0]
+
+
+cdef inline const double* _row(const double* A, Py_ssize_t r, Py_ssize_t rows,
+                               Py_ssize_t m) noexcept nogil:
+    """Row r of A (rows x m), or its last row when r is past it (a lane computed and dropped)."""
+    return A + min(r, rows - 1) * m
+
+
+cdef void _row_sums(const double* A, double* out, Py_ssize_t rows, Py_ssize_t m,
+                    const Py_ssize_t* plan) noexcept nogil:
+    """out[i] = sum_j A[i, j] in numpy's pairwise order (plan = _plan(m)), four rows at a time."""
+    cdef Py_ssize_t i, t
+    cdef double s[4]
+    cdef const double* x0
+    cdef const double* x1
+    cdef const double* x2
+    cdef const double* x3
+    for i in range(0, rows, 4):
+        x0 = _row(A, i, rows, m)
+        x1 = _row(A, i + 1, rows, m)
+        x2 = _row(A, i + 2, rows, m)
+        x3 = _row(A, i + 3, rows, m)
+        vstore(s, _pairwise4(x0, x1, x2, x3, x0, x1, x2, x3, plan, SUMS))
+        for t in range(min(4, rows - i)):
+            out[i + t] = s[t]
 
 
 cdef void _outer(const double* dZ, const double* A_prev, double* dW, Py_ssize_t n,
-                 Py_ssize_t n_prev, Py_ssize_t m, int threads) noexcept nogil:
-    """dW = dZ A_prev^T: dW[i, k] = sum_j dZ[i, j] A_prev[k, j], each in pairwise order.
+                 Py_ssize_t n_prev, Py_ssize_t m, const Py_ssize_t* plan) noexcept nogil:
+    """dW = dZ A_prev^T: dW[i, k] = sum_j dZ[i, j] A_prev[k, j], each in pairwise order
+    (plan = _plan(m)).
 
-    Two rows of A_prev at a time (they stay in cache) against all rows of dZ.
+    Of the two matrices, X has the fewer rows and Y the other. Pairs of rows of X
+    go against four rows of Y at a time (initlab_dots2x4), then against the two
+    or three rows left (a 2 x 2 block) and the last one (a column); the last row
+    of X, when their number is odd, goes against four rows of Y at a time.
     """
-    cdef Py_ssize_t pairs = (n_prev + 1) // 2
-    cdef Py_ssize_t p
-    if threads > 1 and pairs > 1 and n * n_prev * m >= PARALLEL_WORK:
-        for p in prange(pairs, num_threads=threads, schedule="dynamic"):
-            _outer_columns(dZ, A_prev, dW, n, n_prev, m, 2 * p)
-    else:
-        for p in range(pairs):
-            _outer_columns(dZ, A_prev, dW, n, n_prev, m, 2 * p)
+    cdef const double* X = dZ
+    cdef const double* Y = A_prev
+    cdef Py_ssize_t p = n, q = n_prev, xs = n_prev, ys = 1  # dW[a, b] is dW[a xs + b ys]
+    cdef Py_ssize_t a, b, t
+    cdef double s[8]
+    cdef vec out[2]
+    cdef const double* x0
+    cdef const double* x1
+    cdef const double* y0
+    if n_prev < n:
+        X, Y, p, q, xs, ys = A_prev, dZ, n_prev, n, 1, n_prev
+    for a in range(0, p - 1, 2):
+        x0 = X + a * m
+        x1 = x0 + m
+        b = 0
+        while b + 4 <= q:
+            y0 = Y + b * m
+            dots2x4(x0, x1, y0, y0 + m, y0 + 2 * m, y0 + 3 * m, plan, out)
+            vstore(s, out[0])
+            vstore(s + 4, out[1])
+            for t in range(4):
+                dW[a * xs + (b + t) * ys] = s[t]
+                dW[(a + 1) * xs + (b + t) * ys] = s[4 + t]
+            b += 4
+        if b + 2 <= q:
+            y0 = Y + b * m
+            vstore(s, _pairwise4(x0, x0, x1, x1, y0, y0 + m, y0, y0 + m, plan, SQUARE))
+            dW[a * xs + b * ys] = s[0]
+            dW[a * xs + (b + 1) * ys] = s[1]
+            dW[(a + 1) * xs + b * ys] = s[2]
+            dW[(a + 1) * xs + (b + 1) * ys] = s[3]
+            b += 2
+        if b < q:
+            y0 = Y + b * m
+            vstore(s, _pairwise4(x0, x1, x1, x1, y0, y0, y0, y0, plan, COLUMN))
+            dW[a * xs + b * ys] = s[0]
+            dW[(a + 1) * xs + b * ys] = s[1]
+    if p % 2:
+        a = p - 1
+        x0 = X + a * m
+        for b in range(0, q, 4):
+            vstore(s, _pairwise4(x0, x0, x0, x0, _row(Y, b, q, m), _row(Y, b + 1, q, m),
+                                 _row(Y, b + 2, q, m), _row(Y, b + 3, q, m), plan, ROW))
+            for t in range(min(4, q - b)):
+                dW[a * xs + (b + t) * ys] = s[t]
 
 
 cdef struct Operands:
@@ -300,61 +387,117 @@ cdef inline Operands _product(const double* W, Py_ssize_t row_step, Py_ssize_t w
     return o
 
 
-cdef inline void _block4(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
-                         const double* B, Py_ssize_t b_step, Py_ssize_t count,
-                         double* Z, Py_ssize_t z_ld) noexcept nogil:
-    """Z[r, 0:8] = sum_k W[r row_step + k w_step] B[k b_step + 0:8], r < 4, k ascending.
+cdef enum:
+    # Rows of W in one register block: 5 rows x 8 columns are 10 partial-sum vectors.
+    BLOCK_ROWS = 5
 
-    The 4 x 8 partial sums stay in registers for the whole k loop.
+
+cdef inline void _block(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
+                        const double* B, Py_ssize_t b_step, Py_ssize_t count,
+                        double* Z, Py_ssize_t z_ld, int rows, bint wide) noexcept nogil:
+    """Z[r, 0:c] = sum_k W[r row_step + k w_step] B[k b_step + 0:c], r < rows, k ascending;
+    c = 8 when wide, else 4.
+
+    The rows x c partial sums stay in registers for the whole k loop. Called with
+    constant rows (1..BLOCK_ROWS) and wide, so each use compiles to its own kernel.
     """
     cdef Py_ssize_t k
-    cdef vec b0 = vload(B), b1 = vload(B + 4)
-    cdef vec w0 = splat(W[0]), w1 = splat(W[row_step])
-    cdef vec w2 = splat(W[2 * row_step]), w3 = splat(W[3 * row_step])
-    cdef vec s00 = w0 * b0, s01 = w0 * b1, s10 = w1 * b0, s11 = w1 * b1
-    cdef vec s20 = w2 * b0, s21 = w2 * b1, s30 = w3 * b0, s31 = w3 * b1
+    cdef vec b0 = vload(B), b1 = splat(0.0), w
+    cdef vec s00, s01, s10, s11, s20, s21, s30, s31, s40, s41
+    s01 = s10 = s11 = s20 = s21 = s30 = s31 = s40 = s41 = b1
+    if wide:
+        b1 = vload(B + 4)
+    w = splat(W[0])
+    s00 = w * b0
+    if wide:
+        s01 = w * b1
+    if rows > 1:
+        w = splat(W[row_step])
+        s10 = w * b0
+        if wide:
+            s11 = w * b1
+    if rows > 2:
+        w = splat(W[2 * row_step])
+        s20 = w * b0
+        if wide:
+            s21 = w * b1
+    if rows > 3:
+        w = splat(W[3 * row_step])
+        s30 = w * b0
+        if wide:
+            s31 = w * b1
+    if rows > 4:
+        w = splat(W[4 * row_step])
+        s40 = w * b0
+        if wide:
+            s41 = w * b1
     for k in range(1, count):
         b0 = vload(B + k * b_step)
-        b1 = vload(B + k * b_step + 4)
-        w0 = splat(W[k * w_step])
-        w1 = splat(W[row_step + k * w_step])
-        w2 = splat(W[2 * row_step + k * w_step])
-        w3 = splat(W[3 * row_step + k * w_step])
-        s00 = s00 + w0 * b0
-        s01 = s01 + w0 * b1
-        s10 = s10 + w1 * b0
-        s11 = s11 + w1 * b1
-        s20 = s20 + w2 * b0
-        s21 = s21 + w2 * b1
-        s30 = s30 + w3 * b0
-        s31 = s31 + w3 * b1
-    vstore(Z, s00)
-    vstore(Z + 4, s01)
-    vstore(Z + z_ld, s10)
-    vstore(Z + z_ld + 4, s11)
-    vstore(Z + 2 * z_ld, s20)
-    vstore(Z + 2 * z_ld + 4, s21)
-    vstore(Z + 3 * z_ld, s30)
-    vstore(Z + 3 * z_ld + 4, s31)
-
-
-cdef inline void _block1(const double* W, Py_ssize_t w_step, const double* B,
-                         Py_ssize_t b_step, Py_ssize_t count, double* Z) noexcept nogil:
-    """Z[0:8] = sum_k W[k w_step] B[k b_step + 0:8], k ascending: one row of _block4."""
-    cdef Py_ssize_t k
-    cdef vec w = splat(W[0])
-    cdef vec s0 = w * vload(B), s1 = w * vload(B + 4)
-    for k in range(1, count):
+        if wide:
+            b1 = vload(B + k * b_step + 4)
         w = splat(W[k * w_step])
-        s0 = s0 + w * vload(B + k * b_step)
-        s1 = s1 + w * vload(B + k * b_step + 4)
-    vstore(Z, s0)
-    vstore(Z + 4, s1)
+        s00 = s00 + w * b0
+        if wide:
+            s01 = s01 + w * b1
+        if rows > 1:
+            w = splat(W[row_step + k * w_step])
+            s10 = s10 + w * b0
+            if wide:
+                s11 = s11 + w * b1
+        if rows > 2:
+            w = splat(W[2 * row_step + k * w_step])
+            s20 = s20 + w * b0
+            if wide:
+                s21 = s21 + w * b1
+        if rows > 3:
+            w = splat(W[3 * row_step + k * w_step])
+            s30 = s30 + w * b0
+            if wide:
+                s31 = s31 + w * b1
+        if rows > 4:
+            w = splat(W[4 * row_step + k * w_step])
+            s40 = s40 + w * b0
+            if wide:
+                s41 = s41 + w * b1
+    vstore(Z, s00)
+    if wide:
+        vstore(Z + 4, s01)
+    if rows > 1:
+        vstore(Z + z_ld, s10)
+        if wide:
+            vstore(Z + z_ld + 4, s11)
+    if rows > 2:
+        vstore(Z + 2 * z_ld, s20)
+        if wide:
+            vstore(Z + 2 * z_ld + 4, s21)
+    if rows > 3:
+        vstore(Z + 3 * z_ld, s30)
+        if wide:
+            vstore(Z + 3 * z_ld + 4, s31)
+    if rows > 4:
+        vstore(Z + 4 * z_ld, s40)
+        if wide:
+            vstore(Z + 4 * z_ld + 4, s41)
+
+
+cdef inline void _row_block(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
+                            const double* strips_at, Py_ssize_t strip_step, Py_ssize_t b_step,
+                            Py_ssize_t strips, const double* quad, Py_ssize_t b_k,
+                            Py_ssize_t count, double* Z, Py_ssize_t z_ld, int rows) noexcept nogil:
+    """rows rows of Z: the 8-column strips (strip s at strips_at + s strip_step, rows
+    b_step apart), then 4 columns at quad (rows b_k apart) unless quad is NULL.
+    """
+    cdef Py_ssize_t s
+    for s in range(strips):
+        _block(W, row_step, w_step, strips_at + s * strip_step, b_step, count, Z + 8 * s,
+               z_ld, rows, True)
+    if quad != NULL:
+        _block(W, row_step, w_step, quad, b_k, count, Z + 8 * strips, z_ld, rows, False)
 
 
 cdef inline double _column(const double* W, Py_ssize_t w_step, const double* B,
                            Py_ssize_t b_step, Py_ssize_t count) noexcept nogil:
-    """sum_k W[k w_step] B[k b_step], k ascending: one column of _block1."""
+    """sum_k W[k w_step] B[k b_step], k ascending: one column of _block."""
     cdef Py_ssize_t k
     cdef double s = W[0] * B[0]
     for k in range(1, count):
@@ -378,8 +521,9 @@ cdef void _pack(const Operands* o, Py_ssize_t first, Py_ssize_t strips,
 
 cdef void _matmul_tile(const Operands* o, Py_ssize_t first, Py_ssize_t last,
                        double* P) noexcept nogil:
-    """Columns [first, last) of _matmul: blocks of 4 rows by 8 columns (_block4),
-    then the rows left (_block1), then the columns left (_column).
+    """Columns [first, last) of _matmul: blocks of at most BLOCK_ROWS rows (as equal
+    as can be) by 8 columns (_block), then by 4 columns when B has b_col = 1, then
+    the columns left one by one (_column).
 
     With a pack buffer P the tile's strips are read from P, contiguously; without,
     straight from B, which must then have b_col = 1.
@@ -390,27 +534,44 @@ cdef void _matmul_tile(const Operands* o, Py_ssize_t first, Py_ssize_t last,
     cdef double* Z = o.Z
     cdef Py_ssize_t row_step = o.row_step, w_step = o.w_step, z_ld = o.z_ld
     cdef Py_ssize_t b_k = o.b_k, b_col = o.b_col, n = o.n, count = o.count
-    cdef Py_ssize_t i, s, j
+    cdef Py_ssize_t i, j, rows
     cdef Py_ssize_t strips = (last - first) // 8
-    cdef Py_ssize_t full = n - n % 4
+    cdef Py_ssize_t done = first + 8 * strips
+    cdef Py_ssize_t blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
     cdef Py_ssize_t b_step = b_k
     cdef Py_ssize_t strip_step = 8
     cdef const double* strips_at = B + first
+    cdef const double* quad = NULL
     if P != NULL:
         _pack(o, first, strips, P)
         b_step = 8
         strip_step = 8 * count
         strips_at = P
-    for i in range(0, full, 4):
-        for s in range(strips):
-            _block4(W + i * row_step, row_step, w_step, strips_at + s * strip_step, b_step,
-                    count, Z + i * z_ld + first + 8 * s, z_ld)
-    for i in range(full, n):
-        for s in range(strips):
-            _block1(W + i * row_step, w_step, strips_at + s * strip_step, b_step, count,
-                    Z + i * z_ld + first + 8 * s)
+    if b_col == 1 and last - done >= 4:
+        quad = B + done
+        done += 4
+    i = 0
+    while i < n:
+        # The first n % blocks blocks have one row more than the others.
+        rows = n // blocks + (1 if i < (n % blocks) * (n // blocks + 1) else 0)
+        if rows == 5:
+            _row_block(W + i * row_step, row_step, w_step, strips_at, strip_step, b_step, strips,
+                       quad, b_k, count, Z + i * z_ld + first, z_ld, 5)
+        elif rows == 4:
+            _row_block(W + i * row_step, row_step, w_step, strips_at, strip_step, b_step, strips,
+                       quad, b_k, count, Z + i * z_ld + first, z_ld, 4)
+        elif rows == 3:
+            _row_block(W + i * row_step, row_step, w_step, strips_at, strip_step, b_step, strips,
+                       quad, b_k, count, Z + i * z_ld + first, z_ld, 3)
+        elif rows == 2:
+            _row_block(W + i * row_step, row_step, w_step, strips_at, strip_step, b_step, strips,
+                       quad, b_k, count, Z + i * z_ld + first, z_ld, 2)
+        else:
+            _row_block(W + i * row_step, row_step, w_step, strips_at, strip_step, b_step, strips,
+                       quad, b_k, count, Z + i * z_ld + first, z_ld, 1)
+        i += rows
     for i in range(n):
-        for j in range(first + 8 * strips, last):
+        for j in range(done, last):
             Z[i * z_ld + j] = _column(W + i * row_step, w_step, B + j * b_col, b_k, count)
 
 
@@ -463,13 +624,21 @@ cdef void _add_bias_activate(double* Z, const double* b, Py_ssize_t n, Py_ssize_
 
 cdef void _activate(double* Z, Py_ssize_t size, int activation) noexcept nogil:
     """A = g(Z) in place, for the activations other than relu."""
-    cdef Py_ssize_t j
+    cdef Py_ssize_t j, t
     cdef double z
+    cdef vec e[4]
     if activation == TANH:
         for j in range(size):
             Z[j] = tanh(Z[j])
     elif activation == SIGMOID:
-        for j in range(0, size - size % 4, 4):
+        # Four vectors at a time: four exps in flight at once.
+        for j in range(0, size - size % 16, 16):
+            for t in range(4):
+                e[t] = -vload(Z + j + 4 * t)
+            vexp4(e)
+            for t in range(4):
+                vstore(Z + j + 4 * t, splat(1.0) / (splat(1.0) + e[t]))
+        for j in range(size - size % 16, size - size % 4, 4):
             vstore(Z + j, splat(1.0) / (splat(1.0) + vexp(-vload(Z + j))))
         for j in range(size - size % 4, size):
             Z[j] = 1.0 / (1.0 + exp1(-Z[j]))
@@ -505,33 +674,57 @@ cdef inline double* _packs_for(const Net* net, const Operands* o) noexcept nogil
     return NULL
 
 
+cdef inline bint _short_product(const Operands* o, const double* packs, const double* bias,
+                                bint relu, const double* gate, double low) noexcept nogil:
+    """Z = W B and what follows it in one pass, when B is read in place (packs NULL)
+    and the sums have at most INITLAB_STATIONARY_COUNT terms; False, doing
+    nothing, otherwise. What follows (see initlab_stationary): relu(Z + b) when
+    relu, Z + b with a bias b, Z g'(gate) with a gate, else nothing.
+    """
+    if packs != NULL:
+        return False
+    return stationary(o.W, o.row_step, o.w_step, o.B, o.b_k, o.cols, o.Z, o.z_ld, o.n, o.count,
+                      bias, relu, gate, low)
+
+
 cdef void _forward(const Net* net, const double* X, const double* params,
                    double* acts) noexcept nogil:
     """A{l} for l = 1..L into acts; sigmoid on the last layer."""
     cdef Py_ssize_t l
     cdef const double* A_prev = X
     cdef double* A
+    cdef const double* b
     cdef Operands o
+    cdef int activation
     for l in range(1, net.L + 1):
         A = acts + net.a_off[l]
+        b = params + net.b_off[l]
+        activation = SIGMOID if l == net.L else net.activation
         # Z = W A_prev: W(r, k) = W[r n_prev + k], B(k, c) = A_prev[k m + c]
         o = _product(params + net.w_off[l], net.dims[l - 1], 1, A_prev, net.m, 1,
                      A, net.m, net.dims[l], net.dims[l - 1], net.m)
-        _matmul(&o, _packs_for(net, &o), net.threads)
-        _add_bias_activate(A, params + net.b_off[l], net.dims[l], net.m,
-                           SIGMOID if l == net.L else net.activation)
+        if _short_product(&o, _packs_for(net, &o), b, activation == RELU, NULL, 0.0):
+            if activation != RELU:
+                _activate(A, net.dims[l] * net.m, activation)
+        else:
+            _matmul(&o, _packs_for(net, &o), net.threads)
+            _add_bias_activate(A, b, net.dims[l], net.m, activation)
         A_prev = A
 
 
 cdef double _loss(const double* AL, const double* Y, double* scratch,
-                  Py_ssize_t size, Py_ssize_t m) noexcept nogil:
-    """(1/m) nansum(-log(AL) Y - log(1 - AL)(1 - Y)); a nan term counts as 0."""
+                  Py_ssize_t size, Py_ssize_t m, const Py_ssize_t* plan) noexcept nogil:
+    """(1/m) nansum(-log(AL) Y - log(1 - AL)(1 - Y)); a nan term counts as 0.
+
+    plan = _plan(size), the order of the sum.
+    """
     cdef Py_ssize_t j
-    cdef double term
+    cdef double term, total
     for j in range(size):
         term = -log(AL[j]) * Y[j] + -log(1.0 - AL[j]) * (1.0 - Y[j])
         scratch[j] = 0.0 if isnan(term) else term
-    return 1.0 / m * _pairwise_sum(scratch, size)
+    _row_sums(scratch, &total, 1, size, plan)
+    return 1.0 / m * total
 
 
 cdef void _backward(const Net* net, const double* X, const double* Y, const double* params,
@@ -547,6 +740,7 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
     cdef double* db
     cdef double* swap
     cdef Operands o
+    cdef bint gated = net.activation == RELU or net.activation == LEAKY_RELU
     n = net.dims[net.L]
     for j in range(n * m):
         dZ[j] = inv_m * (AL[j] - Y[j])
@@ -563,15 +757,19 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
             o = _product(dZ, m, 1, A_prev, 1, m, dW, n_prev, n, m, n_prev)
             _matmul(&o, net.packs, net.threads)
         else:
-            _outer(dZ, A_prev, dW, n, n_prev, m, net.threads)
-        for i in range(n):
-            db[i] = _pairwise_sum(dZ + i * m, m)
+            _outer(dZ, A_prev, dW, n, n_prev, m, net.sum_plan)
+        _row_sums(dZ, db, n, m, net.sum_plan)
         if l == 1:
             break
         # dA_prev = W^T dZ: W(r, i) = W[i n_prev + r], B(i, c) = dZ[i m + c]
         o = _product(W, 1, n_prev, dZ, m, 1, dZ_prev, m, n_prev, n, m)
-        _matmul(&o, _packs_for(net, &o), net.threads)
-        _times_derivative(dZ_prev, A_prev, n_prev * m, net.activation)
+        # dZ_prev = dA_prev g'(A_prev): fused into the product for relu and leaky relu.
+        if not _short_product(&o, _packs_for(net, &o), NULL, False, A_prev if gated else NULL,
+                              LEAKY_SLOPE if net.activation == LEAKY_RELU else 0.0):
+            _matmul(&o, _packs_for(net, &o), net.threads)
+            _times_derivative(dZ_prev, A_prev, n_prev * m, net.activation)
+        elif not gated:
+            _times_derivative(dZ_prev, A_prev, n_prev * m, net.activation)
         swap = dZ
         dZ = dZ_prev
         dZ_prev = swap
@@ -636,7 +834,7 @@ def gradients(const double[:, ::1] X, const double[:, ::1] Y, const double[::1] 
     cdef double cost
     with nogil:
         _forward(&ws.net, &X[0, 0], &params[0], ws.acts)
-        cost = _loss(ws.acts + ws.net.a_off[L], &Y[0, 0], ws.dZ, dims[L] * m, m)
+        cost = _loss(ws.acts + ws.net.a_off[L], &Y[0, 0], ws.dZ, dims[L] * m, m, ws.net.loss_plan)
         _backward(&ws.net, &X[0, 0], &Y[0, 0], &params[0], ws.acts, &grads[0],
                   ws.dZ, ws.dZ_prev)
     return cost, grads_out
@@ -658,7 +856,7 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
         for it in range(num_iterations):
             _forward(&ws.net, &X[0, 0], &params[0], ws.acts)
             if it % record_every == 0:
-                cost = _loss(ws.acts + ws.net.a_off[L], &Y[0, 0], ws.dZ, dims[L] * m, m)
+                cost = _loss(ws.acts + ws.net.a_off[L], &Y[0, 0], ws.dZ, dims[L] * m, m, ws.net.loss_plan)
                 costs[it // record_every] = cost
             _backward(&ws.net, &X[0, 0], &Y[0, 0], &params[0], ws.acts, &grads[0],
                       ws.dZ, ws.dZ_prev)

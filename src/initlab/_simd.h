@@ -8,7 +8,11 @@
 #ifndef INITLAB_SIMD_H
 #define INITLAB_SIMD_H
 
+#include <stddef.h>
 #include <string.h>
+
+/* The longest sum initlab_stationary takes: a row's weights stay in registers. */
+#define INITLAB_STATIONARY_COUNT 10
 
 typedef double initlab_vec __attribute__((vector_size(4 * sizeof(double))));
 
@@ -22,8 +26,20 @@ static inline void initlab_store(double *p, initlab_vec v) { memcpy(p, &v, sizeo
 
 static inline initlab_vec initlab_splat(double x) { return (initlab_vec){x, x, x, x}; }
 
-/* ((v0 + v1) + (v2 + v3)): the order numpy's pairwise sum combines partial sums in. */
-static inline double initlab_hsum(initlab_vec v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+/* The four lanes given, lane 0 first. */
+static inline initlab_vec initlab_set(double a, double b, double c, double d) {
+    return (initlab_vec){a, b, c, d};
+}
+
+/* [h(a), h(b), h(c), h(d)] with h(v) = (v0 + v1) + (v2 + v3), the order numpy's pairwise
+ * sum combines its partial sums in. */
+static inline initlab_vec initlab_hsum4(initlab_vec a, initlab_vec b, initlab_vec c,
+                                        initlab_vec d) {
+    /* [a0 + a1, b0 + b1, a2 + a3, b2 + b3] and the same for c, d */
+    initlab_vec ab = __builtin_shufflevector(a, b, 0, 4, 2, 6) + __builtin_shufflevector(a, b, 1, 5, 3, 7);
+    initlab_vec cd = __builtin_shufflevector(c, d, 0, 4, 2, 6) + __builtin_shufflevector(c, d, 1, 5, 3, 7);
+    return __builtin_shufflevector(ab, cd, 0, 1, 4, 5) + __builtin_shufflevector(ab, cd, 2, 3, 6, 7);
+}
 
 typedef long long initlab_mask __attribute__((vector_size(4 * sizeof(long long))));
 
@@ -41,44 +57,232 @@ static inline initlab_vec initlab_step(initlab_vec a, double low) {
     return (initlab_vec)(((initlab_mask)one & positive) | ((initlab_mask)other & ~positive));
 }
 
-/* Lane-wise exp(x), written in plain IEEE-754 operations so that it gives the
- * same bits on every machine (libm's exp may differ by an ulp between CPUs).
- * Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, then the Taylor series of
- * exp(r) to degree 13 (truncation below 0.05 ulp) and an exact scaling by 2^k
- * in two halves. exp overflows to inf above 709.78 and flushes to 0 below -745.1
- * as libm does; nan stays nan. Accurate to about 1 ulp.
+/* Lane-wise exp(x) of n vectors in place, written in plain IEEE-754 operations so
+ * that it gives the same bits on every machine (libm's exp may differ by an ulp
+ * between CPUs). Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, then the Taylor
+ * series of exp(r) to degree 13 (truncation below 0.05 ulp) and an exact scaling
+ * by 2^k in two halves. exp overflows to inf above 709.78 and flushes to 0 below
+ * -745.1 as libm does; nan stays nan. Accurate to about 1 ulp.
+ *
+ * Each step is done for all n vectors before the next: one exp is a chain of
+ * some 40 dependent operations, so with n = 4 the processor works on four
+ * chains at once instead of waiting on one. always_inline, for a constant
+ * n <= INITLAB_EXP_MAX.
  */
-static inline initlab_vec initlab_exp(initlab_vec x) {
+#define INITLAB_EXP_MAX 4
+/* An empty statement the compiler cannot move v across: it keeps the steps of
+ * the chains interleaved as written (GCC otherwise puts each chain back whole). */
+#if defined(__AVX__)
+#define INITLAB_KEEP_ORDER(v) __asm__("" : "+x"(v))
+#else
+#define INITLAB_KEEP_ORDER(v) ((void)0)
+#endif
+static inline __attribute__((always_inline)) void initlab_exp_n(initlab_vec *x, int n) {
     const double log2e = 1.4426950408889634;
     const double ln2_hi = 6.93147180369123816490e-01; /* trailing zeros: k ln2_hi is exact */
     const double ln2_lo = 1.90821492927058770002e-10;
     const double round = 6755399441055744.0;          /* 1.5 * 2^52: rounds to nearest */
-    initlab_vec hi = {710.0, 710.0, 710.0, 710.0}, lo = {-746.0, -746.0, -746.0, -746.0};
-    x = (initlab_vec)(((initlab_mask)hi & (x > hi)) | ((initlab_mask)x & ~(x > hi)));
-    x = (initlab_vec)(((initlab_mask)lo & (x < lo)) | ((initlab_mask)x & ~(x < lo)));
-    initlab_vec k = (x * log2e + round) - round;
-    initlab_vec r = (x - k * ln2_hi) - k * ln2_lo;
-    initlab_vec p = initlab_splat(1.0 / 6227020800.0);
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
-    /* 2^k = 2^k1 2^k2 with both halves in the normal range, |k| <= 1077 */
-    initlab_mask ki = __builtin_convertvector(k, initlab_mask);
-    initlab_mask k1 = ki / 2;
-    initlab_mask k2 = ki - k1;
-    initlab_vec s1 = (initlab_vec)((k1 + 1023) << 52);
-    initlab_vec s2 = (initlab_vec)((k2 + 1023) << 52);
-    return (p * s1) * s2;
+    static const double taylor[14] = {
+        1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+        1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0,
+        1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0};
+    const initlab_vec hi = {710.0, 710.0, 710.0, 710.0}, lo = {-746.0, -746.0, -746.0, -746.0};
+    const initlab_vec rounder = {round, round, round, round};
+    initlab_vec t[INITLAB_EXP_MAX], r[INITLAB_EXP_MAX], p[INITLAB_EXP_MAX];
+    int i, d;
+    for (i = 0; i < n; i++) {
+        x[i] = (initlab_vec)(((initlab_mask)hi & (x[i] > hi)) | ((initlab_mask)x[i] & ~(x[i] > hi)));
+        x[i] = (initlab_vec)(((initlab_mask)lo & (x[i] < lo)) | ((initlab_mask)x[i] & ~(x[i] < lo)));
+    }
+    for (i = 0; i < n; i++) {
+        t[i] = x[i] * log2e + round;              /* round + k, k = round(x log2e) */
+        initlab_vec k = t[i] - round;
+        r[i] = (x[i] - k * ln2_hi) - k * ln2_lo;
+        p[i] = initlab_splat(taylor[0]);
+    }
+    for (d = 1; d < 14; d++) {
+        for (i = 0; i < n; i++)
+            p[i] = p[i] * r[i] + taylor[d];
+        for (i = 0; i < n; i++)
+            INITLAB_KEEP_ORDER(p[i]);
+    }
+    for (i = 0; i < n; i++) {
+        /* 2^k = 2^k1 2^k2 with both halves in the normal range, |k| <= 1077; k is
+         * the low bits of round + k, as 2^52 <= round + k < 2^53 */
+        initlab_mask ki = (initlab_mask)t[i] - (initlab_mask)rounder;
+        initlab_mask k1 = ki / 2;
+        initlab_mask k2 = ki - k1;
+        initlab_vec s1 = (initlab_vec)((k1 + 1023) << 52);
+        initlab_vec s2 = (initlab_vec)((k2 + 1023) << 52);
+        x[i] = (p[i] * s1) * s2;
+    }
+}
+
+static inline initlab_vec initlab_exp(initlab_vec x) {
+    initlab_exp_n(&x, 1);
+    return x;
+}
+
+/* initlab_exp of four vectors at once, in place. */
+static inline void initlab_exp4(initlab_vec *x) { initlab_exp_n(x, 4); }
+
+/* The sums of a 2 x 4 block of dW, each in numpy's pairwise order: lane t of out[0]
+ * is sum_j x0[j] y_t[j] and lane t of out[1] is sum_j x1[j] y_t[j]. plan is the
+ * order (_plan in _kernel.pyx): plan[0] steps, each the length of the next block
+ * of terms or INITLAB_COMBINE (add the last two results).
+ *
+ * The same sums as _pairwise4 computes four at a time, with fewer loads: in a
+ * block of 8 <= n <= 128 terms the partial sums s_0..s_3 of all eight dots are
+ * accumulated in one pass (lanes 0-3 of each 8 terms) and s_4..s_7 in a second
+ * (lanes 4-7), so that each pass keeps 8 vectors in registers and loads 6 vectors
+ * per 8 multiply-adds (a 2 x 2 block: 8 per 8).
+ */
+#define INITLAB_COMBINE (-1)
+#define INITLAB_PLAN_DEPTH 64
+
+static inline __attribute__((always_inline)) void initlab_dots2x4_pass(
+    const double *x0, const double *x1, const double *const *y, ptrdiff_t body, int h,
+    initlab_vec s[8]) {
+    initlab_vec u0 = initlab_load(x0 + h), u1 = initlab_load(x1 + h);
+    for (int t = 0; t < 4; t++) {
+        initlab_vec v = initlab_load(y[t] + h);
+        s[t] = u0 * v;
+        s[4 + t] = u1 * v;
+    }
+    for (ptrdiff_t j = 8; j < body; j += 8) {
+        u0 = initlab_load(x0 + j + h);
+        u1 = initlab_load(x1 + j + h);
+        for (int t = 0; t < 4; t++) {
+            initlab_vec v = initlab_load(y[t] + j + h);
+            s[t] = s[t] + u0 * v;
+            s[4 + t] = s[4 + t] + u1 * v;
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void initlab_dots2x4_block(
+    const double *x0, const double *x1, const double *const *y, ptrdiff_t n, initlab_vec r[2]) {
+    ptrdiff_t j = 0;
+    if (n < 8) {
+        r[0] = r[1] = initlab_splat(-0.0);
+    } else {
+        initlab_vec lo[8], hi[8];
+        j = n - n % 8;
+        initlab_dots2x4_pass(x0, x1, y, j, 0, lo);
+        initlab_dots2x4_pass(x0, x1, y, j, 4, hi);
+        r[0] = initlab_hsum4(lo[0], lo[1], lo[2], lo[3]) + initlab_hsum4(hi[0], hi[1], hi[2], hi[3]);
+        r[1] = initlab_hsum4(lo[4], lo[5], lo[6], lo[7]) + initlab_hsum4(hi[4], hi[5], hi[6], hi[7]);
+    }
+    for (; j < n; j++) {
+        initlab_vec v = initlab_set(y[0][j], y[1][j], y[2][j], y[3][j]);
+        r[0] = r[0] + initlab_splat(x0[j]) * v;
+        r[1] = r[1] + initlab_splat(x1[j]) * v;
+    }
+}
+
+static void initlab_dots2x4(const double *x0, const double *x1, const double *y0,
+                            const double *y1, const double *y2, const double *y3,
+                            const ptrdiff_t *plan, initlab_vec out[2]) {
+    initlab_vec results[INITLAB_PLAN_DEPTH][2];
+    ptrdiff_t top = 0, j = 0;
+    for (ptrdiff_t i = 1; i <= plan[0]; i++) {
+        ptrdiff_t step = plan[i];
+        if (step == INITLAB_COMBINE) {
+            top--;
+            results[top - 1][0] = results[top - 1][0] + results[top][0];
+            results[top - 1][1] = results[top - 1][1] + results[top][1];
+        } else {
+            const double *y[4] = {y0 + j, y1 + j, y2 + j, y3 + j};
+            initlab_dots2x4_block(x0 + j, x1 + j, y, step, results[top]);
+            top++;
+            j += step;
+        }
+    }
+    out[0] = results[0][0];
+    out[1] = results[0][1];
+}
+
+/* What initlab_stationary does to each sum z before storing it, lane by lane:
+ * nothing; z + bias[r]; relu(z + bias[r]); or z g'(gate) for relu (low = 0) and
+ * leaky relu (low = its slope) with gate = A = g(Z) at the same place. The
+ * same operations as the separate passes of the kernel, fused into the store. */
+enum { INITLAB_PLAIN, INITLAB_BIAS, INITLAB_BIAS_RELU, INITLAB_GATE };
+
+/* Z[r, c] = finish(sum_k W[r row_step + k w_step] B[k b_k + c]) for r < rows,
+ * c < cols, k = 0, 1, ..., count - 1 in order: a matrix product whose sums are
+ * short. The count weights of a row stay in registers while its columns go by,
+ * 4 at a time, each vector of B read straight into its multiply (two
+ * instructions a vector multiply-add), then the columns left one at a time.
+ * always_inline, so that each constant count and mode gets its own fully
+ * unrolled loop (the compiler's heuristics would otherwise keep one copy with
+ * a run-time count, three times slower).
+ */
+static inline __attribute__((always_inline)) void initlab_stationary_rows(
+    const double *W, ptrdiff_t row_step, ptrdiff_t w_step, const double *B, ptrdiff_t b_k,
+    ptrdiff_t cols, double *Z, ptrdiff_t z_ld, ptrdiff_t rows, int count, int mode,
+    const double *bias, const double *gate, double low) {
+    initlab_vec w[INITLAB_STATIONARY_COUNT];
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        for (int k = 0; k < count; k++)
+            w[k] = initlab_splat(W[r * row_step + k * w_step]);
+        initlab_vec b = initlab_splat(mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU ? bias[r] : 0.0);
+        ptrdiff_t c = 0;
+        for (; c + 4 <= cols; c += 4) {
+            initlab_vec z = w[0] * initlab_load(B + c);
+            for (int k = 1; k < count; k++)
+                z = z + w[k] * initlab_load(B + k * b_k + c);
+            if (mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU)
+                z = z + b;
+            if (mode == INITLAB_BIAS_RELU)
+                z = initlab_relu(z);
+            if (mode == INITLAB_GATE)
+                z = z * initlab_step(initlab_load(gate + r * z_ld + c), low);
+            initlab_store(Z + r * z_ld + c, z);
+        }
+        for (; c < cols; c++) {
+            double z = W[r * row_step] * B[c];
+            for (int k = 1; k < count; k++)
+                z = z + W[r * row_step + k * w_step] * B[k * b_k + c];
+            if (mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU)
+                z = z + bias[r];
+            if (mode == INITLAB_BIAS_RELU)
+                z = z <= 0 ? 0.0 : z; /* nan stays nan, as np.maximum */
+            if (mode == INITLAB_GATE)
+                z = z * (gate[r * z_ld + c] > 0 ? 1.0 : low);
+            Z[r * z_ld + c] = z;
+        }
+    }
+}
+
+#define INITLAB_STATIONARY_CASE(count, mode)                                                    \
+    case (mode) * (INITLAB_STATIONARY_COUNT + 1) + (count):                                    \
+        initlab_stationary_rows(W, row_step, w_step, B, b_k, cols, Z, z_ld, rows, count, mode, \
+                                bias, gate, low);                                              \
+        return 1;
+#define INITLAB_STATIONARY_CASES(mode)                                                          \
+    INITLAB_STATIONARY_CASE(1, mode) INITLAB_STATIONARY_CASE(2, mode)                           \
+    INITLAB_STATIONARY_CASE(3, mode) INITLAB_STATIONARY_CASE(4, mode)                           \
+    INITLAB_STATIONARY_CASE(5, mode) INITLAB_STATIONARY_CASE(6, mode)                           \
+    INITLAB_STATIONARY_CASE(7, mode) INITLAB_STATIONARY_CASE(8, mode)                           \
+    INITLAB_STATIONARY_CASE(9, mode) INITLAB_STATIONARY_CASE(10, mode)
+
+/* initlab_stationary_rows when count <= INITLAB_STATIONARY_COUNT (returns 1), else
+ * nothing (returns 0). finish: relu(z + bias) when relu, z + bias when only bias
+ * is given, z g'(gate) when gate is given, else z. */
+static int initlab_stationary(const double *W, ptrdiff_t row_step, ptrdiff_t w_step,
+                              const double *B, ptrdiff_t b_k, ptrdiff_t cols, double *Z,
+                              ptrdiff_t z_ld, ptrdiff_t rows, ptrdiff_t count,
+                              const double *bias, int relu, const double *gate, double low) {
+    int mode = gate ? INITLAB_GATE : !bias ? INITLAB_PLAIN : relu ? INITLAB_BIAS_RELU : INITLAB_BIAS;
+    if (count < 1 || count > INITLAB_STATIONARY_COUNT)
+        return 0;
+    switch (mode * (INITLAB_STATIONARY_COUNT + 1) + count) {
+        INITLAB_STATIONARY_CASES(INITLAB_PLAIN)
+        INITLAB_STATIONARY_CASES(INITLAB_BIAS)
+        INITLAB_STATIONARY_CASES(INITLAB_BIAS_RELU)
+        INITLAB_STATIONARY_CASES(INITLAB_GATE)
+    }
+    return 0;
 }
 
 static inline double initlab_exp1(double x) { return initlab_exp(initlab_splat(x))[0]; }

@@ -120,6 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="folder of the solution sources (default: graders/solutions)",
     )
+    release.add_argument(
+        "--course",
+        type=Path,
+        default=Path("graders/nbgrader"),
+        metavar="DIR",
+        help="the nbgrader course: its source notebook's solution and test cells are "
+        "rewritten from the solution sources, and the student notebook released by "
+        "nbgrader generate_assignment is written to OUTDIR (default: graders/nbgrader; "
+        "skipped when the folder does not exist)",
+    )
     release.add_argument("--force", action="store_true", help="replace existing files")
     return parser
 
@@ -169,16 +179,37 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _release(args: argparse.Namespace) -> int:
-    from initlab.release import ReleaseError, release
+    import importlib.util
+
+    from initlab import release
 
     if not args.source.is_dir():
         print(
             f"initlab release: {args.source} is not a folder of solution sources", file=sys.stderr
         )
         return 2
+    source_notebook = args.course / "source" / release.ASSIGNMENT / release.NOTEBOOK
+    with_notebook = args.course.is_dir()
+    if with_notebook and not source_notebook.is_file():
+        print(f"initlab release: {source_notebook} does not exist", file=sys.stderr)
+        return 2
+    if with_notebook and importlib.util.find_spec("nbgrader") is None:
+        print(
+            "initlab release: nbgrader is not installed, so the notebook cannot be released "
+            "(pip install 'initlab[nbgrader]', or pass --course to a folder that does not exist)",
+            file=sys.stderr,
+        )
+        return 2
     try:
-        written = release(args.source, args.out, force=args.force)
-    except ReleaseError as error:
+        written = release.release(args.source, args.out, force=args.force)
+        if with_notebook:
+            notebook = release.read_notebook(source_notebook)
+            synced = release.sync_notebook(notebook, args.source)
+            if synced != notebook:
+                source_notebook.write_text(release.notebook_text(synced), encoding="utf-8")
+                written.append(source_notebook)
+            written.append(release.release_notebook(args.course, args.out, force=args.force))
+    except release.ReleaseError as error:
         print(f"initlab release: {error}", file=sys.stderr)
         return 2
     for path in written:

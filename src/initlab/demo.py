@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from initlab import kernel, reference
+from initlab import kernel, plots, reference
 from initlab.datasets import load_circles
 
 LAYERS_DIMS = [2, 10, 5, 1]
@@ -107,42 +107,22 @@ def plot(runs: list[Run], out_dir: Path) -> list[Path]:
 
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for r in runs:
-        iterations = np.arange(len(r.costs)) * RECORD_EVERY
-        finite = np.isfinite(r.costs)
-        axes.plot(
-            iterations[finite], r.costs[finite], marker="o", ms=3, label=INITIALIZATIONS[r.init]
-        )
-    axes.set_xlabel("iteration")
-    axes.set_ylabel("cost (cross-entropy)")
+        plots.cost_curve(axes, r.costs, RECORD_EVERY, label=INITIALIZATIONS[r.init])
     axes.set_title(
         "Cost during training, learning rate 0.01\n(random's first cost is inf: not drawn)"
     )
     axes.legend()
-    axes.grid(alpha=0.3)
     figure.tight_layout()
     curves = out_dir / "cost_curves.png"
     figure.savefig(curves, dpi=110)
     plt.close(figure)
 
-    grid_x, grid_y = np.meshgrid(np.linspace(-1.5, 1.5, 300), np.linspace(-1.5, 1.5, 300))
-    points = np.ascontiguousarray(np.vstack([grid_x.ravel(), grid_y.ravel()]))
     figure, axes = plt.subplots(2, 2, figsize=(9, 9), sharex=True, sharey=True)
     for ax, r in zip(axes.ravel(), runs, strict=True):
-        labels = reference.predict(kernel.forward(points, r.parameters)).reshape(grid_x.shape)
-        ax.contourf(grid_x, grid_y, labels, levels=[-0.5, 0.5, 1.5], cmap="Spectral", alpha=0.8)
-        ax.scatter(
-            train_X[0],
-            train_X[1],
-            c=train_Y[0],
-            cmap="Spectral",
-            s=12,
-            edgecolors="k",
-            linewidths=0.3,
-        )
-        ax.set_title(
+        title = (
             f"{INITIALIZATIONS[r.init]}\ntrain {r.train_accuracy:.1%}, test {r.test_accuracy:.1%}"
         )
-        ax.set_aspect("equal")
+        plots.decision_boundary(ax, r.parameters, train_X, train_Y, title)
     figure.suptitle("Decision boundaries after training (circles data)")
     figure.tight_layout()
     boundaries = out_dir / "decision_boundaries.png"

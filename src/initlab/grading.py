@@ -420,6 +420,44 @@ class Report:
         }
 
 
+@dataclass
+class Plan:
+    """The calls of one grading run and what the checks need to judge their results."""
+
+    steps: list[Step]
+    inputs: dict[str, np.ndarray]
+    problems: list[Problem]
+
+
+def make_plan(hidden: bool = False, rng: np.random.Generator | None = None) -> Plan:
+    """Every call of every student function; hidden adds networks drawn from rng."""
+    rng = np.random.default_rng() if rng is None else rng
+    problems = propagation_problems(hidden, rng)
+    propagation, inputs = propagation_steps(problems)
+    return Plan(initializer_steps(hidden, rng) + propagation, inputs, problems)
+
+
+def judge_function(name: str, plan: Plan, outcomes: dict[str, Outcome]) -> Verdict:
+    """The verdict on one student function from the outcomes of its calls."""
+    points = RUBRIC[name]
+    mine = [s for s in plan.steps if s.function == name]
+    results = [outcomes.get(s.id) or Outcome("exception", error="no result") for s in mine]
+    stopped = next((o for o in results if o.status != "ok"), None)
+    verdict = runner_verdict(name, stopped, points)
+    if verdict is None:
+        return _judge(name, points, mine, [o.value for o in results], plan.problems)
+    if name == "backward_propagation" and stopped.status == "exception":
+        forward = outcomes.get(mine[0].id.replace("backward", "forward"))
+        if forward is not None and forward.status != "ok":
+            why = "" if stopped.error.startswith("needs the result") else f" ({stopped.error})"
+            verdict.diagnoses[0] = Diagnosis(
+                "exception",
+                "backward_propagation could not be checked: it needs the cache of "
+                f"forward_propagation, which did not return one{why}",
+            )
+    return verdict
+
+
 def grade(
     path: Path,
     hidden: bool = False,
@@ -428,30 +466,9 @@ def grade(
 ) -> Report:
     """Grade the submission at path (SubmissionError when it cannot be graded)."""
     submission = locate(path)
-    rng = np.random.default_rng()
-    problems = propagation_problems(hidden, rng)
-    propagation, inputs = propagation_steps(problems)
-    steps = initializer_steps(hidden, rng) + propagation
-    ran = run(submission, steps, inputs, timeout=timeout, memory_mb=memory_mb)
-    tests = []
-    for name, points in RUBRIC.items():
-        mine = [s for s in steps if s.function == name]
-        outcomes = [ran.outcomes.get(s.id) or Outcome("exception", error="no result") for s in mine]
-        stopped = next((o for o in outcomes if o.status != "ok"), None)
-        verdict = runner_verdict(name, stopped, points)
-        if verdict is None:
-            values = [o.value for o in outcomes]
-            verdict = _judge(name, points, mine, values, problems)
-        elif name == "backward_propagation" and stopped.status == "exception":
-            forward = ran.outcomes.get(mine[0].id.replace("backward", "forward"))
-            if forward is not None and forward.status != "ok":
-                why = "" if stopped.error.startswith("needs the result") else f" ({stopped.error})"
-                verdict.diagnoses[0] = Diagnosis(
-                    "exception",
-                    "backward_propagation could not be checked: it needs the cache of "
-                    f"forward_propagation, which did not return one{why}",
-                )
-        tests.append(verdict)
+    plan = make_plan(hidden)
+    ran = run(submission, plan.steps, plan.inputs, timeout=timeout, memory_mb=memory_mb)
+    tests = [judge_function(name, plan, ran.outcomes) for name in RUBRIC]
     return Report(str(path), tests, ran.seconds, current_sandbox().description)
 
 

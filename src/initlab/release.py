@@ -78,3 +78,114 @@ def release(source_dir: Path, out_dir: Path, force: bool = False) -> list[Path]:
         (out_dir / name).write_text(stub)
         written.append(out_dir / name)
     return written
+
+
+# The course notebook (nbgrader). Its solution cells hold the functions of the
+# solution sources, its test cells call the check library: both are written here,
+# from graders/solutions/ and the rubric, into the cells whose metadata names them
+# ({"initlab": {"solution": name}} or {"initlab": {"tests": name}}). Every other
+# cell is the notebook's own text, edited in Jupyter.
+NOTEBOOK = "Initialization.ipynb"
+ASSIGNMENT = "initialization"
+TEST_CELL = """\
+# Checks {name}: {points} points.
+hidden_tests = False
+### BEGIN HIDDEN TESTS
+hidden_tests = True  # the instructors' networks (deep, wide, random sizes), drawn when grading
+### END HIDDEN TESTS
+check("{name}", globals(), hidden=hidden_tests)"""
+
+
+def function_source(source: str, name: str, filename: str = "<source>") -> str:
+    """The text of the top-level ``def name`` of a module's source."""
+    import ast
+
+    for node in ast.parse(source, filename).body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            lines = source.splitlines()[node.lineno - 1 : node.end_lineno]
+            return "\n".join(lines)
+    raise ReleaseError(f"{filename} defines no function {name}")
+
+
+def _nbgrader(grade_id: str, *, solution: bool, points: float | None = None) -> dict:
+    meta = {
+        "grade": points is not None,
+        "grade_id": grade_id,
+        "locked": not solution,
+        "schema_version": 3,
+        "solution": solution,
+        "task": False,
+    }
+    if points is not None:
+        meta["points"] = points
+    return meta
+
+
+def sync_notebook(notebook: dict, solutions_dir: Path) -> dict:
+    """The notebook with its solution and test cells rewritten from the solution
+    sources and the rubric (a new dict; the notebook passed in is not changed)."""
+    import copy
+
+    from initlab.grading import MODULE_OF, RUBRIC
+
+    synced = copy.deepcopy(notebook)
+    for cell in synced.get("cells", []):
+        role = cell.get("metadata", {}).get("initlab", {})
+        name = role.get("solution") or role.get("tests")
+        if name is None:
+            continue
+        if name not in RUBRIC:
+            raise ReleaseError(f"a notebook cell names {name!r}, which is not a graded function")
+        if "solution" in role:
+            path = solutions_dir / f"{MODULE_OF[name]}.py"
+            cell["source"] = function_source(path.read_text(), name, str(path))
+            cell["metadata"]["nbgrader"] = _nbgrader(name, solution=True)
+        else:
+            cell["source"] = TEST_CELL.format(name=name, points=RUBRIC[name])
+            cell["metadata"]["nbgrader"] = _nbgrader(
+                f"test_{name}", solution=False, points=RUBRIC[name]
+            )
+        cell["outputs"], cell["execution_count"] = [], None
+    return synced
+
+
+def read_notebook(path: Path) -> dict:
+    import json
+
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def notebook_text(notebook: dict) -> str:
+    """The notebook as Jupyter writes it (nbformat's JSON layout)."""
+    import json
+
+    return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def release_notebook(course_dir: Path, out_dir: Path, force: bool = False) -> Path:
+    """Run ``nbgrader generate_assignment`` on a copy of the course and write the
+    student notebook into out_dir; the path written."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    target = out_dir / NOTEBOOK
+    if target.exists() and not force:
+        raise ReleaseError(f"{target} exists; pass --force to replace it")
+    with tempfile.TemporaryDirectory(prefix="initlab-release-") as work:
+        course = Path(work) / "course"
+        shutil.copytree(course_dir, course, ignore=shutil.ignore_patterns("gradebook.db"))
+        done = subprocess.run(
+            [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force"],
+            cwd=course,
+            capture_output=True,
+            text=True,
+        )
+        released = course / "release" / ASSIGNMENT / NOTEBOOK
+        if done.returncode != 0 or not released.exists():
+            last = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            raise ReleaseError("nbgrader generate_assignment failed: " + " | ".join(last))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(released, target)
+    return target

@@ -7,7 +7,7 @@ grading process and recorded with every result:
 - ``bwrap``: bubblewrap gives the child its own PID, network, IPC and UTS
   namespaces (no network at all, no other process visible) and a file system
   made of an allow-list: ``/usr``, the interpreter, the virtual environment
-  and the child's script, all read-only, and a small private ``/tmp``. The
+  and the ``initlab`` package, all read-only, and a small private ``/tmp``. The
   grader's folders, the ledger and other submissions do not exist there. Each
   grading thread keeps one such sandbox, whose zygote has numpy imported and
   forks one child per run: the child unpacks the submission it was sent into
@@ -412,9 +412,11 @@ def _bwrap_prefix() -> list[str]:
 
 
 def _binds(paths: list[Path]) -> list[str]:
-    """Read-only binds of the interpreter, the environment, the child's script and
-    paths, at their own paths: nothing the child can write outlives it."""
-    read_only = [Path(sys.base_prefix), Path(sys.prefix), CHILD, *paths]
+    """Read-only binds of the interpreter, the environment, the package and paths, at
+    their own paths: nothing the child can write outlives it."""
+    # The package, for the child's script and for notebooks that import initlab (an
+    # editable install keeps it outside the environment); never the project around it.
+    read_only = [Path(sys.base_prefix), Path(sys.prefix), CHILD.parent, *paths]
     args: list[str] = []
     made: set[Path] = {Path("/"), Path("/tmp")}
     for path in read_only:

@@ -1,0 +1,217 @@
+"""The checks of a notebook's test cells (nbgrader's autograder cells).
+
+A test cell calls ``check("initialize_parameters_he", globals())``: the
+function defined in the notebook is called with the inputs ``initlab grade``
+uses, and its results are judged by the same checks, worth the same points
+(``initlab.grading.RUBRIC``). The cell prints the verdict and ends with the
+score, which nbgrader takes as the cell's partial credit.
+
+What the student's code prints or warns while it is checked is shown on
+standard output afterwards, never on standard error: nbgrader gives 0 to a test
+cell with anything on standard error, and a warning must not cost points. A
+function that runs longer than its time limit scores 0, and the cell goes on.
+
+The student's code runs in the notebook's own process here, as everything in
+an nbgrader notebook does; ``initlab grade NOTEBOOK`` runs the same checks
+with the student's code in a separate process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+
+from initlab import _child, grading
+from initlab.checks import Verdict
+
+__all__ = ["check", "DEFAULT_TIMEOUT"]
+
+DEFAULT_TIMEOUT = grading.DEFAULT_TIMEOUT
+SHOWN_OUTPUT = 2000  # characters of what the student's code printed that are shown
+_OWN_FILES = {__file__, contextlib.__file__}
+
+
+class _TimeLimit(BaseException):
+    """Raised in the student's code when its time is up (not an Exception, so a
+    bare ``except Exception`` in the student's code does not swallow it)."""
+
+
+def check(
+    name: str,
+    namespace: dict,
+    *,
+    hidden: bool = False,
+    timeout: float | None = None,
+) -> float:
+    """Check the function ``name`` of namespace (the notebook's ``globals()``),
+    print the verdict, and return the points it earned.
+
+    hidden adds the instructors' networks, drawn afresh on every run. timeout is
+    the seconds all the calls of the function may take together (default: the
+    ``INITLAB_CHECK_TIMEOUT`` environment variable, else 10).
+    """
+    if name not in grading.RUBRIC:
+        raise ValueError(f"no check for {name!r}; the checked functions are {list(grading.RUBRIC)}")
+    if not isinstance(namespace, dict):
+        raise TypeError(
+            f"namespace must be a dict such as globals(), not {type(namespace).__name__}"
+        )
+    limit = timeout if timeout is not None else _default_timeout()
+    plan = grading.make_plan(hidden)
+    mine = [s for s in plan.steps if s.function == name]
+    steps = grading._with_dependencies(mine, plan.steps)
+    printed = io.StringIO()
+    outcomes = _run(steps, plan, namespace, limit, printed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the grader's own arithmetic on odd results
+        verdict = grading.judge_function(name, plan, outcomes)
+    print(_report(verdict, printed.getvalue()))
+    return float(min(round(verdict.score, 6), verdict.max_score))
+
+
+def _default_timeout() -> float:
+    text = os.environ.get("INITLAB_CHECK_TIMEOUT", "")
+    try:
+        value = float(text)
+    except ValueError:
+        return DEFAULT_TIMEOUT
+    return value if value > 0 else DEFAULT_TIMEOUT
+
+
+def _run(
+    steps: list[grading.Step],
+    plan: grading.Plan,
+    namespace: dict,
+    limit: float,
+    printed: io.StringIO,
+) -> dict[str, grading.Outcome]:
+    """The outcome of every step, calling the namespace's functions in this process;
+    a function that times out shares that outcome with its remaining calls."""
+    outcomes: dict[str, grading.Outcome] = {}
+    results: dict = {}
+    warned: dict[str, int] = {}
+    spent: dict[str, float] = {}
+    for step in steps:
+        stuck = next((o for o in _shared(outcomes, steps, step) if o.status == "timeout"), None)
+        if stuck is not None:
+            outcomes[step.id] = stuck
+            continue
+        function = namespace.get(step.function)
+        if not callable(function):
+            outcomes[step.id] = grading.Outcome("missing_function")
+            continue
+        budget = limit - spent.get(step.function, 0.0)
+        start = time.perf_counter()
+        frames: list = []  # what the child would send on its channel, collected here
+        try:
+            with _captured(printed, warned), _time_limit(budget):
+                _child.call_step(step.plan(), function, plan.inputs, results, frames, (_TimeLimit,))
+        except _TimeLimit:
+            outcomes[step.id] = grading.Outcome(
+                "timeout", error=f"{step.function} did not finish in {limit:g} s"
+            )
+            continue
+        finally:
+            spent[step.function] = spent.get(step.function, 0.0) + time.perf_counter() - start
+        records, arrays = grading._received(frames)
+        outcomes[step.id] = grading._outcome(records[step.id], arrays)
+    for text, count in warned.items():  # once each: the same warning comes from every call
+        printed.write(text + (f" ({count} times)\n" if count > 1 else "\n"))
+    return outcomes
+
+
+def _shared(outcomes: dict, steps: list[grading.Step], step: grading.Step) -> list:
+    return [outcomes[s.id] for s in steps if s.function == step.function and s.id in outcomes]
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Stop the student's code after seconds: raise _TimeLimit in it, and from then
+    on at every line it runs, so a bare ``except:`` (even one around a sleep) cannot
+    hold it off; the timer fires again every 0.1 s for code that runs no Python
+    lines. Never in this module's or contextlib's frames, so the limit is always
+    lifted. Only the main thread receives signals; elsewhere there is no limit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(frame, event, arg):
+        if frame.f_code.co_filename in _OWN_FILES:
+            return None
+        if event in ("call", "line"):
+            raise _TimeLimit
+        return stop
+
+    def expire(signum, frame):
+        if frame is None or frame.f_code.co_filename in _OWN_FILES:
+            return
+        outer = frame
+        while outer is not None:
+            if outer.f_code.co_filename not in _OWN_FILES:
+                outer.f_trace = stop
+            outer = outer.f_back
+        sys.settrace(stop)
+        raise _TimeLimit
+
+    previous_trace = sys.gettrace()
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3), 0.1)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        sys.settrace(previous_trace)
+
+
+@contextlib.contextmanager
+def _captured(printed: io.StringIO, warned: dict[str, int]) -> Iterator[None]:
+    """Everything the block writes (print, sys.stderr, file descriptors 1 and 2)
+    goes into printed; warned counts its warnings by text."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    with tempfile.TemporaryFile() as sink:
+        saved = [os.dup(1), os.dup(2)]
+        try:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+            with (
+                contextlib.redirect_stdout(printed),
+                contextlib.redirect_stderr(printed),
+                warnings.catch_warnings(record=True) as caught,
+            ):
+                warnings.simplefilter("always")
+                yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            sink.seek(0)
+            printed.write(sink.read().decode("utf-8", "replace"))
+        for warning in caught:
+            text = f"{warning.category.__name__}: {warning.message}"
+            warned[text] = warned.get(text, 0) + 1
+
+
+def _report(verdict: Verdict, printed: str) -> str:
+    """The verdict as the student reads it under the test cell."""
+    lines = [f"{verdict.name}: {verdict.score:g} / {verdict.max_score:g} points"]
+    if verdict.status == "passed" and verdict.score == verdict.max_score:
+        lines[0] += " - correct"
+    for diagnosis in verdict.diagnoses:
+        lines.append(f"  [{diagnosis.code}] {diagnosis.message}")
+    if printed.strip():
+        shown = printed if len(printed) <= SHOWN_OUTPUT else printed[:SHOWN_OUTPUT] + "\n..."
+        lines.append(f"\nWhat {verdict.name} printed while it was checked (this costs no points):")
+        lines.append(shown.rstrip())
+    return "\n".join(lines)
