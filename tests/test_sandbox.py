@@ -290,3 +290,18 @@ def test_a_sandbox_that_cannot_start_is_the_machines_failure_not_a_grade(
     assert main(["grade", str(file)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("initlab grade: the sandbox") and err.count("\n") == 1, err
+
+
+def test_scratch_folders_of_dead_processes_are_swept(tmp_path):
+    """SIGKILL leaves a grading process's scratch folder; the next batch removes it, and
+    leaves those of live processes alone."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with sandbox.scratch("grade") as mine:
+        root = Path(mine).parent
+        stale = root / f"initlab-grade-{dead.pid}-abc123"
+        stale.mkdir()
+        (stale / "plan.json").write_text("{}")
+        sandbox.sweep_scratch()
+        assert not stale.exists()
+        assert Path(mine).exists()

@@ -32,7 +32,7 @@ from pathlib import Path
 import initlab
 from initlab.grading import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, RUBRIC, SubmissionError, grade
 from initlab.ledger import Ledger, Result
-from initlab.sandbox import SCRATCH, SKIPPED_NAMES, SandboxError, submission_files
+from initlab.sandbox import SKIPPED_NAMES, SandboxError, scratch, submission_files
 
 MAX_FILES = 200
 MAX_BYTES = 20 * 1024 * 1024  # per submission
@@ -156,7 +156,7 @@ def grade_task(task: Task) -> Result:
         result.reason = task.problem or "the submission folder is empty"
         result.score, result.max_score = 0.0, MAX_SCORE
         return result
-    with tempfile.TemporaryDirectory(prefix="initlab-submission-", dir=SCRATCH) as temporary:
+    with scratch("submission") as temporary:
         folder = Path(temporary) / "submission"
         for name, data in task.files.items():
             path = folder / name

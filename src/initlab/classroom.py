@@ -21,6 +21,7 @@ from rich.table import Table
 from initlab.bulk import Batch, BulkError, DaskPool, LocalPool, discover, grade_directory, read_task
 from initlab.grading import RUBRIC
 from initlab.ledger import Ledger, LedgerError, Result
+from initlab.sandbox import sweep_scratch
 
 BANDS = [("100%", 100, 101), ("80-99%", 80, 100), ("50-79%", 50, 80), ("1-49%", 1e-9, 50)]
 LISTED = 20  # submissions named in the summary's list of errors, at most
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     except (BulkError, LedgerError) as error:
         print(f"initlab grade: {error}", file=sys.stderr)
         return 2
+    sweep_scratch()
     options = {"hidden": args.hidden, "timeout": args.timeout, "memory_mb": args.memory}
     tasks = [read_task(student, folder, **options) for student, folder in found]
     try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 from initlab.checks import Diagnosis, Foreign, Verdict
 from initlab.checks.initializers import check_initializer, check_training
 from initlab.checks.propagation import check_backward, check_forward, check_loss, check_update
-from initlab.sandbox import MAX_CHANNEL_BYTES, SCRATCH, ChildRun, launch
+from initlab.sandbox import MAX_CHANNEL_BYTES, ChildRun, launch, scratch
 from initlab.sandbox import current as current_sandbox
 
 # Points per student function: the rubric shared by the self-check and the graders.
@@ -144,7 +143,7 @@ def run(
     result = Run()
     start = time.perf_counter()
     remaining = list(steps)
-    with tempfile.TemporaryDirectory(prefix="initlab-grade-", dir=SCRATCH) as work:
+    with scratch("grade") as work:
         workdir = Path(work)
         if inputs:
             np.savez(workdir / "inputs.npz", **inputs)

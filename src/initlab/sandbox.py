@@ -36,6 +36,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -74,6 +75,26 @@ CHILD_ENV = {
 # in memory where the machine has a /dev/shm: creating and removing hundreds of small
 # files per submission costs more on a disk. Student code never writes there.
 SCRATCH = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
+def scratch(kind: str) -> tempfile.TemporaryDirectory:
+    """A scratch folder of this process, initlab-<kind>-<pid>-<random>."""
+    return tempfile.TemporaryDirectory(prefix=f"initlab-{kind}-{os.getpid()}-", dir=SCRATCH)
+
+
+def sweep_scratch() -> None:
+    """Remove the scratch folders of grading processes that no longer exist: a process
+    killed by SIGKILL leaves its folder behind (in memory, under /dev/shm)."""
+    for folder in Path(SCRATCH or tempfile.gettempdir()).glob("initlab-*-*-*"):
+        pid = folder.name.split("-")[2]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            pass  # alive, someone else's
 
 
 class SandboxError(RuntimeError):
