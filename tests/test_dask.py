@@ -88,13 +88,7 @@ def test_a_worker_killed_mid_batch_loses_no_grade(tmp_path, cluster):
     client = distributed.Client(address, timeout=30)
     try:
         client.wait_for_workers(2, timeout=GUARD)
-        driver = subprocess.Popen(
-            [sys.executable, "-m", "initlab", "grade", str(submissions), "--db", str(db)]
-            + ["--scheduler", address, "--timeout", "10"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        driver = start_grading(submissions, db, address, timeout=10)
         names = {info["name"]: addr for addr, info in client.scheduler_info()["workers"].items()}
         # Worker a is killed while it runs a submission, after a first result is recorded.
         wait_for(lambda: rows(db) and client.processing()[names["a"]], "a result and a busy a")
@@ -137,13 +131,7 @@ def test_a_submission_that_kills_two_workers_is_recorded_as_crashed(tmp_path, cl
         by_address = {
             addr: info["name"] for addr, info in client.scheduler_info()["workers"].items()
         }
-        driver = subprocess.Popen(
-            [sys.executable, "-m", "initlab", "grade", str(submissions), "--db", str(db)]
-            + ["--scheduler", address, "--timeout", "90"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        driver = start_grading(submissions, db, address, timeout=90)
         killed = []
 
         def running_deadly():
@@ -165,6 +153,17 @@ def test_a_submission_that_kills_two_workers_is_recorded_as_crashed(tmp_path, cl
     assert graded["deadly"] == ("crashed", None)
     assert graded["honest1"] == graded["honest2"] == ("ok", 45)
     assert "crashed" in out and "killed the Dask workers" in out.replace("\n", " ")
+
+
+def start_grading(submissions: Path, db: Path, address: str, timeout: int) -> subprocess.Popen:
+    """initlab grade SUBMISSIONS --db DB --scheduler ADDRESS, its output captured."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "initlab", "grade", str(submissions), "--db", str(db)]
+        + ["--scheduler", address, "--timeout", str(timeout)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def rows(db: Path) -> dict:
