@@ -1,10 +1,11 @@
-"""The process that runs student code: ``python -m initlab._child WORKDIR``.
+"""The process that runs student code: ``python _child.py WORKDIR CHANNEL``.
 
 It loads the submission named in ``WORKDIR/plan.json``, runs the plan's calls
-in order and describes each result in ``WORKDIR/out/<step>.json``, arrays in
-``WORKDIR/out/<step>.<n>.npy``, one step at a time, so a step that never ends
-leaves the earlier ones recorded. It judges nothing: the grader's process reads
-these files (never pickles, never this process's output) and decides.
+in order and describes each result down the pipe CHANNEL that the grader
+opened: a "ready" frame before any student code, then per step a record (JSON)
+after its arrays (``.npy`` bytes), one step at a time, so a step that never
+ends leaves the earlier ones recorded. It judges nothing: the grader's process
+reads that pipe (never pickles, never this process's output) and decides.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import ast
 import copy
 import importlib.util
+import io
 import json
 import linecache
 import os
@@ -28,8 +30,15 @@ _save = np.save
 _ndarray = np.ndarray
 _dumps = json.dumps
 _asarray = np.asarray
+_getpid = os.getpid
+_os_write = os.write
+_BytesIO = io.BytesIO
+_exit = os._exit
+_PID = os.getpid()
 
 MAX_ELEMENTS = 20_000_000  # per step, across its arrays
+MAX_OPEN_FILES = 64
+MAX_PROCESSES = 16  # threads count too
 
 
 def load_submission(kind: str, path: str) -> dict[str, types.ModuleType | None]:
@@ -117,10 +126,10 @@ def _module_from_source(name: str, source: str, path: str) -> types.ModuleType:
 
 
 class _Writer:
-    """Describes one step's result; arrays go to numbered .npy files."""
+    """Describes one step's result; its arrays go down the channel as .npy bytes."""
 
-    def __init__(self, out: Path, step: str):
-        self.out, self.step, self.count, self.elements = out, step, 0, 0
+    def __init__(self, channel: int | list, step: str):
+        self.channel, self.step, self.count, self.elements = channel, step, 0, 0
 
     def array(self, value) -> dict:
         array = _asarray(value)
@@ -129,10 +138,12 @@ class _Writer:
         self.elements += array.size
         if self.elements > MAX_ELEMENTS:
             return {"kind": "other", "type": f"array too large ({array.size} elements)"}
-        file = self.out / f"{self.step}.{self.count}.npy"
+        name = f"{self.step}.{self.count}.npy"
         self.count += 1
-        _save(file, array, allow_pickle=False)
-        return {"file": file.name}
+        buffer = _BytesIO()
+        _save(buffer, array, allow_pickle=False)
+        _send(self.channel, {"kind": "array", "name": name}, buffer.getvalue())
+        return {"file": name}
 
     def describe(self, value, depth: int = 0, keep=None) -> dict:
         kind = type(value)
@@ -177,9 +188,10 @@ def _argument(spec, inputs, results):
         return None
 
 
-def limit_resources(memory_mb: int) -> None:
+def limit_resources(memory_mb: int, cpu_seconds: int | None = None) -> None:
     """Before any student code: an address-space cap (a memory bomb gets MemoryError),
-    no core dumps, and no file larger than the results could be."""
+    no core dumps, no file larger than the results could be, few open files and
+    processes (a fork bomb gets BlockingIOError), and CPU seconds when given."""
     import resource
 
     size = memory_mb * 1024 * 1024
@@ -187,32 +199,56 @@ def limit_resources(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     file_cap = 8 * MAX_ELEMENTS + (1 << 20)
     resource.setrlimit(resource.RLIMIT_FSIZE, (file_cap, file_cap))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_OPEN_FILES, MAX_OPEN_FILES))
+    # No POSIX message queue: it would outlive the run, and nothing could list it.
+    resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))
+    if os.geteuid() != 0:  # the limit is per uid, and root ignores it
+        resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
+    if cpu_seconds:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
 
 
-def run(workdir: Path) -> None:
+def fresh_keyrings() -> None:
+    """No kernel key of an earlier run: a new session keyring, and the uid's user
+    keyrings (which outlive its processes) emptied, before any student code."""
+    import ctypes
+    import platform
+
+    keyctl = {"x86_64": 250, "aarch64": 219}.get(platform.machine())
+    if keyctl is None:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall(keyctl, 1, None)  # KEYCTL_JOIN_SESSION_KEYRING: a new, anonymous one
+    for keyring in (-4, -5):  # KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING
+        libc.syscall(keyctl, 7, ctypes.c_int(keyring))  # KEYCTL_CLEAR
+
+
+def run(workdir: Path, channel: int) -> None:
     plan = json.loads((workdir / "plan.json").read_text())
     if plan.get("memory_mb"):
-        limit_resources(int(plan["memory_mb"]))
-    out = workdir / "out"
+        limit_resources(int(plan["memory_mb"]), plan.get("cpu_seconds"))
+    fresh_keyrings()
     inputs = {}
     if (workdir / "inputs.npz").exists():
         with np.load(workdir / "inputs.npz", allow_pickle=False) as archive:
             inputs = {key: archive[key] for key in archive.files}
+    # Started, limited, inputs read: what fails from here on is the submission's.
+    _send(channel, {"kind": "ready"})
     try:
         modules = load_submission(plan["kind"], plan["path"])
     except BaseException as error:  # the submission failed to load: every step says why
         message = _error_message(error)
         for step in plan["steps"]:
-            _write(out, step["id"], {"status": "exception", "error": message, "at": "import"})
+            _write(channel, step["id"], {"status": "exception", "error": message, "at": "import"})
         return
     results = {}
     for step in plan["steps"]:
         module = modules.get(step["module"])
         function = getattr(module, step["function"], None) if module else None
         if not callable(function):
-            _write(out, step["id"], {"status": "missing_function"})
+            _write(channel, step["id"], {"status": "missing_function"})
             continue
-        call_step(step, function, inputs, results, out)
+        call_step(step, function, inputs, results, channel)
 
 
 def call_step(
@@ -220,10 +256,10 @@ def call_step(
     function,
     inputs: dict[str, np.ndarray],
     results: dict,
-    out: Path,
+    channel: int | list,
     passthrough: tuple[type[BaseException], ...] = (),
 ) -> None:
-    """Call function with the step's arguments and record what it returned in out;
+    """Call function with the step's arguments and send what it returned down channel;
     results collects the return values for later steps. Exceptions of the
     passthrough types propagate; every other one is the student's and recorded."""
     try:
@@ -232,18 +268,19 @@ def call_step(
     except passthrough:
         raise
     except NotImplementedError:
-        _write(out, step["id"], {"status": "not_implemented"})
+        _write(channel, step["id"], {"status": "not_implemented"})
         return
     except BaseException as error:  # SystemExit and KeyboardInterrupt are the student's too
-        _write(out, step["id"], {"status": "exception", "error": _error_message(error)})
+        _write(channel, step["id"], {"status": "exception", "error": _error_message(error)})
         return
+    _only_the_child()
     results[step["id"]] = value
-    writer = _Writer(out, step["id"])
+    writer = _Writer(channel, step["id"])
     try:
         description = writer.describe(value, keep=step.get("keep"))
     except Exception as error:
         description = {"kind": "other", "type": f"unreadable result ({type(error).__name__})"}
-    _write(out, step["id"], {"status": "ok", "value": description})
+    _write(channel, step["id"], {"status": "ok", "value": description})
 
 
 def _error_message(error: BaseException) -> str:
@@ -253,11 +290,197 @@ def _error_message(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}{place}"[:2000]
 
 
-def _write(out: Path, step: str, record: dict) -> None:
-    temporary = out / f"{step}.json.part"
-    temporary.write_text(_dumps(record))
-    os.replace(temporary, out / f"{step}.json")
+def _only_the_child() -> None:
+    """A copy of this process made by os.fork in student code ends here: only the
+    child itself reports, so copies never interleave frames with it."""
+    if _getpid() != _PID:
+        _exit(0)
+
+
+def _write(channel: int | list, step: str, record: dict) -> None:
+    _only_the_child()
+    _send(channel, {"kind": "record", "step": step, "record": record})
+
+
+def _send(channel: int | list, header: dict, body: bytes = b"") -> None:
+    """One frame: on a pipe, the header's length (4 bytes), the header as JSON, then
+    body bytes (their length is in the header); in-process (a list), appended as
+    (header, body)."""
+    if isinstance(channel, list):
+        channel.append(({**header, "size": len(body)}, body))
+        return
+    encoded = _dumps({**header, "size": len(body)}).encode()
+    data = memoryview(len(encoded).to_bytes(4, "big") + encoded + body)
+    while data:
+        data = data[_os_write(channel, data) :]
+
+
+def serve(control: int, uid: int | None) -> None:
+    """The zygote of a sandbox: numpy is imported, no student code ever runs here. For
+    each request on the control socket it forks a child that runs one plan in a fresh
+    folder of its own (as uid, when given), then ends whatever that child left running,
+    then answers."""
+    import ctypes
+    import shutil
+    import socket
+    import tempfile
+
+    # Not dumpable: a child can neither trace it nor open its files in /proc.
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    connection = socket.socket(fileno=control)
+    _send(control, {"kind": "ready"})
+    while True:
+        request, body, channel = _receive(connection)
+        if request is None:
+            return
+        folder = Path(tempfile.mkdtemp(prefix="run-", dir="/tmp"))
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                global _PID
+                _PID = os.getpid()
+                connection.close()
+                workdir = _unpack(request, body, folder)
+                sys.argv[1:] = [str(workdir), str(channel)]  # as when run on its own
+                os.chdir(workdir)
+                if uid is not None:
+                    _become(uid, ctypes)
+                run(workdir, channel)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(channel)
+        status = os.waitpid(pid, 0)[1]
+        if not _end_leftovers():
+            return  # something will not die: the grader starts a new sandbox
+        # Nothing of one run may reach the next: its files, its System V IPC objects.
+        _clear(Path("/tmp"), _mounted_under(Path("/tmp")), shutil)
+        _remove_ipc_objects()
+        _send(control, {"kind": "ended", "code": os.waitstatus_to_exitcode(status)})
+
+
+def _become(uid: int, ctypes) -> None:
+    """Give up root for uid for good: no groups, no capabilities, no way back."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if ctypes.CDLL(None).prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+        raise OSError("cannot set no_new_privs")
+
+
+def _receive(connection) -> tuple[dict | None, bytes, int]:
+    """A run request: its header, its body and the channel sent with it."""
+    import socket
+
+    prefix, fds, _, _ = socket.recv_fds(connection, 4, 1)
+    if not prefix or not fds:
+        return None, b"", -1
+    prefix += _exactly(connection, 4 - len(prefix))
+    header = json.loads(_exactly(connection, int.from_bytes(prefix, "big")))
+    return header, _exactly(connection, int(header["size"])), fds[0]
+
+
+def _exactly(connection, size: int) -> bytes:
+    chunks = []
+    while size > 0:
+        chunk = connection.recv(min(size, 1 << 20))
+        if not chunk:
+            raise EOFError("the grader closed the control socket")
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _unpack(request: dict, body: bytes, folder: Path) -> Path:
+    """The run's folder: the submission's files, the inputs and the plan, which names
+    the copy of the submission."""
+    submission = folder / "submission"
+    at = 0
+    for name, size in request["files"]:
+        file = submission / name
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_bytes(body[at : at + size])
+        at += size
+    if request["inputs"]:
+        (folder / "inputs.npz").write_bytes(body[at : at + request["inputs"]])
+    plan = {**request["plan"], "path": str(submission / request["path"])}
+    (folder / "plan.json").write_text(json.dumps(plan))
+    folder.chmod(0o755)  # readable, not writable, by the uid the run becomes
+    return folder
+
+
+def _mounted_under(root: Path) -> set[Path]:
+    """The mount points under root (read-only binds of the environment) and the
+    folders on their way: these stay."""
+    kept = set()
+    with open("/proc/self/mountinfo") as table:
+        for line in table:
+            point = Path(line.split()[4].replace("\\040", " "))
+            if point != root and point.is_relative_to(root):
+                kept.add(point)
+                kept.update(p for p in point.parents if p.is_relative_to(root) and p != root)
+    return kept
+
+
+def _clear(folder: Path, kept: set[Path], shutil) -> None:
+    """Remove everything in folder but what is kept (and inside a kept mount point)."""
+    for entry in folder.iterdir():
+        if entry not in kept:
+            _remove(entry, shutil)
+        elif not os.path.ismount(entry):
+            _clear(entry, kept, shutil)
+
+
+def _remove(path: Path, shutil) -> None:
+    """Remove path, even where the run took its own write permission away."""
+
+    def writable_again(function, name, error):
+        os.chmod(os.path.dirname(name) or "/", 0o700)
+        if os.path.isdir(name) and not os.path.islink(name):
+            os.chmod(name, 0o700)
+        function(name)
+
+    if path.is_dir() and not path.is_symlink():
+        path.chmod(0o700)
+        shutil.rmtree(path, onerror=writable_again)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _remove_ipc_objects() -> None:
+    """Remove the shared memory segments, message queues and semaphores of this
+    sandbox's IPC namespace (its own: every one was made by a run)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for kind, control in (("shm", libc.shmctl), ("msg", libc.msgctl), ("sem", libc.semctl)):
+        with open(f"/proc/sysvipc/{kind}") as table:
+            for line in table.readlines()[1:]:
+                identifier = int(line.split()[1])
+                control(identifier, 0, None)  # IPC_RMID; semctl ignores its 3rd argument
+
+
+def _end_leftovers() -> bool:
+    """Kill every process of this sandbox but its init and the zygote (the PID
+    namespace holds nothing else); False when some will not go."""
+    import signal
+    import time
+
+    for _ in range(2000):
+        others = [p for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, _PID)]
+        if not others:
+            return True
+        try:
+            os.kill(-1, signal.SIGKILL)  # every process it may signal, not itself
+        except ProcessLookupError:
+            pass
+        time.sleep(0.001)
+    return False
 
 
 if __name__ == "__main__":
-    run(Path(sys.argv[1]))
+    if sys.argv[1] == "--zygote":
+        serve(int(sys.argv[2]), int(sys.argv[3]) if sys.argv[3] else None)
+    else:
+        run(Path(sys.argv[1]), int(sys.argv[2]))

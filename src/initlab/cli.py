@@ -50,11 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grade = commands.add_parser(
         "grade",
-        help="grade one submission (a folder, a .py file or a notebook)",
-        description="Run the student's functions in a separate process and grade what they "
-        "return. Exit status 0 whenever grading ran, 2 when PATH cannot be graded.",
+        help="grade one submission (a folder, a .py file or a notebook), or a whole class",
+        description="Run the student's functions in a sandboxed process and grade what they "
+        "return. Exit status 0 whenever grading ran, 2 when PATH cannot be graded. With --db, "
+        "PATH is a folder of submissions (<student_id>/, or nbgrader's "
+        "submitted/<student_id>/<assignment>/) graded into a SQLite ledger; rerunning grades "
+        "only what is missing or changed.",
     )
-    grade.add_argument("path", type=Path, metavar="PATH", help="the submission")
+    grade.add_argument(
+        "path",
+        type=Path,
+        metavar="PATH",
+        help="the submission, or with --db the folder of submissions",
+    )
     grade.add_argument("--json", action="store_true", help="print one JSON object")
     grade.add_argument("--hidden", action="store_true", help="add the instructors' hidden checks")
     grade.add_argument(
@@ -70,6 +78,33 @@ def build_parser() -> argparse.ArgumentParser:
         default=2048,
         metavar="MB",
         help="address space the student code may use (default: 2048)",
+    )
+    whole_class = grade.add_argument_group("a whole class (PATH is a folder of submissions)")
+    whole_class.add_argument(
+        "--db", type=Path, metavar="FILE", help="the SQLite ledger of grades (made if absent)"
+    )
+    whole_class.add_argument(
+        "--workers",
+        type=_positive(int),
+        metavar="N",
+        help="local grading processes (default: the number of CPUs)",
+    )
+    whole_class.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="grade on the workers of a Dask cluster instead, e.g. tcp://host:8786",
+    )
+    whole_class.add_argument("--csv", type=Path, metavar="FILE", help="export the grades as CSV")
+    whole_class.add_argument(
+        "--gradescope",
+        type=Path,
+        metavar="DIR",
+        help="export DIR/<student_id>/results.json in Gradescope's format",
+    )
+    whole_class.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --csv file or --gradescope DIR",
     )
     release = commands.add_parser(
         "release",
@@ -102,13 +137,35 @@ def build_parser() -> argparse.ArgumentParser:
 def _grade(args: argparse.Namespace) -> int:
     import json
 
+    bulk_only = ("workers", "scheduler", "csv", "gradescope", "overwrite")
+    if args.db is None:
+        given = [f"--{name}" for name in bulk_only if getattr(args, name)]
+        if given:
+            print(f"initlab grade: {given[0]} needs --db (grading a whole class)", file=sys.stderr)
+            return 2
+    else:
+        if args.json:
+            print("initlab grade: --json grades one submission; drop it or --db", file=sys.stderr)
+            return 2
+        if args.workers and args.scheduler:
+            print("initlab grade: --workers and --scheduler exclude each other", file=sys.stderr)
+            return 2
+        from initlab import bulk, classroom
+
+        args.workers = args.workers or bulk.default_workers()
+        return classroom.run(args)
+
     from initlab.grading import SubmissionError, grade
+    from initlab.sandbox import SandboxError
 
     try:
         report = grade(args.path, hidden=args.hidden, timeout=args.timeout, memory_mb=args.memory)
     except SubmissionError as error:
         print(f"initlab grade: {error}", file=sys.stderr)
         return 2
+    except SandboxError as error:  # the machine's failure, not the submission's
+        print(f"initlab grade: {error}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(report.to_json()))
         return 0

@@ -9,12 +9,9 @@ by ``initlab.checks``, from those raw values. A submission is a folder holding
 
 from __future__ import annotations
 
+import io
 import json
-import os
-import signal
-import subprocess
-import sys
-import tempfile
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +21,8 @@ import numpy as np
 from initlab.checks import Diagnosis, Foreign, Verdict
 from initlab.checks.initializers import check_initializer, check_training
 from initlab.checks.propagation import check_backward, check_forward, check_loss, check_update
+from initlab.sandbox import MAX_CHANNEL_BYTES, ChildRun, launch, scratch
+from initlab.sandbox import current as current_sandbox
 
 # Points per student function: the rubric shared by the self-check and the graders.
 RUBRIC = {
@@ -144,40 +143,38 @@ def run(
     result = Run()
     start = time.perf_counter()
     remaining = list(steps)
-    with tempfile.TemporaryDirectory(prefix="initlab-grade-") as work:
+    with scratch("grade") as work:
         workdir = Path(work)
         if inputs:
             np.savez(workdir / "inputs.npz", **inputs)
         while remaining:
-            out = workdir / "out"
-            out.mkdir(exist_ok=True)
-            for stale in out.iterdir():
-                stale.unlink()
             plan = {
                 "kind": submission.kind,
                 "path": str(submission.path),
                 "memory_mb": memory_mb,
+                "cpu_seconds": math.ceil(timeout) + 1,
                 "steps": [step.plan() for step in _with_dependencies(remaining, steps)],
             }
             (workdir / "plan.json").write_text(json.dumps(plan))
-            timed_out, code = _run_child(workdir, timeout)
+            child = _run_child(workdir, submission.path, timeout)
+            records, arrays = _received(child.frames)
             recorded = 0
             for step in remaining:
-                record = out / f"{step.id}.json"
-                if not record.exists():
+                if not isinstance(records.get(step.id), dict):
                     break
-                result.outcomes[step.id] = _outcome(json.loads(record.read_text()), out)
+                result.outcomes[step.id] = _outcome(records[step.id], arrays)
                 recorded += 1
             if recorded == len(remaining):
                 break
             stuck = remaining[recorded]
-            result.outcomes[stuck.id] = (
-                Outcome("timeout", error=f"{stuck.function} did not finish in {timeout:g} s")
-                if timed_out
-                else Outcome(
-                    "exception",
-                    error=f"the process ended (exit code {code}) while running {stuck.function}",
-                )
+            if child.timed_out:
+                why = f"{stuck.function} did not finish in {timeout:g} s"
+            elif child.overflowed:
+                why = f"{stuck.function} sent more than {MAX_CHANNEL_BYTES} bytes of results"
+            else:
+                why = f"the process ended (exit code {child.code}) while running {stuck.function}"
+            result.outcomes[stuck.id] = Outcome(
+                "timeout" if child.timed_out else "exception", error=why
             )
             # The function's other calls would do the same: they share its outcome, so a
             # submission whose every function hangs costs one timeout per function.
@@ -212,43 +209,45 @@ def _with_dependencies(remaining: list[Step], steps: list[Step]) -> list[Step]:
     return [s for s in steps if s.id in needed]
 
 
-def _run_child(workdir: Path, timeout: float) -> tuple[bool, int | None]:
-    """(timed out, exit code). The child's output is discarded, never read."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "initlab._child", str(workdir)],
-        cwd=workdir,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        env={**os.environ, "INITLAB_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"},
-    )
-    try:
-        return False, process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        return True, None
+def _run_child(workdir: Path, submission: Path, timeout: float) -> ChildRun:
+    """One run of the child in this process's sandbox (``initlab.sandbox``): what it
+    sent on its channel; its output is discarded, never read."""
+    return launch(current_sandbox(), workdir, submission, timeout)
 
 
-def _outcome(record: dict, out: Path) -> Outcome:
+def _received(frames: list[tuple[dict, bytes]]) -> tuple[dict[str, object], dict[str, bytes]]:
+    """The records by step id and the arrays' .npy bytes by name, from the child's frames."""
+    records, arrays = {}, {}
+    for header, body in frames:
+        if header.get("kind") == "record" and isinstance(header.get("step"), str):
+            records.setdefault(header["step"], header.get("record"))
+        elif header.get("kind") == "array" and isinstance(header.get("name"), str):
+            arrays[header["name"]] = body
+    return records, arrays
+
+
+def _outcome(record: dict, arrays: dict[str, bytes]) -> Outcome:
     status = record.get("status")
     if status == "ok":
-        return Outcome("ok", _value(record.get("value", {}), out))
+        try:
+            return Outcome("ok", _value(record.get("value", {}), arrays))
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+            # Student code can write to the channel too: a record can be forged.
+            return Outcome("exception", error="its result record is malformed")
     if status in ("not_implemented", "missing_function"):
         return Outcome(status)
     return Outcome("exception", error=str(record.get("error", "unknown error")))
 
 
-def _value(description: dict, out: Path) -> object:
+def _value(description: dict, arrays: dict[str, bytes]) -> object:
     """The value a step returned, rebuilt from its description; non-ndarray types
     come back as Foreign so the checks can name them."""
     kind = description.get("kind")
     if kind == "ndarray":
-        return _load(out, description)
+        return _load(arrays, description)
     if kind == "foreign":
         return Foreign(
-            description["type"], _load(out, description) if "file" in description else None
+            description["type"], _load(arrays, description) if "file" in description else None
         )
     if kind == "scalar":
         value = float(description["value"])
@@ -262,18 +261,21 @@ def _value(description: dict, out: Path) -> object:
         keys = description.get("keys", [])
         if any(not (k.startswith("'") and k.endswith("'")) for k in keys):
             return Foreign("dict with keys " + ", ".join(keys))
-        return {k: _value(v, out) for k, v in description["items"].items()}
+        return {k: _value(v, arrays) for k, v in description["items"].items()}
     if kind == "sequence":
-        items = {int(i): _value(v, out) for i, v in description["items"].items()}
+        items = {int(i): _value(v, arrays) for i, v in description["items"].items()}
         return Foreign(description["type"], {"length": description["length"], "items": items})
     return Foreign(description.get("type", "unknown"))
 
 
-def _load(out: Path, description: dict) -> np.ndarray | None:
-    if "file" not in description:
+def _load(arrays: dict[str, bytes], description: dict) -> np.ndarray | None:
+    data = arrays.get(str(description.get("file")))
+    if data is None:
         return None
-    file = out / Path(description["file"]).name
-    return np.load(file, allow_pickle=False)
+    try:
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError):
+        return None
 
 
 def runner_verdict(name: str, outcome: Outcome | None, max_score: float) -> Verdict | None:
@@ -397,6 +399,7 @@ class Report:
     submission: str
     tests: list[Verdict]
     seconds: float = 0.0
+    sandbox: str = ""  # how the student code was isolated: initlab.sandbox.Sandbox.description
 
     @property
     def score(self) -> float:
@@ -411,6 +414,7 @@ class Report:
             "submission": self.submission,
             "score": self.score,
             "max_score": self.max_score,
+            "sandbox": self.sandbox,
             "tests": [t.to_json() for t in self.tests],
         }
 
@@ -464,7 +468,7 @@ def grade(
     plan = make_plan(hidden)
     ran = run(submission, plan.steps, plan.inputs, timeout=timeout, memory_mb=memory_mb)
     tests = [judge_function(name, plan, ran.outcomes) for name in RUBRIC]
-    return Report(str(path), tests, ran.seconds)
+    return Report(str(path), tests, ran.seconds, current_sandbox().description)
 
 
 def _judge(name: str, points: float, steps: list[Step], values: list, problems: list[Problem]):

@@ -1,0 +1,425 @@
+"""Grading a whole class: ``initlab grade SUBMISSIONS_DIR --db grades.sqlite``.
+
+The driver (this process) finds one submission per student, skips what the
+ledger already holds for the same content and grader, and hands the rest to a
+pool: local grading processes (``python -m initlab.bulk``, one per worker, each
+grading one submission at a time with ``initlab.grading.grade``), or the workers
+of a Dask cluster. Each finished submission is written to the ledger at once,
+by the driver only. A grading process that dies takes only its submission with
+it: that submission is tried once more, and recorded as ``crashed`` when it
+kills a second one. A failure of the machinery is recorded as
+``infrastructure`` (no score) and graded again by the next run.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import queue
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import initlab
+from initlab.grading import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, RUBRIC, SubmissionError, grade
+from initlab.ledger import Ledger, Result
+from initlab.sandbox import SKIPPED_NAMES, SandboxError, scratch, submission_files
+
+MAX_FILES = 200
+MAX_BYTES = 20 * 1024 * 1024  # per submission
+# A grading process that dies while grading the same submission this many times
+# (its own death, not the student process's) ends that submission as "crashed".
+MAX_WORKER_DEATHS = 2
+MAX_SCORE = float(sum(RUBRIC.values()))
+
+
+def _grader_version() -> str:
+    """The package version and a hash of the code that decides grades."""
+    package = Path(initlab.__file__).resolve().parent
+    sources = [package / "grading.py", package / "_child.py", package / "reference.py"]
+    sources += sorted((package / "checks").glob("*.py"))
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return f"{initlab.__version__}+{digest.hexdigest()[:12]}"
+
+
+GRADER_VERSION = _grader_version()
+
+
+class BulkError(Exception):
+    """The batch cannot start; the message is the one-line reason."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One student's submission as bytes, and how to grade it."""
+
+    student_id: str
+    digest: str
+    files: dict[str, bytes] = field(repr=False)
+    hidden: bool = False
+    timeout: float = DEFAULT_TIMEOUT
+    memory_mb: int = DEFAULT_MEMORY_MB
+    problem: str = ""  # why it cannot be graded, found while reading it
+
+    @property
+    def key(self) -> tuple[str, str, str, bool]:
+        return (self.student_id, self.digest, GRADER_VERSION, self.hidden)
+
+    def to_json(self) -> dict:
+        files = {name: base64.b64encode(data).decode() for name, data in self.files.items()}
+        return {**asdict(self), "files": files}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Task:
+        files = {name: base64.b64decode(text) for name, text in data["files"].items()}
+        return cls(**{**data, "files": files})
+
+
+def discover(root: Path) -> list[tuple[str, Path]]:
+    """(student id, folder) of each submission under root: ``root/<student_id>/``, or
+    nbgrader's ``submitted/<student_id>/<assignment>/`` (root being the course folder
+    or its ``submitted`` folder)."""
+    if not root.exists():
+        raise BulkError(f"{root} does not exist")
+    if not root.is_dir():
+        raise BulkError(f"{root} is not a folder of submissions")
+    if (root / "submitted").is_dir():
+        root = root / "submitted"
+    try:
+        students = sorted(p for p in root.iterdir() if p.is_dir() and not _hidden(p))
+    except OSError as error:
+        raise BulkError(f"cannot read {root}: {error.strerror}") from None
+    if not students:
+        raise BulkError(
+            f"{root} holds no submissions: expected one folder per student, "
+            "<student_id>/ or nbgrader's submitted/<student_id>/<assignment>/"
+        )
+    return [(student.name, _submission_folder(student)) for student in students]
+
+
+def _hidden(path: Path) -> bool:
+    return path.name.startswith(".") or path.name in SKIPPED_NAMES
+
+
+def _submission_folder(student: Path) -> Path:
+    """The student's folder, or its one assignment folder in nbgrader's layout."""
+    entries = [p for p in student.iterdir() if not _hidden(p)]
+    if any(p.suffix in (".py", ".ipynb") for p in entries if p.is_file()):
+        return student
+    folders = [p for p in entries if p.is_dir() and not p.is_symlink()]
+    return folders[0] if len(folders) == 1 else student
+
+
+def read_task(student_id: str, folder: Path, **options) -> Task:
+    """The submission in folder as a Task; its digest is over every file's name and bytes."""
+    files: dict[str, bytes] = {}
+    problem, total = "", 0
+    for path in submission_files(folder):
+        name = path.relative_to(folder).as_posix()
+        if len(files) == MAX_FILES or total > MAX_BYTES:
+            problem = f"the submission holds more than {MAX_FILES} files or {MAX_BYTES} bytes"
+            break
+        try:
+            files[name] = path.read_bytes()
+        except OSError as error:
+            problem = f"cannot read {name}: {error.strerror}"
+            break
+        total += len(files[name])
+    digest = hashlib.sha256()
+    for name, data in sorted(files.items()):
+        digest.update(f"{name}\0{len(data)}\0".encode() + data)
+    return Task(student_id, digest.hexdigest(), files, problem=problem, **options)
+
+
+def grade_task(task: Task) -> Result:
+    """Grade one submission, in a folder of its own; SandboxError only when the
+    machinery failed. Runs in a grading process: a local worker or a Dask worker."""
+    started, clock = time.time(), time.perf_counter()
+    result = Result(
+        *task.key,
+        status="invalid",
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+        started_at=started,
+    )
+    if task.problem or not task.files:
+        result.reason = task.problem or "the submission folder is empty"
+        result.score, result.max_score = 0.0, MAX_SCORE
+        return result
+    with scratch("submission") as temporary:
+        folder = Path(temporary) / "submission"
+        for name, data in task.files.items():
+            path = folder / name
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+            path.write_bytes(data)
+            path.chmod(0o644)
+        folder.chmod(0o755)
+        Path(temporary).chmod(0o711)  # a child running as another uid reads the files
+        try:
+            report = grade(folder, task.hidden, task.timeout, task.memory_mb)
+        except SubmissionError as error:
+            result.reason = str(error).replace(str(folder), "the submission")
+            result.score, result.max_score = 0.0, MAX_SCORE
+            return result
+    result.tests = [test.to_json() for test in report.tests]
+    result.score, result.max_score = report.score, report.max_score
+    result.sandbox = report.sandbox
+    result.status = _status(result.tests)
+    result.seconds = time.perf_counter() - clock
+    return result
+
+
+def _status(tests: list[dict]) -> str:
+    codes = {code for test in tests for code in test["diagnoses"]}
+    if "timeout" in codes:
+        return "timeout"
+    if any(test["status"] == "error" for test in tests):
+        return "error"
+    return "ok"
+
+
+def unfinished(task: Task, status: str, reason: str) -> Result:
+    """The result of a task the pool could not grade: infrastructure or crashed."""
+    return Result(*task.key, status=status, reason=reason, started_at=time.time())
+
+
+class LocalPool:
+    """Grading processes on this machine, each fed one submission at a time."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.stopping = threading.Event()
+        self.processes: set[subprocess.Popen] = set()
+        self.lock = threading.Lock()
+        self.log = tempfile.TemporaryDirectory(prefix="initlab-workers-")
+        self.description = f"{workers} local worker{'s' if workers > 1 else ''}"
+
+    def map(self, tasks: list[Task]) -> Iterator[Result]:
+        todo: queue.Queue[tuple[Task, int]] = queue.Queue()
+        done: queue.Queue[Result] = queue.Queue()
+        for task in tasks:
+            todo.put((task, 0))
+        threads = [
+            threading.Thread(target=self._slot, args=(todo, done), daemon=True)
+            for _ in range(min(self.workers, len(tasks)))
+        ]
+        for thread in threads:
+            thread.start()
+        for _ in tasks:
+            yield done.get()
+
+    def _slot(self, todo: queue.Queue, done: queue.Queue) -> None:
+        worker = None
+        while not self.stopping.is_set():
+            try:
+                task, deaths = todo.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                worker = worker or self._start()
+                line = _exchange(worker, json.dumps(task.to_json()))
+            except OSError as error:
+                line, why = "", f"the grading process could not run ({error})"
+            else:
+                why = "the grading process died"
+            if not line:
+                self._forget(worker)
+                worker = None
+                if self.stopping.is_set():
+                    break
+                if deaths + 1 >= MAX_WORKER_DEATHS:
+                    done.put(unfinished(task, "crashed", f"{why} {deaths + 1} times on it"))
+                else:
+                    todo.put((task, deaths + 1))
+                continue
+            answer = json.loads(line)
+            if "infrastructure" in answer:
+                done.put(unfinished(task, "infrastructure", answer["infrastructure"]))
+            else:
+                done.put(Result(**answer))
+        self._forget(worker)
+
+    def _start(self) -> subprocess.Popen:
+        log = open(Path(self.log.name) / f"{threading.get_ident()}.log", "ab")  # noqa: SIM115
+        with self.lock:
+            if self.stopping.is_set():
+                raise OSError("the batch is stopping")
+            process = subprocess.Popen(
+                [sys.executable, "-m", "initlab.bulk"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env={**os.environ, "INITLAB_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+            )
+            log.close()
+            self.processes.add(process)
+        return process
+
+    def _forget(self, worker: subprocess.Popen | None) -> None:
+        if worker is None:
+            return
+        with self.lock:
+            self.processes.discard(worker)
+        with contextlib.suppress(OSError):
+            worker.stdin.close()
+        worker.kill()
+        worker.wait()
+        worker.stdout.close()
+
+    def close(self) -> None:
+        """Stop every grading process; a submission in flight is simply not recorded."""
+        self.stopping.set()
+        with self.lock:
+            for process in self.processes:
+                process.kill()
+        self.log.cleanup()
+
+
+def _exchange(worker: subprocess.Popen, line: str) -> str:
+    """Send one task, read its one-line answer; "" when the process died."""
+    try:
+        worker.stdin.write(line.encode() + b"\n")
+        worker.stdin.flush()
+    except (BrokenPipeError, ValueError):
+        return ""
+    return worker.stdout.readline().decode()
+
+
+def serve() -> None:
+    """A local grading process: one JSON task per line in, one JSON result per line out."""
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not break lines
+    for line in sys.stdin:
+        task = Task.from_json(json.loads(line))
+        try:
+            answer = asdict(grade_task(task))
+        except SandboxError as error:
+            answer = {"infrastructure": str(error)}
+        except Exception as error:  # the grader's own failure: never the student's 0
+            answer = {"infrastructure": f"the grader failed: {type(error).__name__}: {error}"}
+        answers.write(json.dumps(answer) + "\n")
+        answers.flush()
+
+
+class DaskPool:
+    """The workers of a running Dask cluster (``dask scheduler`` / ``dask worker``)."""
+
+    def __init__(self, address: str, connect_timeout: float = 10.0):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise BulkError(
+                "--scheduler needs Dask distributed: pip install 'initlab[cluster]'"
+            ) from None
+        _check_reachable(address, connect_timeout)
+        try:
+            self.client = Client(address, timeout=connect_timeout)
+        except (OSError, TimeoutError, ValueError) as error:
+            raise BulkError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+        try:
+            self.client.wait_for_workers(1, timeout=connect_timeout)
+        except TimeoutError:
+            self.client.close()
+            raise BulkError(f"the Dask scheduler at {address} has no workers") from None
+        workers = len(self.client.nthreads())
+        self.description = f"Dask at {address} ({workers} worker{'s' if workers > 1 else ''})"
+
+    def map(self, tasks: list[Task]) -> Iterator[Result]:
+        from distributed import as_completed
+        from distributed.scheduler import KilledWorker
+
+        run = f"{os.getpid()}-{time.time_ns()}"
+        keys = [f"initlab-grade-{task.digest[:16]}-{i}-{run}" for i, task in enumerate(tasks)]
+        futures = self.client.map(grade_task, tasks, key=keys, pure=False)
+        by_key = dict(zip(keys, tasks, strict=True))
+        for future in as_completed(futures):
+            task = by_key[future.key]
+            if future.status == "finished":
+                result = future.result()
+                if result.grader_version != GRADER_VERSION:
+                    result = unfinished(
+                        task,
+                        "infrastructure",
+                        f"the worker {result.worker} grades with initlab {result.grader_version};"
+                        f" this command with {GRADER_VERSION}",
+                    )
+                yield result
+            elif future.status == "cancelled":
+                yield unfinished(task, "infrastructure", "the Dask cluster cancelled the task")
+            else:
+                error = future.exception()
+                if isinstance(error, KilledWorker):
+                    yield unfinished(task, "crashed", f"it killed the Dask workers: {error}")
+                else:
+                    yield unfinished(task, "infrastructure", f"{type(error).__name__}: {error}")
+            future.release()
+
+    def close(self) -> None:
+        self.client.close()
+
+
+@dataclass
+class Batch:
+    """A run over a folder: every task, and the ledger's result for each one graded."""
+
+    tasks: list[Task]
+    results: dict[tuple[str, str, str, bool], Result]
+    graded_now: int = 0
+    seconds: float = 0.0
+    pool: str = ""
+
+
+def grade_directory(
+    tasks: list[Task],
+    ledger: Ledger,
+    pool: LocalPool | DaskPool,
+    on_result: Callable[[Result], None] = lambda result: None,
+) -> Batch:
+    """Grade the tasks the ledger does not hold yet, recording each as it finishes.
+    Interrupted (Ctrl-C), what finished is in the ledger; the rest is graded next time."""
+    batch = Batch(tasks, {}, pool=pool.description)
+    todo = [task for task in tasks if not ledger.is_done(task.key)]
+    start = time.perf_counter()
+    try:
+        for result in pool.map(todo):
+            ledger.record(result, time.time())
+            batch.graded_now += 1
+            on_result(result)
+    finally:
+        batch.seconds = time.perf_counter() - start
+        pool.close()
+    for task in tasks:
+        result = ledger.get(task.key)
+        if result is not None:
+            batch.results[task.key] = result
+    return batch
+
+
+def _check_reachable(address: str, timeout: float) -> None:
+    """A refused or unroutable tcp:// address fails at once, not after the client's retries."""
+    scheme, _, place = address.rpartition("://")
+    host, _, port = place.rpartition(":")
+    if scheme not in ("", "tcp") or not port.isdigit():
+        return  # another protocol: the client says what is wrong
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise BulkError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,234 @@
+"""``initlab grade SUBMISSIONS_DIR --db FILE``: the command around ``initlab.bulk``.
+
+A progress bar while it runs, a summary at the end, and exports from the
+ledger: a CSV of every student, and Gradescope's ``results.json`` per student.
+An existing export is replaced only with ``--overwrite``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from initlab.bulk import Batch, BulkError, DaskPool, LocalPool, discover, grade_directory, read_task
+from initlab.grading import RUBRIC
+from initlab.ledger import Ledger, LedgerError, Result
+from initlab.sandbox import sweep_scratch
+
+BANDS = [("100%", 100, 101), ("80-99%", 80, 100), ("50-79%", 50, 80), ("1-49%", 1e-9, 50)]
+LISTED = 20  # submissions named in the summary's list of errors, at most
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit status 0 when every submission has a grade, 1 when some failed for reasons
+    of the machinery (rerun to grade them), 2 when the batch cannot start, 130 on Ctrl-C."""
+    out, err = Console(), Console(stderr=True)
+    try:
+        _check_exports(args)
+        found = discover(args.path)
+        ledger = Ledger(args.db)
+    except (BulkError, LedgerError) as error:
+        print(f"initlab grade: {error}", file=sys.stderr)
+        return 2
+    sweep_scratch()
+    options = {"hidden": args.hidden, "timeout": args.timeout, "memory_mb": args.memory}
+    tasks = [read_task(student, folder, **options) for student, folder in found]
+    try:
+        pool = DaskPool(args.scheduler) if args.scheduler else LocalPool(args.workers)
+    except BulkError as error:
+        ledger.close()
+        print(f"initlab grade: {error}", file=sys.stderr)
+        return 2
+    progress = Progress(
+        TextColumn("grading"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.description}"),
+        console=err,
+        transient=True,
+    )
+    try:
+        with progress:
+            bar = progress.add_task("", total=sum(not ledger.is_done(t.key) for t in tasks))
+            batch = grade_directory(
+                tasks,
+                ledger,
+                pool,
+                lambda result: progress.update(bar, advance=1, description=result.student_id),
+            )
+    except KeyboardInterrupt:
+        ledger.close()
+        print(
+            "initlab grade: interrupted; every finished submission is in the ledger, "
+            "the same command grades the rest",
+            file=sys.stderr,
+        )
+        return 130
+    ledger.close()
+    print_summary(batch, out)
+    try:
+        if args.csv:
+            write_csv(batch, args.csv)
+            out.print(f"wrote {args.csv}")
+        if args.gradescope:
+            written = write_gradescope(batch, args.gradescope)
+            out.print(f"wrote {written} results.json files under {args.gradescope}")
+    except OSError as error:
+        print(f"initlab grade: cannot write the export: {error}", file=sys.stderr)
+        return 2
+    infrastructure = [r for r in batch.results.values() if r.status == "infrastructure"]
+    return 1 if infrastructure or len(batch.results) < len(batch.tasks) else 0
+
+
+def _check_exports(args: argparse.Namespace) -> None:
+    """Before grading: an export would not replace a file unless asked to."""
+    if args.csv and args.csv.exists() and not args.overwrite:
+        raise BulkError(f"--csv {args.csv} exists; add --overwrite to replace it")
+    if args.csv and args.csv.is_dir():
+        raise BulkError(f"--csv {args.csv} is a folder")
+    folder = args.gradescope
+    if folder and folder.exists():
+        if not folder.is_dir():
+            raise BulkError(f"--gradescope {folder} is not a folder")
+        if any(folder.iterdir()) and not args.overwrite:
+            raise BulkError(f"--gradescope {folder} is not empty; add --overwrite to replace it")
+
+
+def print_summary(batch: Batch, console: Console) -> None:
+    results = [batch.results[t.key] for t in batch.tasks if t.key in batch.results]
+    bands = Table(title="Scores", title_justify="left")
+    bands.add_column("band")
+    bands.add_column("submissions", justify="right")
+    for label, low, high in BANDS:
+        count = sum(r.score is not None and low <= _percent(r) < high for r in results)
+        bands.add_row(label, str(count))
+    bands.add_row("0", str(sum(r.score is not None and _percent(r) == 0 for r in results)))
+    bands.add_row("not graded", str(sum(r.score is None for r in results)))
+    console.print(bands)
+
+    codes = Counter(code for r in results for t in r.tests for code in t["diagnoses"])
+    if codes:
+        diagnoses = Table(title="Failures by diagnosis", title_justify="left")
+        diagnoses.add_column("diagnosis")
+        diagnoses.add_column("tests", justify="right")
+        for code, count in codes.most_common():
+            diagnoses.add_row(code, str(count))
+        console.print(diagnoses)
+
+    troubled = [r for r in results if r.status not in ("ok",)]
+    if troubled:
+        listing = Table(title="Errors, time-outs and ungraded submissions", title_justify="left")
+        for column in ("student", "status", "why"):
+            listing.add_column(column)
+        for result in troubled[:LISTED]:
+            listing.add_row(result.student_id, result.status, _why(result))
+        if len(troubled) > LISTED:
+            listing.add_row("...", "", f"and {len(troubled) - LISTED} more (see the ledger)")
+        console.print(listing)
+
+    missing = len(batch.tasks) - len(results)
+    rate = batch.graded_now / batch.seconds * 60 if batch.seconds > 0 else 0.0
+    console.print(
+        f"{len(batch.tasks)} submissions: {batch.graded_now} graded now, "
+        f"{len(batch.tasks) - batch.graded_now - missing} already in the ledger"
+        + (f", {missing} not graded" if missing else "")
+    )
+    if batch.graded_now:
+        console.print(
+            f"throughput: {rate:.0f} submissions/minute ({batch.graded_now} in "
+            f"{batch.seconds:.1f} s, {batch.pool})"
+        )
+    modes = Counter(r.sandbox.split(" (")[0] for r in results if r.sandbox)
+    for mode, count in sorted(modes.items()):
+        console.print(f"{mode} for {count} submission{'s' if count > 1 else ''}")
+    for detail in sorted({r.sandbox for r in results if "rlimits-only" in r.sandbox}):
+        console.print(detail)
+
+
+def _percent(result: Result) -> float:
+    if not result.max_score:
+        return 0.0
+    return 100 * result.score / result.max_score
+
+
+def _why(result: Result) -> str:
+    if result.reason:
+        return result.reason
+    broken = [t for t in result.tests if t["status"] == "error"]
+    first = broken[0]["message"] if broken else ""
+    return f"{len(broken)} function(s): {first}"[:160]
+
+
+def write_csv(batch: Batch, path: Path) -> None:
+    """One row per student, the ledger's result for the submission graded."""
+    names = list(RUBRIC)
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(
+            ["student_id", "status", "score", "max_score", *names, "reason", "digest", "grader"]
+        )
+        for task in batch.tasks:
+            result = batch.results.get(task.key)
+            if result is None:
+                writer.writerow([task.student_id, "not graded", "", "", *[""] * len(names)])
+                continue
+            scores = {t["name"]: t["score"] for t in result.tests}
+            writer.writerow(
+                [
+                    result.student_id,
+                    result.status,
+                    _number(result.score),
+                    _number(result.max_score),
+                    *[_number(scores.get(name)) for name in names],
+                    result.reason,
+                    result.digest,
+                    result.grader_version,
+                ]
+            )
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def write_gradescope(batch: Batch, folder: Path) -> int:
+    """``folder/<student_id>/results.json`` in Gradescope's format, for every student with
+    a grade (none is written for a submission the machinery could not grade)."""
+    written = 0
+    for task in batch.tasks:
+        result = batch.results.get(task.key)
+        if result is None or result.score is None:
+            continue
+        target = folder / task.student_id
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "results.json").write_text(json.dumps(gradescope_results(result), indent=1))
+        written += 1
+    return written
+
+
+def gradescope_results(result: Result) -> dict:
+    tests = [
+        {
+            "name": test["name"],
+            "score": test["score"],
+            "max_score": test["max_score"],
+            "status": "passed" if test["status"] == "passed" else "failed",
+            "output": test["message"],
+        }
+        for test in result.tests
+    ]
+    return {
+        "score": result.score,
+        "execution_time": round(result.seconds),
+        "output": result.reason or f"graded by initlab {result.grader_version}",
+        "tests": tests,
+    }

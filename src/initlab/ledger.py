@@ -1,0 +1,233 @@
+"""The grades ledger of ``initlab grade DIR --db FILE``: one SQLite file, written only
+by the command's own process, one transaction per finished submission.
+
+A result is keyed by (student id, content hash, grader version, hidden checks):
+a rerun skips the keys that hold a final result and grades the rest. SQLite in
+WAL mode with ``synchronous=FULL`` makes each committed result survive a crash
+or a SIGKILL of the command, and a result is never half written: its row and
+its per-test rows commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMA_VERSION = "1"
+# A submission with one of these is done; "infrastructure" (the grader failed, not
+# the student) is recorded too, but graded again by the next run.
+FINAL_STATUSES = ("ok", "timeout", "error", "invalid", "crashed")
+STATUSES = (*FINAL_STATUSES, "infrastructure")
+
+SCHEMA = """
+CREATE TABLE initlab_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE submissions (
+    id INTEGER PRIMARY KEY,
+    student_id TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    grader_version TEXT NOT NULL,
+    hidden INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    score REAL,
+    max_score REAL,
+    reason TEXT NOT NULL,
+    sandbox TEXT NOT NULL,
+    worker TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    seconds REAL NOT NULL,
+    recorded_at REAL NOT NULL,
+    UNIQUE (student_id, digest, grader_version, hidden)
+);
+CREATE TABLE tests (
+    submission INTEGER NOT NULL REFERENCES submissions (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    score REAL NOT NULL,
+    max_score REAL NOT NULL,
+    status TEXT NOT NULL,
+    diagnoses TEXT NOT NULL,
+    message TEXT NOT NULL,
+    PRIMARY KEY (submission, position)
+);
+"""
+
+
+class LedgerError(Exception):
+    """The ledger file cannot be used; the message is the one-line reason."""
+
+
+@dataclass
+class Result:
+    """What grading one submission gave. score is None unless the student's code was
+    graded (status ok, timeout or error) or could not be (invalid: 0)."""
+
+    student_id: str
+    digest: str
+    grader_version: str
+    hidden: bool
+    status: str
+    score: float | None = None
+    max_score: float | None = None
+    reason: str = ""
+    sandbox: str = ""
+    worker: str = ""
+    started_at: float = 0.0
+    seconds: float = 0.0
+    tests: list[dict] = field(default_factory=list)  # initlab.checks.Verdict.to_json()
+
+    @property
+    def key(self) -> tuple[str, str, str, bool]:
+        return (self.student_id, self.digest, self.grader_version, self.hidden)
+
+
+class Ledger:
+    def __init__(self, path: Path):
+        self.path = path
+        if path.is_dir():
+            raise LedgerError(f"{path} is a folder; --db needs a file")
+        if not path.parent.is_dir():
+            raise LedgerError(f"cannot create the ledger {path}: {path.parent} is not a folder")
+        fresh = not path.exists()
+        try:
+            if fresh:
+                # Grades are the students' data: readable by the instructor only.
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            self.connection = sqlite3.connect(path, isolation_level=None)
+            self.connection.execute("PRAGMA journal_mode = WAL")
+            self.connection.execute("PRAGMA synchronous = FULL")
+            self.connection.execute("PRAGMA foreign_keys = ON")
+            self._check_or_create()
+        except sqlite3.Error as error:
+            raise LedgerError(f"cannot use {path} as a ledger: {error}") from None
+        except OSError as error:
+            raise LedgerError(f"cannot open the ledger {path}: {error.strerror}") from None
+
+    def _check_or_create(self) -> None:
+        tables = {
+            name
+            for (name,) in self.connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            )
+        }
+        if not tables:
+            self.connection.executescript(
+                f"BEGIN IMMEDIATE; {SCHEMA} "
+                f"INSERT INTO initlab_meta VALUES ('schema', '{SCHEMA_VERSION}'); COMMIT;"
+            )
+            return
+        if "initlab_meta" not in tables:
+            raise LedgerError(
+                f"{self.path} is a SQLite database of something else (tables: "
+                f"{', '.join(sorted(tables))}); choose another --db"
+            )
+        row = self.connection.execute(
+            "SELECT value FROM initlab_meta WHERE key = 'schema'"
+        ).fetchone()
+        if row is None or row[0] != SCHEMA_VERSION:
+            found = row[0] if row else "none"
+            raise LedgerError(
+                f"{self.path} is a ledger of schema {found}; this initlab writes schema "
+                f"{SCHEMA_VERSION}"
+            )
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self.connection)
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def is_done(self, key: tuple[str, str, str, bool]) -> bool:
+        placeholders = ", ".join("?" for _ in FINAL_STATUSES)
+        row = self.connection.execute(
+            "SELECT 1 FROM submissions WHERE student_id = ? AND digest = ? "
+            f"AND grader_version = ? AND hidden = ? AND status IN ({placeholders})",
+            (*key, *FINAL_STATUSES),
+        ).fetchone()
+        return row is not None
+
+    def record(self, result: Result, recorded_at: float) -> None:
+        """Store result, replacing an earlier one of the same key, in one transaction."""
+        if result.status not in STATUSES:
+            raise ValueError(f"status {result.status!r}; expected one of {', '.join(STATUSES)}")
+        with self._transaction():
+            self.connection.execute(
+                "DELETE FROM submissions WHERE student_id = ? AND digest = ? "
+                "AND grader_version = ? AND hidden = ?",
+                result.key,
+            )
+            cursor = self.connection.execute(
+                "INSERT INTO submissions (student_id, digest, grader_version, hidden, status, "
+                "score, max_score, reason, sandbox, worker, started_at, seconds, recorded_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    *result.key,
+                    result.status,
+                    result.score,
+                    result.max_score,
+                    result.reason,
+                    result.sandbox,
+                    result.worker,
+                    result.started_at,
+                    result.seconds,
+                    recorded_at,
+                ),
+            )
+            self.connection.executemany(
+                "INSERT INTO tests (submission, position, name, score, max_score, status, "
+                "diagnoses, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        cursor.lastrowid,
+                        position,
+                        test["name"],
+                        test["score"],
+                        test["max_score"],
+                        test["status"],
+                        json.dumps(test["diagnoses"]),
+                        test["message"],
+                    )
+                    for position, test in enumerate(result.tests)
+                ],
+            )
+
+    def get(self, key: tuple[str, str, str, bool]) -> Result | None:
+        row = self.connection.execute(
+            "SELECT id, status, score, max_score, reason, sandbox, worker, started_at, seconds "
+            "FROM submissions WHERE student_id = ? AND digest = ? AND grader_version = ? "
+            "AND hidden = ?",
+            key,
+        ).fetchone()
+        if row is None:
+            return None
+        tests = [
+            {
+                "name": name,
+                "score": score,
+                "max_score": max_score,
+                "status": status,
+                "diagnoses": json.loads(diagnoses),
+                "message": message,
+            }
+            for name, score, max_score, status, diagnoses, message in self.connection.execute(
+                "SELECT name, score, max_score, status, diagnoses, message FROM tests "
+                "WHERE submission = ? ORDER BY position",
+                (row[0],),
+            )
+        ]
+        return Result(*key[:3], bool(key[3]), *row[1:], tests=tests)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK when the block raises."""
+
+    def __init__(self, connection: sqlite3.Connection):
+        self.connection = connection
+
+    def __enter__(self) -> None:
+        self.connection.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind, error, trace) -> None:
+        self.connection.execute("COMMIT" if kind is None else "ROLLBACK")
