@@ -467,3 +467,85 @@ def test_an_infrastructure_failure_is_no_grade_and_is_graded_again(tmp_path):
     second = grade_directory(tasks, ledger, FlakyPool(set()))
     assert second.graded_now == 1
     assert second.results[tasks[0].key].score == 45
+
+
+def test_a_submission_too_large_is_refused_before_it_is_read(tmp_path):
+    """A file past the size cap is never read into memory: the submission is invalid,
+    with the reason, and the next run does not grade it again."""
+    from initlab.bulk import MAX_BYTES
+
+    folder = tmp_path / "erin"
+    folder.mkdir()
+    (folder / "initialization.py").write_text(INITIALIZATION)
+    with open(folder / "weights.bin", "wb") as sparse:
+        sparse.truncate(MAX_BYTES + 1)
+    task = read_task("erin", folder)
+    assert "more than" in task.problem and f"{MAX_BYTES} bytes" in task.problem
+    assert sum(len(data) for data in task.files.values()) <= MAX_BYTES
+    assert grade_task(task).status == "invalid"
+
+
+def test_names_that_are_not_utf8_are_named_not_a_traceback(tmp_path, capsys):
+    folder = tmp_path / "carl"
+    folder.mkdir()
+    (folder / "initialization.py").write_text(INITIALIZATION)
+    (folder / os.fsdecode(b"r\xe9sum\xe9.txt")).write_text("cv")
+    task = read_task("carl", folder)
+    assert "is not UTF-8" in task.problem
+    assert grade_task(task).status == "invalid"
+    (tmp_path / os.fsdecode(b"j\xe9r\xf4me")).mkdir()
+    assert main(["grade", str(tmp_path), "--db", str(tmp_path / "g.sqlite")]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err.startswith("initlab grade:")
+        and "not a UTF-8 name" in err
+        and len(err.splitlines()) == 1
+    )
+
+
+def test_an_unreadable_file_stops_the_batch_instead_of_giving_a_zero(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "dana"
+    folder.mkdir()
+    (folder / "initialization.py").write_text(INITIALIZATION)
+    real = Path.read_bytes
+
+    def denied(path):
+        if path.name == "initialization.py":
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    db = tmp_path / "g.sqlite"
+    assert main(["grade", str(tmp_path), "--db", str(db)]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM submissions").fetchone()[0] == 0
+    connection.close()
+
+
+def test_a_grading_process_that_cannot_start_is_infrastructure_not_crashed(tmp_path, monkeypatch):
+    folder = tmp_path / "dana"
+    folder.mkdir()
+    (folder / "initialization.py").write_text(INITIALIZATION)
+    pool = LocalPool(1)
+
+    def cannot_start():
+        raise PermissionError(13, "Permission denied: the interpreter")
+
+    monkeypatch.setattr(pool, "_start", cannot_start)
+    [result] = list(pool.map([read_task("dana", folder)]))
+    pool.close()
+    assert result.status == "infrastructure" and "could not run" in result.reason
+
+
+def test_csv_onto_the_ledger_is_refused_and_loose_files_are_named(tmp_path, capsys):
+    folder = tmp_path / "class" / "bob"
+    folder.mkdir(parents=True)
+    (folder / "initialization.py").write_text(INITIALIZATION)
+    (tmp_path / "class" / "alice.py").write_text(INITIALIZATION)
+    db = tmp_path / "g.sqlite"
+    args = ["grade", str(tmp_path / "class"), "--db", str(db), "--timeout", TIMEOUT]
+    assert main([*args, "--csv", str(db), "--overwrite"]) == 2
+    assert "is the ledger itself" in capsys.readouterr().err
+    assert main(args) == 0
+    assert f"skipped {tmp_path / 'class' / 'alice.py'}" in capsys.readouterr().err

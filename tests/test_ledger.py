@@ -94,5 +94,10 @@ def test_another_programs_database_is_refused(tmp_path):
     with sqlite3.connect(path) as connection:
         connection.execute("CREATE TABLE students (name TEXT)")
     connection.close()
+    before = path.read_bytes()
     with pytest.raises(LedgerError, match="something else .tables: students"):
         Ledger(path)
+    assert path.read_bytes() == before, "a refused database must be left exactly as it was"
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    connection.close()

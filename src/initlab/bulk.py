@@ -105,7 +105,31 @@ def discover(root: Path) -> list[tuple[str, Path]]:
             f"{root} holds no submissions: expected one folder per student, "
             "<student_id>/ or nbgrader's submitted/<student_id>/<assignment>/"
         )
+    for student in students:
+        if not _utf8(student.name):
+            raise BulkError(
+                f"the student folder {student.name!r} in {root} is not a UTF-8 name; rename it"
+            )
     return [(student.name, _submission_folder(student)) for student in students]
+
+
+def loose_files(root: Path) -> list[Path]:
+    """Files lying beside the student folders, which are not graded."""
+    if (root / "submitted").is_dir():
+        root = root / "submitted"
+    try:
+        return sorted(p for p in root.iterdir() if not p.is_dir() and not _hidden(p))
+    except OSError:
+        return []
+
+
+def _utf8(name: str) -> bool:
+    """Whether a file name decoded from the disk is valid UTF-8 (no surrogate escapes)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _hidden(path: Path) -> bool:
@@ -127,14 +151,18 @@ def read_task(student_id: str, folder: Path, **options) -> Task:
     problem, total = "", 0
     for path in submission_files(folder):
         name = path.relative_to(folder).as_posix()
-        if len(files) == MAX_FILES or total > MAX_BYTES:
-            problem = f"the submission holds more than {MAX_FILES} files or {MAX_BYTES} bytes"
+        if not _utf8(name):
+            problem = f"the file name {name!r} is not UTF-8; rename it to grade the submission"
             break
         try:
+            size = path.stat().st_size
+            if len(files) == MAX_FILES or total + size > MAX_BYTES:
+                problem = f"the submission holds more than {MAX_FILES} files or {MAX_BYTES} bytes"
+                break
             files[name] = path.read_bytes()
         except OSError as error:
-            problem = f"cannot read {name}: {error.strerror}"
-            break
+            # The instructor's copy cannot be read: not the student's fault, and not a grade.
+            raise BulkError(f"cannot read {folder / name}: {error.strerror}") from None
         total += len(files[name])
     digest = hashlib.sha256()
     for name, data in sorted(files.items()):
@@ -229,9 +257,14 @@ class LocalPool:
                 worker = worker or self._start()
                 line = _exchange(worker, json.dumps(task.to_json()))
             except OSError as error:
-                line, why = "", f"the grading process could not run ({error})"
-            else:
-                why = "the grading process died"
+                # This machine could not start or reach a grading process: no fault of the
+                # submission's, so no final status; the next run grades it.
+                self._forget(worker)
+                worker = None
+                why = f"the grading process could not run ({error})"
+                done.put(unfinished(task, "infrastructure", why))
+                continue
+            why = "the grading process died"
             if not line:
                 self._forget(worker)
                 worker = None

@@ -18,7 +18,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from initlab.bulk import Batch, BulkError, DaskPool, LocalPool, discover, grade_directory, read_task
+from initlab.bulk import (
+    Batch,
+    BulkError,
+    DaskPool,
+    LocalPool,
+    discover,
+    grade_directory,
+    loose_files,
+    read_task,
+)
 from initlab.grading import RUBRIC
 from initlab.ledger import Ledger, LedgerError, Result
 from initlab.sandbox import sweep_scratch
@@ -39,8 +48,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"initlab grade: {error}", file=sys.stderr)
         return 2
     sweep_scratch()
+    for entry in loose_files(args.path):
+        print(
+            f"initlab grade: skipped {entry}: a submission is a folder per student",
+            file=sys.stderr,
+        )
     options = {"hidden": args.hidden, "timeout": args.timeout, "memory_mb": args.memory}
-    tasks = [read_task(student, folder, **options) for student, folder in found]
+    try:
+        tasks = [read_task(student, folder, **options) for student, folder in found]
+    except BulkError as error:
+        ledger.close()
+        print(f"initlab grade: {error}", file=sys.stderr)
+        return 2
     try:
         pool = DaskPool(args.scheduler) if args.scheduler else LocalPool(args.workers)
     except BulkError as error:
@@ -95,6 +114,8 @@ def _check_exports(args: argparse.Namespace) -> None:
         raise BulkError(f"--csv {args.csv} exists; add --overwrite to replace it")
     if args.csv and args.csv.is_dir():
         raise BulkError(f"--csv {args.csv} is a folder")
+    if args.csv and args.csv.resolve() == args.db.resolve():
+        raise BulkError(f"--csv {args.csv} is the ledger itself; choose another file")
     folder = args.gradescope
     if folder and folder.exists():
         if not folder.is_dir():

@@ -96,10 +96,16 @@ class Ledger:
                 # Grades are the students' data: readable by the instructor only.
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             self.connection = sqlite3.connect(path, isolation_level=None)
+            try:
+                # Recognised before anything is set: WAL mode stays in the file, and a
+                # database of something else (an nbgrader gradebook) must stay as it was.
+                self._check_or_create()
+            except LedgerError:
+                self.connection.close()
+                raise
             self.connection.execute("PRAGMA journal_mode = WAL")
             self.connection.execute("PRAGMA synchronous = FULL")
             self.connection.execute("PRAGMA foreign_keys = ON")
-            self._check_or_create()
         except sqlite3.Error as error:
             raise LedgerError(f"cannot use {path} as a ledger: {error}") from None
         except OSError as error:
