@@ -132,6 +132,23 @@ def test_release_regenerates_the_committed_assignment(tmp_path):
     (out / "Initialization.ipynb").write_text("my work")
     assert main(args) == 2, "the released notebook must not be overwritten without --force"
     assert (out / "Initialization.ipynb").read_text() == "my work"
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "Initialization.ipynb").write_text("my work")
+    assert main(["release", str(fresh), "--source", str(SOLUTIONS), "--course", str(course)]) == 2
+    assert sorted(p.name for p in fresh.iterdir()) == ["Initialization.ipynb"], (
+        "nothing is written when the release is refused"
+    )
+
+
+def test_release_into_a_file_is_one_line(tmp_path, capsys):
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    args = ["release", str(target), "--source", str(SOLUTIONS), "--course", str(tmp_path / "no")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "exists and is not a folder" in err and len(err.splitlines()) == 1
+    assert target.read_text() == "mine"
 
 
 def test_release_refuses_the_solution_folder_and_a_missing_source(tmp_path, capsys):

@@ -193,6 +193,14 @@ def _release(args: argparse.Namespace) -> int:
     if with_notebook and not source_notebook.is_file():
         print(f"initlab release: {source_notebook} does not exist", file=sys.stderr)
         return 2
+    if args.out.exists() and not args.out.is_dir():
+        print(f"initlab release: {args.out} exists and is not a folder", file=sys.stderr)
+        return 2
+    released = args.out / release.NOTEBOOK
+    if with_notebook and released.exists() and not args.force:
+        # Checked before anything is written: the folder may hold a student's notebook.
+        print(f"initlab release: {released} exists; pass --force to replace it", file=sys.stderr)
+        return 2
     if with_notebook and importlib.util.find_spec("nbgrader") is None:
         print(
             "initlab release: nbgrader is not installed, so the notebook cannot be released "
@@ -211,6 +219,9 @@ def _release(args: argparse.Namespace) -> int:
             written.append(release.release_notebook(args.course, args.out, force=args.force))
     except release.ReleaseError as error:
         print(f"initlab release: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"initlab release: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
         return 2
     for path in written:
         print(f"wrote {path}")
