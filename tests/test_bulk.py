@@ -549,3 +549,16 @@ def test_csv_onto_the_ledger_is_refused_and_loose_files_are_named(tmp_path, caps
     assert "is the ledger itself" in capsys.readouterr().err
     assert main(args) == 0
     assert f"skipped {tmp_path / 'class' / 'alice.py'}" in capsys.readouterr().err
+
+
+def test_a_grading_process_that_answers_garbage_is_infrastructure(tmp_path, monkeypatch):
+    import initlab.bulk
+
+    folder = tmp_path / "dana"
+    folder.mkdir()
+    (folder / "initialization.py").write_text(INITIALIZATION)
+    monkeypatch.setattr(initlab.bulk, "_exchange", lambda worker, line: "{truncated")
+    pool = LocalPool(1)
+    [result] = list(pool.map([read_task("dana", folder)]))
+    pool.close()
+    assert result.status == "infrastructure" and "garbage" in result.reason

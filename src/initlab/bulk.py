@@ -275,7 +275,15 @@ class LocalPool:
                 else:
                     todo.put((task, deaths + 1))
                 continue
-            answer = json.loads(line)
+            try:
+                answer = json.loads(line)
+            except ValueError:
+                # Not what a grading process writes: it is broken, so it goes, and
+                # this submission is the machinery's failure, graded again next run.
+                self._forget(worker)
+                worker = None
+                done.put(unfinished(task, "infrastructure", "the grading process answered garbage"))
+                continue
             if "infrastructure" in answer:
                 done.put(unfinished(task, "infrastructure", answer["infrastructure"]))
             else:

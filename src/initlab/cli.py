@@ -180,6 +180,7 @@ def _grade(args: argparse.Namespace) -> int:
 
 def _release(args: argparse.Namespace) -> int:
     import importlib.util
+    import os
 
     from initlab import release
 
@@ -214,7 +215,10 @@ def _release(args: argparse.Namespace) -> int:
             notebook = release.read_notebook(source_notebook)
             synced = release.sync_notebook(notebook, args.source)
             if synced != notebook:
-                source_notebook.write_text(release.notebook_text(synced), encoding="utf-8")
+                # Replaced whole or not at all: it is the instructors' notebook.
+                partial = source_notebook.with_suffix(".ipynb.part")
+                partial.write_text(release.notebook_text(synced), encoding="utf-8")
+                os.replace(partial, source_notebook)
                 written.append(source_notebook)
             written.append(release.release_notebook(args.course, args.out, force=args.force))
     except release.ReleaseError as error:
