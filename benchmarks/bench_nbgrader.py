@@ -24,14 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from initlab.release import BEGIN, END, function_source
+from initlab.release import NBGRADER_OUTPUT, function_source, without_fences
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "graders" / "nbgrader"
 SOLUTIONS = ROOT / "graders" / "solutions"
 ASSIGNMENT, NOTEBOOK = "initialization", "Initialization"
 FLOOR_SECONDS = 1.5  # the most our notebook may add per submission
-NBGRADER_OUTPUT = ["gradebook.db", "release", "submitted", "autograded", "feedback", "*.log"]
 
 
 def nbgrader(course: Path, *args: str) -> None:
@@ -50,8 +49,7 @@ def solved(release: dict) -> dict:
             name = meta["grade_id"]
             module = "initialization" if name.startswith("initialize") else "propagation"
             source = function_source((SOLUTIONS / f"{module}.py").read_text(), name)
-            lines = [line for line in source.splitlines() if line.strip() not in (BEGIN, END)]
-            cell["source"] = "\n".join(lines)
+            cell["source"] = without_fences(source)
     return notebook
 
 

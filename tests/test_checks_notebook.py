@@ -10,7 +10,7 @@ import pytest
 
 from initlab.checks.notebook import check
 from initlab.grading import RUBRIC, grade
-from initlab.release import BEGIN, END
+from initlab.release import without_fences
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "graders" / "solutions"
@@ -133,7 +133,7 @@ def test_initlab_grade_runs_only_a_notebooks_definitions(tmp_path):
     cells = ["import numpy as np\nLAYERS_DIMS = [2, 10, 5, 1]\n%matplotlib inline"]
     for module in ("initialization", "propagation"):
         source = (SOLUTIONS / f"{module}.py").read_text()
-        cells.append("\n".join(l for l in source.splitlines() if l.strip() not in (BEGIN, END)))
+        cells.append(without_fences(source))
     cells.append("while True:\n    pass")
     cells.append("x = np.zeros(3)\nx[0] = 1.0\nparameters = initialize_parameters_he(LAYERS_DIMS)")
     cells.append('check("initialize_parameters_he", globals())')

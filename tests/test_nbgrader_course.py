@@ -24,13 +24,12 @@ from nbgrader.api import Gradebook
 from initlab.checks.initializers import CREDIT_WRONG_SCALE
 from initlab.checks.notebook import check
 from initlab.grading import RUBRIC, grade
-from initlab.release import BEGIN, END, function_source
+from initlab.release import NBGRADER_OUTPUT, function_source, without_fences
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "graders" / "nbgrader"
 SOLUTIONS = ROOT / "graders" / "solutions"
 ASSIGNMENT, NOTEBOOK = "initialization", "Initialization"
-NBGRADER_OUTPUT = ["gradebook.db", "release", "submitted", "autograded", "feedback", "*.log"]
 CHECK_TIMEOUT = 2  # seconds a student's function may run in a test cell
 CELL_TIMEOUT = 10  # seconds nbgrader lets a cell run
 
@@ -46,7 +45,7 @@ def typed_solution(name: str) -> str:
     """The solution function as a student would type it: without the fences."""
     module = "initialization" if name.startswith("initialize") else "propagation"
     source = function_source((SOLUTIONS / f"{module}.py").read_text(), name)
-    return "\n".join(line for line in source.splitlines() if line.strip() not in (BEGIN, END))
+    return without_fences(source)
 
 
 def replaced(text: str, old: str, new: str) -> str:

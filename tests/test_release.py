@@ -8,14 +8,19 @@ import numpy as np
 import pytest
 
 from initlab.cli import main
-from initlab.release import ReleaseError, release, solution_lines, strip_solutions
+from initlab.release import (
+    NBGRADER_OUTPUT,
+    ReleaseError,
+    release,
+    solution_lines,
+    strip_solutions,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "graders" / "solutions"
 ASSIGNMENT = ROOT / "assignment"
 MODULES = ["initialization.py", "propagation.py"]
 COURSE = ROOT / "graders" / "nbgrader"
-NBGRADER_OUTPUT = ["gradebook.db", "release", "submitted", "autograded", "feedback", "*.log"]
 
 
 def load(path):

@@ -43,6 +43,11 @@ def strip_solutions(source: str, name: str = "<source>") -> str:
     return "\n".join(out) + "\n"
 
 
+def without_fences(source: str) -> str:
+    """The source with its fence lines dropped: the solution as a student types it."""
+    return "\n".join(line for line in source.splitlines() if line.strip() not in (BEGIN, END))
+
+
 def solution_lines(source: str) -> list[str]:
     """The lines inside the fences, stripped: what must never reach a student."""
     lines, inside = [], False
@@ -87,6 +92,8 @@ def release(source_dir: Path, out_dir: Path, force: bool = False) -> list[Path]:
 # cell is the notebook's own text, edited in Jupyter.
 NOTEBOOK = "Initialization.ipynb"
 ASSIGNMENT = "initialization"
+# What nbgrader writes into a course folder; left out when the course is copied.
+NBGRADER_OUTPUT = ("gradebook.db", "release", "submitted", "autograded", "feedback", "*.log")
 TEST_CELL = """\
 # Checks {name}: {points} points.
 hidden_tests = False
@@ -175,7 +182,7 @@ def release_notebook(course_dir: Path, out_dir: Path, force: bool = False) -> Pa
         raise ReleaseError(f"{target} exists; pass --force to replace it")
     with tempfile.TemporaryDirectory(prefix="initlab-release-") as work:
         course = Path(work) / "course"
-        shutil.copytree(course_dir, course, ignore=shutil.ignore_patterns("gradebook.db"))
+        shutil.copytree(course_dir, course, ignore=shutil.ignore_patterns(*NBGRADER_OUTPUT))
         done = subprocess.run(
             [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force"],
             cwd=course,
