@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SOLUTIONS = ROOT / "graders" / "solutions"
+SOLUTIONS = ROOT / "graders" / "solutions" / "initialization"
 INITIALIZATION = (SOLUTIONS / "initialization.py").read_text()
 PROPAGATION = (SOLUTIONS / "propagation.py").read_text()
 # (name, file, wrong, right): one mistake each; every other submission is correct.
@@ -105,7 +105,7 @@ def submissions(folder: Path, count: int) -> dict[str, dict[str, str]]:
                 assert right in files[module]
                 files[module] = files[module].replace(right, wrong, 1)
             else:
-                files[module] = (ROOT / "assignment" / f"{module}.py").read_text()
+                files[module] = (ROOT / "assignment" / "initialization" / f"{module}.py").read_text()
         student = folder / f"student{i:03d}"
         student.mkdir(parents=True)
         for module, source in files.items():

@@ -30,7 +30,7 @@ def wall(command: list[str]) -> float:
 
 
 def buggy(folder: Path) -> Path:
-    solutions = ROOT / "graders" / "solutions"
+    solutions = ROOT / "graders" / "solutions" / "initialization"
     initialization = (solutions / "initialization.py").read_text().replace("2.0 /", "1.0 /")
     propagation = (
         (solutions / "propagation.py")
@@ -51,8 +51,8 @@ def main() -> None:
     initlab = shutil.which("initlab") or sys.exit("initlab is not installed: pip install .")
     with tempfile.TemporaryDirectory() as work:
         submissions = {
-            "solutions": ROOT / "graders" / "solutions",
-            "released stubs": ROOT / "assignment",
+            "solutions": ROOT / "graders" / "solutions" / "initialization",
+            "released stubs": ROOT / "assignment" / "initialization",
             "mistakes everywhere": buggy(Path(work) / "buggy"),
         }
         floor = [

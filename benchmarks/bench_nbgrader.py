@@ -28,7 +28,7 @@ from initlab.release import NBGRADER_OUTPUT, function_source, without_fences
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "graders" / "nbgrader"
-SOLUTIONS = ROOT / "graders" / "solutions"
+SOLUTIONS = ROOT / "graders" / "solutions" / "initialization"
 ASSIGNMENT, NOTEBOOK = "initialization", "Initialization"
 FLOOR_SECONDS = 1.5  # the most our notebook may add per submission
 

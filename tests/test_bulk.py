@@ -20,13 +20,15 @@ from pathlib import Path
 import pytest
 
 from initlab import sandbox
+from initlab.assignments.initialization import RUBRICS
 from initlab.bulk import LocalPool, Task, grade_directory, grade_task, read_task, unfinished
 from initlab.cli import main
-from initlab.grading import RUBRIC, grade
+from initlab.grading import grade
 from initlab.ledger import Ledger
 
 ROOT = Path(__file__).resolve().parents[1]
-SOLUTIONS = ROOT / "graders" / "solutions"
+RUBRIC = RUBRICS["full"]
+SOLUTIONS = ROOT / "graders" / "solutions" / "initialization"
 INITIALIZATION = (SOLUTIONS / "initialization.py").read_text()
 PROPAGATION = (SOLUTIONS / "propagation.py").read_text()
 HE = "def initialize_parameters_he(layers_dims):\n"
@@ -173,7 +175,7 @@ HONEST = {
     "honest_1": INITIALIZATION,
     "honest_2": INITIALIZATION,
     "honest_xavier_in_he": MISTAKE,
-    "honest_stub": (ROOT / "assignment" / "initialization.py").read_text(),
+    "honest_stub": (ROOT / "assignment" / "initialization" / "initialization.py").read_text(),
 }
 
 

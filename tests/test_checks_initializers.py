@@ -321,7 +321,13 @@ def test_the_graders_solution_gets_full_marks():
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "graders" / "solutions" / "initialization.py"
+    path = (
+        Path(__file__).resolve().parents[1]
+        / "graders"
+        / "solutions"
+        / "initialization"
+        / "initialization.py"
+    )
     spec = importlib.util.spec_from_file_location("solution_initialization", path)
     solution = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(solution)

@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from initlab.assignments.initialization import RUBRICS
 from initlab.checks.notebook import check
-from initlab.grading import RUBRIC, grade
+from initlab.grading import grade
 from initlab.release import without_fences
 
 ROOT = Path(__file__).resolve().parents[1]
-SOLUTIONS = ROOT / "graders" / "solutions"
+RUBRIC = RUBRICS["full"]
+SOLUTIONS = ROOT / "graders" / "solutions" / "initialization"
 
 
 @pytest.fixture(scope="module")

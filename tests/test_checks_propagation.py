@@ -6,12 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from initlab.assignments.initialization import propagation_problems
 from initlab.checks.propagation import check_backward, check_forward, check_loss, check_update
-from initlab.grading import propagation_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location(
-    "solution_propagation", ROOT / "graders" / "solutions" / "propagation.py"
+    "solution_propagation", ROOT / "graders" / "solutions" / "initialization" / "propagation.py"
 )
 solution = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(solution)

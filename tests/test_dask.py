@@ -23,7 +23,7 @@ distributed = pytest.importorskip(
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-SOLUTIONS = ROOT / "graders" / "solutions"
+SOLUTIONS = ROOT / "graders" / "solutions" / "initialization"
 HE = "def initialize_parameters_he(layers_dims):\n"
 GUARD = 120  # seconds before a wait gives up: a guard against a hang, not a speed check
 

@@ -5,13 +5,23 @@ from pathlib import Path
 
 import pytest
 
+from initlab.assignments.initialization import FUNCTIONS, RUBRICS
 from initlab.cli import main
-from initlab.grading import RUBRIC, grade
+from initlab.grading import grade
+
+RUBRIC = RUBRICS["full"]
+MODULE_FILE = {f.name: f"{f.module}.py" for f in FUNCTIONS}
 
 ROOT = Path(__file__).resolve().parents[1]
-INITIALIZATION = (ROOT / "graders" / "solutions" / "initialization.py").read_text()
+INITIALIZATION = (
+    ROOT / "graders" / "solutions" / "initialization" / "initialization.py"
+).read_text()
 # A whole submission in one file or notebook: both solution modules.
-SOLUTION = INITIALIZATION + "\n" + (ROOT / "graders" / "solutions" / "propagation.py").read_text()
+SOLUTION = (
+    INITIALIZATION
+    + "\n"
+    + (ROOT / "graders" / "solutions" / "initialization" / "propagation.py").read_text()
+)
 
 
 def run_json(capsys, *args):
@@ -28,16 +38,17 @@ def write(folder, name, text):
 
 
 def test_solutions_get_full_marks_with_hidden_checks(capsys):
-    report, tests = run_json(capsys, ROOT / "graders" / "solutions", "--hidden")
+    report, tests = run_json(capsys, ROOT / "graders" / "solutions" / "initialization", "--hidden")
     assert report["score"] == report["max_score"] == sum(RUBRIC.values())
     assert set(tests) == set(RUBRIC)
     for test in tests.values():
         assert (test["status"], test["diagnoses"], test["message"]) == ("passed", [], "correct")
-        assert set(test) == {"name", "score", "max_score", "status", "diagnoses", "message"}
+        assert set(test) == {"name", "score", "max_score", "status", "diagnoses", "message", "source"}
+        assert test["source"] == MODULE_FILE[test["name"]]
 
 
 def test_released_stubs_get_zero_with_not_implemented_everywhere(capsys):
-    report, tests = run_json(capsys, ROOT / "assignment")
+    report, tests = run_json(capsys, ROOT / "assignment" / "initialization")
     assert report["score"] == 0
     assert all(t["diagnoses"] == ["not_implemented"] for t in tests.values())
 
@@ -181,10 +192,28 @@ def test_printing_a_fake_result_changes_nothing(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("exit_call", ["import sys\nsys.exit(0)", "import os\nos._exit(0)"])
-def test_exiting_at_import_is_an_error_not_a_pass(tmp_path, capsys, exit_call):
-    report, tests = run_json(capsys, write(tmp_path, "bye.py", exit_call + "\n" + SOLUTION))
-    assert report["score"] == 0
-    assert all(t["status"] == "error" for t in tests.values())
+def test_exiting_at_top_level_is_script_code_and_is_not_run(tmp_path, capsys, exit_call):
+    report, _ = run_json(capsys, write(tmp_path, "bye.py", exit_call + "\n" + SOLUTION))
+    assert report["score"] == report["max_score"]
+
+
+@pytest.mark.parametrize(
+    "ending, words",
+    [("os._exit(0)", "ended the process (exit code 0)"), ("time.sleep(60)", "did not finish in 2 s")],
+)
+def test_a_definition_that_ends_the_process_while_loading_costs_only_itself(
+    tmp_path, capsys, ending, words
+):
+    """A decorator runs while the file is loaded: when it kills the process or hangs, the
+    file is loaded again without it, and only the function it decorates is lost."""
+    decorator = f"import os\nimport time\n\n\ndef bye(function):\n    {ending}\n\n\n@bye\n"
+    source = SOLUTION.replace("def initialize_parameters_he(", decorator + "def initialize_parameters_he(")
+    line = source.splitlines().index("@bye") + 1
+    report, tests = run_json(capsys, write(tmp_path, "bye.py", source), "--timeout", "2")
+    he = tests["initialize_parameters_he"]
+    assert (he["status"], he["diagnoses"]) == ("error", ["load_error"])
+    assert f"bye.py, line {line} {words} while it was loaded" in he["message"]
+    assert report["score"] == report["max_score"] - RUBRIC["initialize_parameters_he"]
 
 
 def test_exiting_inside_one_function_costs_only_that_function(tmp_path, capsys):
@@ -217,7 +246,7 @@ def test_a_path_that_cannot_be_graded_exits_2_with_one_line(tmp_path, capsys, ma
 def test_hidden_checks_draw_new_sizes_each_run():
     import numpy as np
 
-    from initlab.grading import hidden_dims
+    from initlab.assignments.initialization import hidden_dims
 
     first = hidden_dims(np.random.default_rng())
     second = hidden_dims(np.random.default_rng())
@@ -227,7 +256,7 @@ def test_hidden_checks_draw_new_sizes_each_run():
 
 
 def test_human_output_lists_points_and_diagnoses(tmp_path, capsys):
-    assert main(["grade", str(ROOT / "assignment")]) == 0
+    assert main(["grade", str(ROOT / "assignment" / "initialization")]) == 0
     out = capsys.readouterr().out
     assert "0 / 100 points" in out and "[not_implemented]" in out
-    assert grade(ROOT / "graders" / "solutions").score == 100
+    assert grade(ROOT / "graders" / "solutions" / "initialization").score == 100

@@ -14,6 +14,7 @@ TESTS = [
         "status": "passed",
         "diagnoses": [],
         "message": "correct",
+        "source": "initialization.py",
     },
     {
         "name": "g",
@@ -22,6 +23,7 @@ TESTS = [
         "status": "failed",
         "diagnoses": ["transposed"],
         "message": "W1 is transposed",
+        "source": "Initialization.ipynb",
     },
 ]
 
@@ -101,3 +103,49 @@ def test_another_programs_database_is_refused(tmp_path):
     with sqlite3.connect(path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     connection.close()
+
+
+def test_the_rubric_and_the_assignment_are_part_of_the_key(tmp_path):
+    ledger = Ledger(tmp_path / "grades.sqlite")
+    full = result()
+    course = Result(*full.key[:4], "ok", 3.0, 3.0, tests=TESTS, rubric="course")
+    ledger.record(full, recorded_at=1.0)
+    assert ledger.is_done(full.key) and not ledger.is_done(course.key)
+    ledger.record(course, recorded_at=2.0)
+    assert ledger.get(full.key).score == 1.0 and ledger.get(course.key).score == 3.0
+    assert ledger.get(course.key).rubric == "course"
+
+
+SCHEMA_1 = """
+CREATE TABLE initlab_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE submissions (
+    id INTEGER PRIMARY KEY, student_id TEXT NOT NULL, digest TEXT NOT NULL,
+    grader_version TEXT NOT NULL, hidden INTEGER NOT NULL, status TEXT NOT NULL,
+    score REAL, max_score REAL, reason TEXT NOT NULL, sandbox TEXT NOT NULL,
+    worker TEXT NOT NULL, started_at REAL NOT NULL, seconds REAL NOT NULL,
+    recorded_at REAL NOT NULL, UNIQUE (student_id, digest, grader_version, hidden)
+);
+CREATE TABLE tests (
+    submission INTEGER NOT NULL REFERENCES submissions (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL, name TEXT NOT NULL, score REAL NOT NULL,
+    max_score REAL NOT NULL, status TEXT NOT NULL, diagnoses TEXT NOT NULL,
+    message TEXT NOT NULL, PRIMARY KEY (submission, position)
+);
+INSERT INTO initlab_meta VALUES ('schema', '1');
+INSERT INTO submissions VALUES (7, 'bob', 'd9', 'v0', 0, 'ok', 25.0, 100.0, '', 's', 'w', 1.0, 2.0, 3.0);
+INSERT INTO tests VALUES (7, 0, 'initialize_parameters_he', 15.0, 15.0, 'passed', '[]', 'correct');
+"""
+
+
+def test_a_ledger_of_schema_1_is_upgraded_with_every_result_kept(tmp_path):
+    path = tmp_path / "old.sqlite"
+    connection = sqlite3.connect(path)
+    connection.executescript(SCHEMA_1)
+    connection.close()
+    ledger = Ledger(path)
+    back = ledger.get(("bob", "d9", "v0", False, "initialization", "full"))
+    assert (back.status, back.score, back.max_score) == ("ok", 25.0, 100.0)
+    assert back.tests[0]["name"] == "initialize_parameters_he" and back.tests[0]["source"] == ""
+    ledger.record(result(), recorded_at=4.0)  # and it takes new results
+    ledger.close()
+    assert Ledger(path).get(result().key).tests == TESTS

@@ -21,14 +21,16 @@ from types import SimpleNamespace
 import pytest
 from nbgrader.api import Gradebook
 
+from initlab.assignments.initialization import RUBRICS
 from initlab.checks.initializers import CREDIT_WRONG_SCALE
 from initlab.checks.notebook import check
-from initlab.grading import RUBRIC, grade
+from initlab.grading import grade
 from initlab.release import NBGRADER_OUTPUT, function_source, without_fences
 
 ROOT = Path(__file__).resolve().parents[1]
+RUBRIC = RUBRICS["full"]
 COURSE = ROOT / "graders" / "nbgrader"
-SOLUTIONS = ROOT / "graders" / "solutions"
+SOLUTIONS = ROOT / "graders" / "solutions" / "initialization"
 ASSIGNMENT, NOTEBOOK = "initialization", "Initialization"
 CHECK_TIMEOUT = 2  # seconds a student's function may run in a test cell
 CELL_TIMEOUT = 10  # seconds nbgrader lets a cell run

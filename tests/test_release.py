@@ -17,8 +17,8 @@ from initlab.release import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-SOLUTIONS = ROOT / "graders" / "solutions"
-ASSIGNMENT = ROOT / "assignment"
+SOLUTIONS = ROOT / "graders" / "solutions" / "initialization"
+ASSIGNMENT = ROOT / "assignment" / "initialization"
 MODULES = ["initialization.py", "propagation.py"]
 COURSE = ROOT / "graders" / "nbgrader"
 

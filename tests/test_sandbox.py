@@ -19,7 +19,7 @@ from initlab.grading import grade
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTION = "\n".join(
-    (ROOT / "graders" / "solutions" / name).read_text()
+    (ROOT / "graders" / "solutions" / "initialization" / name).read_text()
     for name in ("initialization.py", "propagation.py")
 )
 
@@ -266,7 +266,9 @@ def test_files_beside_the_submission_are_not_run(tmp_path, name):
     folder = tmp_path / "submission"
     folder.mkdir()
     for module in ("initialization.py", "propagation.py"):
-        (folder / module).write_text((ROOT / "graders" / "solutions" / module).read_text())
+        (folder / module).write_text(
+            (ROOT / "graders" / "solutions" / "initialization" / module).read_text()
+        )
     (folder / name).write_text("import os\nos._exit(0)\n")
     assert grade(folder).score == 100
 

@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def student_copy(tmp_path, **replacements):
     """A copy of assignment/ as a student has it, with some files replaced."""
     folder = tmp_path / "assignment"
-    shutil.copytree(ROOT / "assignment", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "assignment" / "initialization", folder, ignore=shutil.ignore_patterns("__pycache__")
+    )
     for name, text in replacements.items():
         (folder / f"{name}.py").write_text(text)
     return folder
@@ -29,7 +31,7 @@ def run_pytest(folder):
 
 
 def solution(name):
-    return (ROOT / "graders" / "solutions" / f"{name}.py").read_text()
+    return (ROOT / "graders" / "solutions" / "initialization" / f"{name}.py").read_text()
 
 
 def test_released_assignment_fails_every_test_with_zero_points(tmp_path):

@@ -10,19 +10,27 @@ reads that pipe (never pickles, never this process's output) and decides.
 
 from __future__ import annotations
 
-import ast
 import copy
-import importlib.util
 import io
 import json
-import linecache
 import os
 import sys
 import traceback
-import types
 from pathlib import Path
 
 import numpy as np
+
+if __package__:
+    from initlab import _loader
+else:  # run as a script (python -I _child.py): the loader is the file beside it
+    import importlib.util
+
+    _spec = importlib.util.spec_from_file_location(
+        "initlab_loader", Path(__file__).with_name("_loader.py")
+    )
+    _loader = importlib.util.module_from_spec(_spec)
+    sys.modules[_spec.name] = _loader
+    _spec.loader.exec_module(_loader)
 
 # Bound before any student code runs, so a submission that patches numpy or
 # json cannot change how its results are written.
@@ -39,90 +47,6 @@ _PID = os.getpid()
 MAX_ELEMENTS = 20_000_000  # per step, across its arrays
 MAX_OPEN_FILES = 64
 MAX_PROCESSES = 16  # threads count too
-
-
-def load_submission(kind: str, path: str) -> dict[str, types.ModuleType | None]:
-    """The student's modules by assignment name; None for one that is absent."""
-    if kind == "folder":
-        sys.path.insert(0, path)
-        modules = {}
-        for name in ("initialization", "propagation"):
-            file = Path(path) / f"{name}.py"
-            modules[name] = _import(f"submission_{name}", file) if file.exists() else None
-        return modules
-    if kind == "notebook":
-        module = _module_from_source("submission", _notebook_source(path), path)
-    else:
-        sys.path.insert(0, str(Path(path).parent))
-        module = _import("submission", Path(path))
-    return {"initialization": module, "propagation": module}
-
-
-def _import(name: str, file: Path) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(name, file)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def _notebook_source(path: str) -> str:
-    """The definitions of the code cells: what a module of the notebook would hold."""
-    notebook = json.loads(Path(path).read_text(encoding="utf-8"))
-    cells = []
-    for cell in notebook.get("cells", []):
-        if cell.get("cell_type") != "code":
-            continue
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else source
-        lines = [line for line in source.splitlines() if not line.lstrip().startswith(("!", "%"))]
-        cells.append(_definitions("\n".join(lines)))
-    return "\n\n".join(cells)
-
-
-_DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-
-
-def _definitions(source: str) -> str:
-    """The cell's imports, functions, classes and names given literal values, at their
-    own line numbers; what the notebook runs (training, plots, its test cells) is
-    left out. A cell that does not parse is kept whole, so its SyntaxError is reported."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return source
-    lines = source.splitlines()
-    kept = [""] * len(lines)
-    for node in tree.body:
-        targets = getattr(node, "targets", [getattr(node, "target", None)])
-        plain = (
-            isinstance(node, (ast.Assign, ast.AnnAssign))
-            and all(isinstance(target, ast.Name) for target in targets)
-            and _literal(node.value)
-        )
-        if isinstance(node, _DEFINITIONS) or plain:
-            first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-            kept[first - 1 : node.end_lineno] = lines[first - 1 : node.end_lineno]
-    return "\n".join(kept)
-
-
-def _literal(value: ast.expr | None) -> bool:
-    try:
-        ast.literal_eval(value)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return False
-    return True
-
-
-def _module_from_source(name: str, source: str, path: str) -> types.ModuleType:
-    module = types.ModuleType(name)
-    module.__file__ = path
-    sys.modules[name] = module
-    # Tracebacks quote the code cells, not the lines of the notebook's JSON.
-    filename = f"{path} (code cells)"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), module.__dict__)
-    return module
 
 
 class _Writer:
@@ -235,20 +159,57 @@ def run(workdir: Path, channel: int) -> None:
     # Started, limited, inputs read: what fails from here on is the submission's.
     _send(channel, {"kind": "ready"})
     try:
-        modules = load_submission(plan["kind"], plan["path"])
-    except BaseException as error:  # the submission failed to load: every step says why
-        message = _error_message(error)
+        choices = load_submission(plan, channel)
+    except BaseException as error:  # noqa: BLE001 - the loader's own failure, said as such
+        message = f"the submission could not be loaded: {_error_message(error)}"
         for step in plan["steps"]:
-            _write(channel, step["id"], {"status": "exception", "error": message, "at": "import"})
+            _write(channel, step["id"], {"status": "load_error", "error": message})
         return
+    sources = {name: c.source.name for name, c in choices.items() if c.source is not None}
+    _send(channel, {"kind": "sources", "functions": sources})
     results = {}
     for step in plan["steps"]:
-        module = modules.get(step["module"])
-        function = getattr(module, step["function"], None) if module else None
-        if not callable(function):
-            _write(channel, step["id"], {"status": "missing_function"})
-            continue
-        call_step(step, function, inputs, results, channel)
+        choice = choices.get(step["function"]) or _loader.Choice()
+        if choice.status == "broken":
+            _write(channel, step["id"], {"status": "load_error", "error": choice.error})
+        elif choice.status == "missing":
+            _write(channel, step["id"], {"status": "missing_function", "error": choice.error})
+        else:
+            call_step(
+                step, choice.function, inputs, results, channel, explain=choice.source.explain
+            )
+
+
+_LABELS: dict[str, str] = {}  # the loaded files' names for error messages
+
+
+def load_submission(plan: dict, channel: int | list) -> dict[str, _loader.Choice]:
+    """Load the plan's source files and choose where each graded function comes from.
+    Before each statement that runs, a "loading" frame names it: when one ends the
+    process, the grader runs the plan again, skipping it."""
+
+    def announce(statement: str, label: str, names: list[str]) -> None:
+        _send(channel, {"kind": "loading", "statement": statement, "label": label,
+                        "defines": names})  # fmt: skip
+
+    loader = _loader.Loader(Path(plan["path"]), plan.get("skip") or {}, announce)
+    _LABELS.update(loader.labels)
+    loader.labels = _LABELS
+    loader.install()
+    loaded, failures = {}, []
+    for name in plan["sources"]:
+        try:
+            loaded[name] = loader.source(name)
+        except BaseException as error:  # noqa: BLE001 - the file is unreadable: its functions fail
+            failures.append(f"{name} could not be loaded ({_error_message(error)})")
+    _send(channel, {"kind": "loaded"})
+    choices = {}
+    for function, order in plan["functions"].items():
+        choice = _loader.choose(function, [loaded[n] for n in order if n in loaded])
+        if choice.status == "missing" and failures:
+            choice = _loader.Choice(status="broken", error="; ".join(failures))
+        choices[function] = choice
+    return choices
 
 
 def call_step(
@@ -258,10 +219,12 @@ def call_step(
     results: dict,
     channel: int | list,
     passthrough: tuple[type[BaseException], ...] = (),
+    explain=None,
 ) -> None:
     """Call function with the step's arguments and send what it returned down channel;
     results collects the return values for later steps. Exceptions of the
-    passthrough types propagate; every other one is the student's and recorded."""
+    passthrough types propagate; every other one is the student's and recorded
+    (explain adds a hint to its message)."""
     try:
         args = [_argument(spec, inputs, results) for spec in step["args"]]
         value = function(*args)
@@ -270,8 +233,13 @@ def call_step(
     except NotImplementedError:
         _write(channel, step["id"], {"status": "not_implemented"})
         return
+    except _loader.UnavailableName as error:
+        _write(channel, step["id"], {"status": "unavailable", "error": str(error)})
+        return
     except BaseException as error:  # SystemExit and KeyboardInterrupt are the student's too
-        _write(channel, step["id"], {"status": "exception", "error": _error_message(error)})
+        hint = explain(error) if explain else ""
+        message = (_error_message(error) + hint)[:2000]
+        _write(channel, step["id"], {"status": "exception", "error": message})
         return
     _only_the_child()
     results[step["id"]] = value
@@ -284,7 +252,11 @@ def call_step(
 
 
 def _error_message(error: BaseException) -> str:
+    """``Type: message (where, line N: code)``: the student's innermost frame, named as
+    the student knows it (a notebook's cell, a file of the submission)."""
     frames = traceback.extract_tb(error.__traceback__)
+    if any(f.filename in _LABELS for f in frames):
+        return _loader.describe(error, _LABELS)
     where = next((f for f in reversed(frames) if "initlab" not in f.filename), None)
     place = f" (line {where.lineno}: {where.line})" if where and where.line else ""
     return f"{type(error).__name__}: {error}{place}"[:2000]

@@ -30,7 +30,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import initlab
-from initlab.grading import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, RUBRIC, SubmissionError, grade
+from initlab import assignments
+from initlab.grading import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, SubmissionError, grade
 from initlab.ledger import Ledger, Result
 from initlab.sandbox import SKIPPED_NAMES, SandboxError, scratch, submission_files
 
@@ -39,14 +40,14 @@ MAX_BYTES = 20 * 1024 * 1024  # per submission
 # A grading process that dies while grading the same submission this many times
 # (its own death, not the student process's) ends that submission as "crashed".
 MAX_WORKER_DEATHS = 2
-MAX_SCORE = float(sum(RUBRIC.values()))
 
 
 def _grader_version() -> str:
     """The package version and a hash of the code that decides grades."""
     package = Path(initlab.__file__).resolve().parent
-    sources = [package / "grading.py", package / "_child.py", package / "reference.py"]
+    sources = [package / name for name in ("grading.py", "_child.py", "_loader.py", "reference.py")]
     sources += sorted((package / "checks").glob("*.py"))
+    sources += sorted((package / "assignments").rglob("*.py"))
     digest = hashlib.sha256()
     for source in sources:
         digest.update(source.name.encode() + b"\0" + source.read_bytes())
@@ -71,10 +72,18 @@ class Task:
     timeout: float = DEFAULT_TIMEOUT
     memory_mb: int = DEFAULT_MEMORY_MB
     problem: str = ""  # why it cannot be graded, found while reading it
+    assignment: str = assignments.DEFAULT
+    rubric: str = "full"
 
     @property
-    def key(self) -> tuple[str, str, str, bool]:
-        return (self.student_id, self.digest, GRADER_VERSION, self.hidden)
+    def key(self) -> tuple[str, str, str, bool, str, str]:
+        return (
+            self.student_id, self.digest, GRADER_VERSION, self.hidden, self.assignment, self.rubric
+        )  # fmt: skip
+
+    @property
+    def max_score(self) -> float:
+        return float(sum(assignments.get(self.assignment).points(self.rubric).values()))
 
     def to_json(self) -> dict:
         files = {name: base64.b64encode(data).decode() for name, data in self.files.items()}
@@ -175,14 +184,16 @@ def grade_task(task: Task) -> Result:
     machinery failed. Runs in a grading process: a local worker or a Dask worker."""
     started, clock = time.time(), time.perf_counter()
     result = Result(
-        *task.key,
+        *task.key[:4],
+        assignment=task.assignment,
+        rubric=task.rubric,
         status="invalid",
         worker=f"{socket.gethostname()}:{os.getpid()}",
         started_at=started,
     )
     if task.problem or not task.files:
         result.reason = task.problem or "the submission folder is empty"
-        result.score, result.max_score = 0.0, MAX_SCORE
+        result.score, result.max_score = 0.0, task.max_score
         return result
     with scratch("submission") as temporary:
         folder = Path(temporary) / "submission"
@@ -194,10 +205,12 @@ def grade_task(task: Task) -> Result:
         folder.chmod(0o755)
         Path(temporary).chmod(0o711)  # a child running as another uid reads the files
         try:
-            report = grade(folder, task.hidden, task.timeout, task.memory_mb)
+            report = grade(
+                folder, task.hidden, task.timeout, task.memory_mb, task.assignment, task.rubric
+            )
         except SubmissionError as error:
             result.reason = str(error).replace(str(folder), "the submission")
-            result.score, result.max_score = 0.0, MAX_SCORE
+            result.score, result.max_score = 0.0, task.max_score
             return result
     result.tests = [test.to_json() for test in report.tests]
     result.score, result.max_score = report.score, report.max_score
@@ -218,7 +231,14 @@ def _status(tests: list[dict]) -> str:
 
 def unfinished(task: Task, status: str, reason: str) -> Result:
     """The result of a task the pool could not grade: infrastructure or crashed."""
-    return Result(*task.key, status=status, reason=reason, started_at=time.time())
+    return Result(
+        *task.key[:4],
+        status=status,
+        reason=reason,
+        started_at=time.time(),
+        assignment=task.assignment,
+        rubric=task.rubric,
+    )
 
 
 class LocalPool:

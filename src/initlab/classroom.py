@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from initlab import assignments
 from initlab.bulk import (
     Batch,
     BulkError,
@@ -28,7 +29,6 @@ from initlab.bulk import (
     loose_files,
     read_task,
 )
-from initlab.grading import RUBRIC
 from initlab.ledger import Ledger, LedgerError, Result
 from initlab.sandbox import sweep_scratch
 
@@ -53,7 +53,14 @@ def run(args: argparse.Namespace) -> int:
             f"initlab grade: skipped {entry}: a submission is a folder per student",
             file=sys.stderr,
         )
-    options = {"hidden": args.hidden, "timeout": args.timeout, "memory_mb": args.memory}
+    assignment = assignments.get(args.assignment)
+    options = {
+        "hidden": args.hidden,
+        "timeout": args.timeout,
+        "memory_mb": args.memory,
+        "assignment": assignment.name,
+        "rubric": args.rubric or assignment.default_rubric,
+    }
     try:
         tasks = [read_task(student, folder, **options) for student, folder in found]
     except BulkError as error:
@@ -157,6 +164,8 @@ def print_summary(batch: Batch, console: Console) -> None:
         console.print(listing)
 
     missing = len(batch.tasks) - len(results)
+    graded_as = sorted({f"{t.assignment}, rubric {t.rubric}" for t in batch.tasks})
+    console.print(f"assignment {'; '.join(graded_as)}")
     rate = batch.graded_now / batch.seconds * 60 if batch.seconds > 0 else 0.0
     console.print(
         f"{len(batch.tasks)} submissions: {batch.graded_now} graded now, "
@@ -191,7 +200,10 @@ def _why(result: Result) -> str:
 
 def write_csv(batch: Batch, path: Path) -> None:
     """One row per student, the ledger's result for the submission graded."""
-    names = list(RUBRIC)
+    names = list(dict.fromkeys(
+        name for task in batch.tasks
+        for name in assignments.get(task.assignment).points(task.rubric)
+    ))  # fmt: skip
     with path.open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(

@@ -23,6 +23,36 @@ def _positive(kind: type) -> object:
     return parse
 
 
+def _assignment_option(parser: argparse.ArgumentParser) -> None:
+    from initlab import assignments
+
+    parser.add_argument(
+        "--assignment",
+        default=assignments.DEFAULT,
+        choices=assignments.names(),
+        metavar="NAME",
+        help=f"the assignment (default: {assignments.DEFAULT}; one of "
+        f"{', '.join(assignments.names())})",
+    )
+
+
+def _rubric_option(parser: argparse.ArgumentParser) -> None:
+    from initlab import assignments
+
+    rubrics = {
+        name: text
+        for assignment in map(assignments.get, assignments.names())
+        for name, text in assignment.rubric_help.items()
+    }
+    parser.add_argument(
+        "--rubric",
+        metavar="NAME",
+        help="the rubric: "
+        + "; ".join(f"{name}: {text}" for name, text in rubrics.items())
+        + " (default: full)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="initlab", description="The 'Initialization' deep-learning assignment."
@@ -63,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="the submission, or with --db the folder of submissions",
     )
+    _assignment_option(grade)
+    _rubric_option(grade)
     grade.add_argument("--json", action="store_true", help="print one JSON object")
     grade.add_argument("--hidden", action="store_true", help="add the instructors' hidden checks")
     grade.add_argument(
@@ -110,15 +142,16 @@ def build_parser() -> argparse.ArgumentParser:
         "release",
         help="write the student stubs generated from the solution sources",
         description="Replace every ### BEGIN SOLUTION ... ### END SOLUTION block of the "
-        "solution sources by a NotImplementedError stub and write the result to OUTDIR.",
+        "assignment's solution sources by a NotImplementedError stub and write the result "
+        "to OUTDIR (default: assignment/<assignment>).",
     )
-    release.add_argument("out", type=Path, metavar="OUTDIR", help="folder for the stubs")
+    release.add_argument("out", type=Path, nargs="?", metavar="OUTDIR", help="folder for the stubs")
+    _assignment_option(release)
     release.add_argument(
         "--source",
         type=Path,
-        default=Path("graders/solutions"),
         metavar="DIR",
-        help="folder of the solution sources (default: graders/solutions)",
+        help="folder of the solution sources (default: graders/solutions/<assignment>)",
     )
     release.add_argument(
         "--course",
@@ -136,6 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _grade(args: argparse.Namespace) -> int:
     import json
+
+    from initlab import assignments
+
+    try:
+        assignments.get(args.assignment).points(args.rubric)
+    except assignments.UnknownName as error:
+        print(f"initlab grade: {error}", file=sys.stderr)
+        return 2
 
     bulk_only = ("workers", "scheduler", "csv", "gradescope", "overwrite")
     if args.db is None:
@@ -159,7 +200,14 @@ def _grade(args: argparse.Namespace) -> int:
     from initlab.sandbox import SandboxError
 
     try:
-        report = grade(args.path, hidden=args.hidden, timeout=args.timeout, memory_mb=args.memory)
+        report = grade(
+            args.path,
+            hidden=args.hidden,
+            timeout=args.timeout,
+            memory_mb=args.memory,
+            assignment=args.assignment,
+            rubric=args.rubric,
+        )
     except SubmissionError as error:
         print(f"initlab grade: {error}", file=sys.stderr)
         return 2
@@ -171,10 +219,10 @@ def _grade(args: argparse.Namespace) -> int:
         return 0
     print(f"{report.submission}: {report.score:g} / {report.max_score:g} points")
     for test in report.tests:
-        print(f"  {test.name:<32}{test.score:>6g} / {test.max_score:<4g}{test.status}")
-        if test.diagnoses:
-            for diagnosis in test.diagnoses:
-                print(f"      [{diagnosis.code}] {diagnosis.message}")
+        source = f"  ({test.source})" if test.source else ""
+        print(f"  {test.name:<32}{test.score:>6g} / {test.max_score:<4g}{test.status}{source}")
+        for diagnosis in test.diagnoses:
+            print(f"      [{diagnosis.code}] {diagnosis.message}")
     return 0
 
 
@@ -182,22 +230,23 @@ def _release(args: argparse.Namespace) -> int:
     import importlib.util
     import os
 
-    from initlab import release
+    from initlab import assignments, release
 
-    if not args.source.is_dir():
-        print(
-            f"initlab release: {args.source} is not a folder of solution sources", file=sys.stderr
-        )
+    assignment = assignments.get(args.assignment)
+    source = args.source or assignment.solutions_dir(Path("."))
+    out = args.out or assignment.student_dir(Path("."))
+    if not source.is_dir():
+        print(f"initlab release: {source} is not a folder of solution sources", file=sys.stderr)
         return 2
-    source_notebook = args.course / "source" / release.ASSIGNMENT / release.NOTEBOOK
+    source_notebook = assignment.course_notebook(args.course)
     with_notebook = args.course.is_dir()
     if with_notebook and not source_notebook.is_file():
         print(f"initlab release: {source_notebook} does not exist", file=sys.stderr)
         return 2
-    if args.out.exists() and not args.out.is_dir():
-        print(f"initlab release: {args.out} exists and is not a folder", file=sys.stderr)
+    if out.exists() and not out.is_dir():
+        print(f"initlab release: {out} exists and is not a folder", file=sys.stderr)
         return 2
-    released = args.out / release.NOTEBOOK
+    released = out / assignment.notebook
     if with_notebook and released.exists() and not args.force:
         # Checked before anything is written: the folder may hold a student's notebook.
         print(f"initlab release: {released} exists; pass --force to replace it", file=sys.stderr)
@@ -210,17 +259,19 @@ def _release(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        written = release.release(args.source, args.out, force=args.force)
+        written = release.release(source, out, force=args.force)
         if with_notebook:
             notebook = release.read_notebook(source_notebook)
-            synced = release.sync_notebook(notebook, args.source)
+            synced = release.sync_notebook(notebook, source, assignment)
             if synced != notebook:
                 # Replaced whole or not at all: it is the instructors' notebook.
                 partial = source_notebook.with_suffix(".ipynb.part")
                 partial.write_text(release.notebook_text(synced), encoding="utf-8")
                 os.replace(partial, source_notebook)
                 written.append(source_notebook)
-            written.append(release.release_notebook(args.course, args.out, force=args.force))
+            written.append(
+                release.release_notebook(args.course, out, force=args.force, assignment=assignment)
+            )
     except release.ReleaseError as error:
         print(f"initlab release: {error}", file=sys.stderr)
         return 2

@@ -1,10 +1,12 @@
 """Grading one submission: run the student's functions in a child process, judge here.
 
-The child (``initlab._child``) only calls the functions with inputs chosen here
-and writes back what they returned; every verdict is computed in this process
-by ``initlab.checks``, from those raw values. A submission is a folder holding
-``initialization.py`` and/or ``propagation.py``, one ``.py`` file, or one
-``.ipynb`` notebook whose code cells define the functions.
+The child (``initlab._child``) loads the submission's files by the rules of
+``initlab._loader``, only calls the functions with inputs chosen here and writes
+back what they returned; every verdict is computed in this process by the
+assignment's judges (``initlab.assignments``), from those raw values. A
+submission is a folder holding the assignment's modules (``initialization.py``,
+``propagation.py``) and/or its notebook, one ``.py`` file, or one notebook; the
+``.py`` files beside a notebook or a file go with it, importable by it.
 """
 
 from __future__ import annotations
@@ -12,40 +14,28 @@ from __future__ import annotations
 import io
 import json
 import math
+import shutil
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from initlab.checks import Diagnosis, Foreign, Verdict
-from initlab.checks.initializers import check_initializer, check_training
-from initlab.checks.propagation import check_backward, check_forward, check_loss, check_update
+from initlab import assignments
+from initlab.assignments.base import Assignment, Outcome, Plan, Step, with_dependencies
+from initlab.checks import Foreign, Verdict
 from initlab.sandbox import MAX_CHANNEL_BYTES, ChildRun, launch, scratch
 from initlab.sandbox import current as current_sandbox
 
-# Points per student function: the rubric shared by the self-check and the graders.
-RUBRIC = {
-    "initialize_parameters_zeros": 10,
-    "initialize_parameters_random": 10,
-    "initialize_parameters_he": 15,
-    "initialize_parameters_xavier": 10,
-    "forward_propagation": 15,
-    "compute_loss": 10,
-    "backward_propagation": 20,
-    "update_parameters": 10,
-}
-INITIALIZERS = [name for name in RUBRIC if name.startswith("initialize_parameters")]
-MODULE_OF = {name: "initialization" if name in INITIALIZERS else "propagation" for name in RUBRIC}
-# Networks for the propagation checks: (layers_dims, m). One layer, the course's
-# three, and a deeper one with several outputs.
-PROPAGATION_PROBLEMS = [([2, 10, 5, 1], 7), ([4, 6, 5, 4, 3], 9), ([3, 1], 4)]
-LEARNING_RATE = 0.0075
-INITIALIZER_DIMS = [[2, 10, 5, 1], [3, 2, 1], [2, 4, 1]]
-# Layers large enough to measure the scale and shape of the weights' distribution.
-MEASURED_DIMS = [300, 200, 100, 1]
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MEMORY_MB = 2048
+# The .py files that go with a notebook or a file graded alone (its helpers), at most.
+MAX_HELPERS = 50
+MAX_HELPER_BYTES = 2 * 1024 * 1024
+# Statements that ended the process while it loaded the submission: each is skipped
+# in a fresh run (costing only what it defines), this many at most.
+MAX_SKIPPED = 8
 
 
 class SubmissionError(ValueError):
@@ -54,79 +44,89 @@ class SubmissionError(ValueError):
 
 @dataclass(frozen=True)
 class Submission:
-    kind: str  # "folder", "file" or "notebook"
+    """What to grade: the folder the child gets (a copy of), the files in it that
+    are graded, in order of preference (the assignment's modules, then the
+    notebook, then another .py file), and for a file graded alone the files that
+    go with it (None: the whole folder)."""
+
     path: Path
+    root: Path
+    sources: tuple[str, ...]
+    files: tuple[str, ...] | None = None
+
+    def preference(self, assignment: Assignment, function: str) -> list[str]:
+        """The graded files in the order a function is looked for in them."""
+        own = f"{assignment.module_of(function)}.py"
+        notebooks = [s for s in self.sources if s.endswith(".ipynb")]
+        first = [own] if own in self.sources else []
+        return first + notebooks + [s for s in self.sources if s not in first + notebooks]
 
 
-def locate(path: Path) -> Submission:
+def locate(path: Path, assignment: Assignment | None = None) -> Submission:
     """The submission at path, or SubmissionError saying why it cannot be graded."""
+    assignment = assignment or assignments.get()
     if not path.exists():
         raise SubmissionError(f"{path} does not exist")
     if path.is_dir():
-        found = [n for n in ("initialization.py", "propagation.py") if (path / n).is_file()]
-        if found:
-            return Submission("folder", path.resolve())
-        notebooks = sorted(path.glob("*.ipynb"))
-        if len(notebooks) == 1:
-            return locate(notebooks[0])
-        if len(notebooks) > 1:
-            raise SubmissionError(
-                f"{path} holds {len(notebooks)} notebooks; expected one, or "
-                "initialization.py / propagation.py"
-            )
-        raise SubmissionError(
-            f"{path} holds neither initialization.py nor propagation.py nor a notebook"
-        )
+        return _folder(path.resolve(), assignment)
     if path.suffix == ".py":
-        return Submission("file", path.resolve())
+        return _alone(path.resolve())
     if path.suffix == ".ipynb":
-        try:
-            notebook = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise SubmissionError(f"{path} is not a readable notebook: {error}") from None
-        if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
-            raise SubmissionError(f"{path} is not a Jupyter notebook (no list of cells)")
-        return Submission("notebook", path.resolve())
+        _check_notebook(path)
+        return _alone(path.resolve())
     raise SubmissionError(f"{path} is not a .py file, a .ipynb notebook or a folder")
 
 
-@dataclass
-class Step:
-    """One call of a student function; args are {"literal": ...}, {"input": name}
-    or {"result": step_id, "item": i}."""
+def _folder(path: Path, assignment: Assignment) -> Submission:
+    modules = [f"{m}.py" for m in assignment.modules if (path / f"{m}.py").is_file()]
+    notebooks = sorted(p.name for p in path.glob("*.ipynb") if p.is_file())
+    if len(notebooks) > 1:
+        named = [n for n in notebooks if n == assignment.notebook]
+        if named:
+            notebooks = named
+        elif modules:
+            notebooks = []
+        else:
+            raise SubmissionError(
+                f"{path} holds {len(notebooks)} notebooks ({', '.join(notebooks)}); expected "
+                f"one, or one named {assignment.notebook}"
+            )
+    if notebooks and not modules:
+        _check_notebook(path / notebooks[0])
+    if not modules and not notebooks:
+        files = " / ".join(f"{m}.py" for m in assignment.modules)
+        raise SubmissionError(f"{path} holds neither {files} nor a notebook")
+    return Submission(path, path, tuple(modules + notebooks))
 
-    id: str
-    function: str
-    args: list[dict]
-    keep: list[int] | None = None
 
-    def plan(self) -> dict:
-        entry = {
-            "id": self.id,
-            "module": MODULE_OF[self.function],
-            "function": self.function,
-            "args": self.args,
-        }
-        if self.keep is not None:
-            entry["keep"] = self.keep
-        return entry
+def _alone(path: Path) -> Submission:
+    """A file graded on its own, with the .py files beside it (its helpers)."""
+    helpers = []
+    for other in sorted(path.parent.glob("*.py")):
+        if other == path or other.is_symlink() or not other.is_file():
+            continue
+        if len(helpers) < MAX_HELPERS and other.stat().st_size <= MAX_HELPER_BYTES:
+            helpers.append(other.name)
+    return Submission(path, path.parent, (path.name,), (path.name, *helpers))
 
 
-@dataclass
-class Outcome:
-    """What one step gave: status "ok" (value), "not_implemented", "missing_function",
-    "exception" (error) or "timeout"."""
-
-    status: str
-    value: object = None
-    error: str = ""
+def _check_notebook(path: Path) -> None:
+    try:
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SubmissionError(f"{path} is not a readable notebook: {error}") from None
+    except RecursionError:
+        raise SubmissionError(f"{path} is not a readable notebook: nested too deeply") from None
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise SubmissionError(f"{path} is not a Jupyter notebook (no list of cells)")
 
 
 @dataclass
 class Run:
-    """The outcomes of a plan, by step id."""
+    """The outcomes of a plan by step id, and the file each function came from."""
 
     outcomes: dict[str, Outcome] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -136,35 +136,63 @@ def run(
     inputs: dict[str, np.ndarray] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     memory_mb: int = DEFAULT_MEMORY_MB,
+    assignment: Assignment | None = None,
 ) -> Run:
     """Run the steps in child processes; a step that hangs is a timeout and the
     steps after it run in a fresh child. The child's address space is capped at
     memory_mb: an allocation past it fails with MemoryError in the student's code."""
+    assignment = assignment or assignments.get()
     result = Run()
     start = time.perf_counter()
     remaining = list(steps)
+    skip: dict[str, str] = {}
     with scratch("grade") as work:
         workdir = Path(work)
+        folder = _folder_for(submission, workdir)
         if inputs:
             np.savez(workdir / "inputs.npz", **inputs)
         while remaining:
+            todo = with_dependencies(remaining, steps)
+            functions = list(dict.fromkeys(s.function for s in todo))
             plan = {
-                "kind": submission.kind,
-                "path": str(submission.path),
+                "path": str(folder),
+                "sources": list(submission.sources),
+                "functions": {f: submission.preference(assignment, f) for f in functions},
+                "skip": skip,
                 "memory_mb": memory_mb,
                 "cpu_seconds": math.ceil(timeout) + 1,
-                "steps": [step.plan() for step in _with_dependencies(remaining, steps)],
+                "steps": [step.plan() for step in todo],
             }
             (workdir / "plan.json").write_text(json.dumps(plan))
-            child = _run_child(workdir, submission.path, timeout)
-            records, arrays = _received(child.frames)
+            child = _run_child(workdir, folder, timeout)
+            received = _received(child.frames, submission.sources)
+            for name, source in received.sources.items():
+                result.sources.setdefault(name, source)
             recorded = 0
             for step in remaining:
-                if not isinstance(records.get(step.id), dict):
+                if not isinstance(received.records.get(step.id), dict):
                     break
-                result.outcomes[step.id] = _outcome(records[step.id], arrays)
+                result.outcomes[step.id] = _outcome(received.records[step.id], received.arrays)
                 recorded += 1
             if recorded == len(remaining):
+                break
+            how = (
+                f"did not finish in {timeout:g} s"
+                if child.timed_out
+                else f"ended the process (exit code {child.code})"
+            )
+            if not received.loaded:
+                # It died while the files were loaded: skip the statement it was at
+                # (costing what it defines) and load again; or give up on the rest.
+                at = received.loading
+                if at and at["statement"] not in skip and len(skip) < MAX_SKIPPED:
+                    skip[at["statement"]] = f"{how} while it was loaded"
+                    continue
+                where = f" ({at['label']})" if at else ""
+                for step in remaining:
+                    result.outcomes[step.id] = Outcome(
+                        "load_error", error=f"the submission{where} {how} while it was loaded"
+                    )
                 break
             stuck = remaining[recorded]
             if child.timed_out:
@@ -190,6 +218,18 @@ def run(
     return result
 
 
+def _folder_for(submission: Submission, workdir: Path) -> Path:
+    """The folder the child gets: the submission's own, or for a file graded alone a
+    copy holding it and the files that go with it."""
+    if submission.files is None:
+        return submission.root
+    folder = workdir / "submission"
+    folder.mkdir()
+    for name in submission.files:
+        shutil.copyfile(submission.root / name, folder / name)
+    return folder
+
+
 def _depends_on(step: Step, other: Step, steps: list[Step]) -> bool:
     by_id = {s.id: s for s in steps}
     for arg in step.args:
@@ -200,30 +240,51 @@ def _depends_on(step: Step, other: Step, steps: list[Step]) -> bool:
     return False
 
 
-def _with_dependencies(remaining: list[Step], steps: list[Step]) -> list[Step]:
-    """remaining, preceded by the earlier steps whose results they use."""
-    needed = {s.id for s in remaining}
-    for step in reversed(steps):
-        if step.id in needed:
-            needed.update(a["result"] for a in step.args if "result" in a)
-    return [s for s in steps if s.id in needed]
-
-
 def _run_child(workdir: Path, submission: Path, timeout: float) -> ChildRun:
     """One run of the child in this process's sandbox (``initlab.sandbox``): what it
     sent on its channel; its output is discarded, never read."""
     return launch(current_sandbox(), workdir, submission, timeout)
 
 
-def _received(frames: list[tuple[dict, bytes]]) -> tuple[dict[str, object], dict[str, bytes]]:
-    """The records by step id and the arrays' .npy bytes by name, from the child's frames."""
-    records, arrays = {}, {}
+@dataclass
+class Received:
+    """What a run of the child said on its channel. Student code can write there
+    too, so every field is checked for its type before use."""
+
+    records: dict[str, object] = field(default_factory=dict)
+    arrays: dict[str, bytes] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # function -> graded file
+    loaded: bool = False  # the child finished loading the files
+    loading: dict | None = None  # the last statement it started loading, until loaded
+
+
+def _received(frames: list[tuple[dict, bytes]], sources: tuple[str, ...] = ()) -> Received:
+    """The records by step id, the arrays' .npy bytes by name, and what the child said
+    of loading the submission, from the child's frames."""
+    got = Received()
     for header, body in frames:
-        if header.get("kind") == "record" and isinstance(header.get("step"), str):
-            records.setdefault(header["step"], header.get("record"))
-        elif header.get("kind") == "array" and isinstance(header.get("name"), str):
-            arrays[header["name"]] = body
-    return records, arrays
+        kind = header.get("kind")
+        if kind == "record" and isinstance(header.get("step"), str):
+            got.records.setdefault(header["step"], header.get("record"))
+        elif kind == "array" and isinstance(header.get("name"), str):
+            got.arrays[header["name"]] = body
+        elif kind == "loading" and not got.loaded and _is_loading(header):
+            got.loading = header
+        elif kind == "loaded":
+            got.loaded = True
+        elif kind == "sources" and isinstance(header.get("functions"), dict) and not got.sources:
+            got.sources = {str(k): v for k, v in header["functions"].items() if v in sources}
+    return got
+
+
+def _is_loading(header: dict) -> bool:
+    defines = header.get("defines")
+    return (
+        isinstance(header.get("statement"), str)
+        and isinstance(header.get("label"), str)
+        and isinstance(defines, list)
+        and all(isinstance(name, str) for name in defines)
+    )
 
 
 def _outcome(record: dict, arrays: dict[str, bytes]) -> Outcome:
@@ -234,9 +295,11 @@ def _outcome(record: dict, arrays: dict[str, bytes]) -> Outcome:
         except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
             # Student code can write to the channel too: a record can be forged.
             return Outcome("exception", error="its result record is malformed")
-    if status in ("not_implemented", "missing_function"):
-        return Outcome(status)
-    return Outcome("exception", error=str(record.get("error", "unknown error")))
+    error = record.get("error", "")
+    error = error[:2000] if isinstance(error, str) else "unknown error"
+    if status in ("not_implemented", "missing_function", "load_error", "unavailable"):
+        return Outcome(status, error=error)
+    return Outcome("exception", error=error or "unknown error")
 
 
 def _value(description: dict, arrays: dict[str, bytes]) -> object:
@@ -278,128 +341,14 @@ def _load(arrays: dict[str, bytes], description: dict) -> np.ndarray | None:
         return None
 
 
-def runner_verdict(name: str, outcome: Outcome | None, max_score: float) -> Verdict | None:
-    """The verdict when the function could not be judged, else None."""
-    if outcome is None or outcome.status == "ok":
-        return None
-    messages = {
-        "not_implemented": (
-            f"{name} is not implemented yet (it raises NotImplementedError)",
-            "failed",
-        ),
-        "missing_function": (f"{name} is not defined in the submission", "failed"),
-        "timeout": (outcome.error, "error"),
-        "exception": (f"{name} raised {outcome.error}", "error"),
-    }
-    message, status = messages[outcome.status]
-    return Verdict(name, max_score, 0.0, [Diagnosis(outcome.status, message)], status)
-
-
-def hidden_dims(rng: np.random.Generator) -> list[list[int]]:
-    """Layer sizes drawn fresh on every run: a deep and a wide network, and a random one."""
-    deep = [int(n) for n in rng.integers(1, 40, size=int(rng.integers(6, 10)))]
-    wide = [int(rng.integers(150, 400)), int(rng.integers(150, 400)), int(rng.integers(1, 20))]
-    shuffled = [int(n) for n in rng.integers(1, 120, size=int(rng.integers(3, 6)))]
-    return [deep, wide, shuffled]
-
-
-def initializer_steps(hidden: bool, rng: np.random.Generator) -> list[Step]:
-    dims = INITIALIZER_DIMS + [MEASURED_DIMS] + (hidden_dims(rng) if hidden else [])
-    return [
-        Step(f"{name}.{i}", name, [{"literal": d}])
-        for name in INITIALIZERS
-        for i, d in enumerate(dims)
-    ]
-
-
-@dataclass
-class Problem:
-    """Inputs of the propagation functions for one network."""
-
-    X: np.ndarray
-    Y: np.ndarray
-    parameters: dict
-    AL: np.ndarray  # an output for compute_loss, saturated in places
-    grads: dict
-
-
-def make_problem(dims: list[int], m: int, rng: np.random.Generator) -> Problem:
-    parameters = {}
-    for l in range(1, len(dims)):
-        parameters[f"W{l}"] = rng.normal(size=(dims[l], dims[l - 1])) * 1.5 / np.sqrt(dims[l - 1])
-        parameters[f"b{l}"] = rng.normal(size=(dims[l], 1)) * 0.3
-    X = rng.normal(size=(dims[0], m))
-    Y = (rng.random((dims[-1], m)) < 0.5).astype(np.float64)
-    AL = rng.uniform(0.02, 0.98, size=Y.shape)
-    AL.flat[0] = Y.flat[0]  # saturated on the right answer: 0 log 0 must not become nan
-    grads = {f"d{k}": rng.normal(size=v.shape) for k, v in parameters.items()}
-    return Problem(X, Y, parameters, AL, grads)
-
-
-def propagation_problems(hidden: bool, rng: np.random.Generator) -> list[Problem]:
-    fixed = np.random.default_rng(1)
-    problems = [make_problem(dims, m, fixed) for dims, m in PROPAGATION_PROBLEMS]
-    if hidden:
-        for _ in range(3):
-            depth = int(rng.integers(2, 7))
-            dims = [int(n) for n in rng.integers(1, 13, size=depth)]
-            problems.append(make_problem(dims, int(rng.integers(1, 20)), rng))
-        problems.append(make_problem([int(rng.integers(20, 40)), 64, 1], 50, rng))
-    return problems
-
-
-def propagation_steps(problems: list[Problem]) -> tuple[list[Step], dict[str, np.ndarray]]:
-    steps, inputs = [], {}
-
-    def arrays(prefix: str, values: dict) -> dict:
-        for key, value in values.items():
-            inputs[f"{prefix}.{key}"] = value
-        return {"dict": {key: {"input": f"{prefix}.{key}"} for key in values}}
-
-    for i, p in enumerate(problems):
-        inputs.update({f"X{i}": p.X, f"Y{i}": p.Y, f"AL{i}": p.AL})
-        steps.append(
-            Step(
-                f"forward_propagation.{i}",
-                "forward_propagation",
-                [{"input": f"X{i}"}, arrays(f"P{i}", p.parameters)],
-                keep=[0],
-            )
-        )
-        steps.append(
-            Step(f"compute_loss.{i}", "compute_loss", [{"input": f"AL{i}"}, {"input": f"Y{i}"}])
-        )
-        steps.append(
-            Step(
-                f"backward_propagation.{i}",
-                "backward_propagation",
-                [
-                    {"input": f"X{i}"},
-                    {"input": f"Y{i}"},
-                    {"result": f"forward_propagation.{i}", "item": 1},
-                ],
-            )
-        )
-        steps.append(
-            Step(
-                f"update_parameters.{i}",
-                "update_parameters",
-                [
-                    arrays(f"U{i}", p.parameters),
-                    arrays(f"G{i}", p.grads),
-                    {"literal": LEARNING_RATE},
-                ],
-            )
-        )
-    return steps, inputs
-
-
 @dataclass
 class Report:
     submission: str
     tests: list[Verdict]
     seconds: float = 0.0
     sandbox: str = ""  # how the student code was isolated: initlab.sandbox.Sandbox.description
+    assignment: str = assignments.DEFAULT
+    rubric: str = "full"
 
     @property
     def score(self) -> float:
@@ -412,6 +361,8 @@ class Report:
     def to_json(self) -> dict:
         return {
             "submission": self.submission,
+            "assignment": self.assignment,
+            "rubric": self.rubric,
             "score": self.score,
             "max_score": self.max_score,
             "sandbox": self.sandbox,
@@ -419,42 +370,20 @@ class Report:
         }
 
 
-@dataclass
-class Plan:
-    """The calls of one grading run and what the checks need to judge their results."""
-
-    steps: list[Step]
-    inputs: dict[str, np.ndarray]
-    problems: list[Problem]
-
-
-def make_plan(hidden: bool = False, rng: np.random.Generator | None = None) -> Plan:
-    """Every call of every student function; hidden adds networks drawn from rng."""
-    rng = np.random.default_rng() if rng is None else rng
-    problems = propagation_problems(hidden, rng)
-    propagation, inputs = propagation_steps(problems)
-    return Plan(initializer_steps(hidden, rng) + propagation, inputs, problems)
-
-
-def judge_function(name: str, plan: Plan, outcomes: dict[str, Outcome]) -> Verdict:
-    """The verdict on one student function from the outcomes of its calls."""
-    points = RUBRIC[name]
-    mine = [s for s in plan.steps if s.function == name]
-    results = [outcomes.get(s.id) or Outcome("exception", error="no result") for s in mine]
-    stopped = next((o for o in results if o.status != "ok"), None)
-    verdict = runner_verdict(name, stopped, points)
-    if verdict is None:
-        return _judge(name, points, mine, [o.value for o in results], plan.problems)
-    if name == "backward_propagation" and stopped.status == "exception":
-        forward = outcomes.get(mine[0].id.replace("backward", "forward"))
-        if forward is not None and forward.status != "ok":
-            why = "" if stopped.error.startswith("needs the result") else f" ({stopped.error})"
-            verdict.diagnoses[0] = Diagnosis(
-                "exception",
-                "backward_propagation could not be checked: it needs the cache of "
-                f"forward_propagation, which did not return one{why}",
-            )
-    return verdict
+def judge_all(
+    assignment: Assignment,
+    points: Mapping[str, float],
+    plan: Plan,
+    outcomes: Mapping[str, Outcome],
+    sources: Mapping[str, str] | None = None,
+) -> list[Verdict]:
+    """The verdict on every function of the rubric, each naming the file it came from."""
+    tests = []
+    for name, worth in points.items():
+        verdict = assignment.judge_function(name, plan, outcomes, worth)
+        verdict.source = (sources or {}).get(name, "")
+        tests.append(verdict)
+    return tests
 
 
 def grade(
@@ -462,30 +391,16 @@ def grade(
     hidden: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     memory_mb: int = DEFAULT_MEMORY_MB,
+    assignment: str | None = None,
+    rubric: str | None = None,
 ) -> Report:
-    """Grade the submission at path (SubmissionError when it cannot be graded)."""
-    submission = locate(path)
-    plan = make_plan(hidden)
-    ran = run(submission, plan.steps, plan.inputs, timeout=timeout, memory_mb=memory_mb)
-    tests = [judge_function(name, plan, ran.outcomes) for name in RUBRIC]
-    return Report(str(path), tests, ran.seconds, current_sandbox().description)
-
-
-def _judge(name: str, points: float, steps: list[Step], values: list, problems: list[Problem]):
-    if name in INITIALIZERS:
-        calls = [(s.args[0]["literal"], v) for s, v in zip(steps, values, strict=True)]
-        verdict = check_initializer(name, calls, max_score=points)
-        if verdict.status == "passed":
-            # the course model trained from the student's own parameters
-            problem = check_training(name, calls[0][1])
-            if problem:
-                verdict = Verdict(name, points, 0.0, [problem], "failed")
-        return verdict
-    pairs = list(zip(problems, values, strict=True))
-    if name == "forward_propagation":
-        return check_forward([(p.X, p.parameters, v) for p, v in pairs], points)
-    if name == "compute_loss":
-        return check_loss([(p.AL, p.Y, v) for p, v in pairs], points)
-    if name == "backward_propagation":
-        return check_backward([(p.X, p.Y, p.parameters, v) for p, v in pairs], points)
-    return check_update([(p.parameters, p.grads, LEARNING_RATE, v) for p, v in pairs], points)
+    """Grade the submission at path for the assignment's rubric (SubmissionError when
+    it cannot be graded; assignments.UnknownName for an unknown assignment or rubric)."""
+    task = assignments.get(assignment)
+    rubric = rubric or task.default_rubric
+    points = task.points(rubric)
+    submission = locate(path, task)
+    plan = task.make_plan(hidden, rubric=rubric)
+    ran = run(submission, plan.steps, plan.inputs, timeout, memory_mb, task)
+    tests = judge_all(task, points, plan, ran.outcomes, ran.sources)
+    return Report(str(path), tests, ran.seconds, current_sandbox().description, task.name, rubric)

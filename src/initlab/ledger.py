@@ -1,7 +1,8 @@
 """The grades ledger of ``initlab grade DIR --db FILE``: one SQLite file, written only
 by the command's own process, one transaction per finished submission.
 
-A result is keyed by (student id, content hash, grader version, hidden checks):
+A result is keyed by (student id, content hash, grader version, hidden checks,
+assignment, rubric):
 a rerun skips the keys that hold a final result and grades the rest. SQLite in
 WAL mode with ``synchronous=FULL`` makes each committed result survive a crash
 or a SIGKILL of the command, and a result is never half written: its row and
@@ -16,7 +17,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 # A submission with one of these is done; "infrastructure" (the grader failed, not
 # the student) is recorded too, but graded again by the next run.
 FINAL_STATUSES = ("ok", "timeout", "error", "invalid", "crashed")
@@ -30,6 +31,8 @@ CREATE TABLE submissions (
     digest TEXT NOT NULL,
     grader_version TEXT NOT NULL,
     hidden INTEGER NOT NULL,
+    assignment TEXT NOT NULL,
+    rubric TEXT NOT NULL,
     status TEXT NOT NULL,
     score REAL,
     max_score REAL,
@@ -39,7 +42,7 @@ CREATE TABLE submissions (
     started_at REAL NOT NULL,
     seconds REAL NOT NULL,
     recorded_at REAL NOT NULL,
-    UNIQUE (student_id, digest, grader_version, hidden)
+    UNIQUE (student_id, digest, grader_version, hidden, assignment, rubric)
 );
 CREATE TABLE tests (
     submission INTEGER NOT NULL REFERENCES submissions (id) ON DELETE CASCADE,
@@ -50,9 +53,46 @@ CREATE TABLE tests (
     status TEXT NOT NULL,
     diagnoses TEXT NOT NULL,
     message TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (submission, position)
 );
 """
+# Schema 1 had no assignment, rubric or source: its results were the Initialization
+# assignment's full rubric. Upgraded in one transaction, every row kept.
+UPGRADE_FROM_1 = """
+CREATE TABLE submissions_2 (
+    id INTEGER PRIMARY KEY,
+    student_id TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    grader_version TEXT NOT NULL,
+    hidden INTEGER NOT NULL,
+    assignment TEXT NOT NULL,
+    rubric TEXT NOT NULL,
+    status TEXT NOT NULL,
+    score REAL,
+    max_score REAL,
+    reason TEXT NOT NULL,
+    sandbox TEXT NOT NULL,
+    worker TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    seconds REAL NOT NULL,
+    recorded_at REAL NOT NULL,
+    UNIQUE (student_id, digest, grader_version, hidden, assignment, rubric)
+);
+INSERT INTO submissions_2 SELECT id, student_id, digest, grader_version, hidden,
+    'initialization', 'full', status, score, max_score, reason, sandbox, worker,
+    started_at, seconds, recorded_at FROM submissions;
+DROP TABLE submissions;
+ALTER TABLE submissions_2 RENAME TO submissions;
+ALTER TABLE tests ADD COLUMN source TEXT NOT NULL DEFAULT '';
+UPDATE initlab_meta SET value = '2' WHERE key = 'schema';
+"""
+
+
+KEY = (
+    "student_id = ? AND digest = ? AND grader_version = ? AND hidden = ? "
+    "AND assignment = ? AND rubric = ?"
+)
 
 
 class LedgerError(Exception):
@@ -77,10 +117,15 @@ class Result:
     started_at: float = 0.0
     seconds: float = 0.0
     tests: list[dict] = field(default_factory=list)  # initlab.checks.Verdict.to_json()
+    assignment: str = "initialization"
+    rubric: str = "full"
 
     @property
-    def key(self) -> tuple[str, str, str, bool]:
-        return (self.student_id, self.digest, self.grader_version, self.hidden)
+    def key(self) -> tuple[str, str, str, bool, str, str]:
+        return (
+            self.student_id, self.digest, self.grader_version, self.hidden,
+            self.assignment, self.rubric,
+        )  # fmt: skip
 
 
 class Ledger:
@@ -132,6 +177,10 @@ class Ledger:
         row = self.connection.execute(
             "SELECT value FROM initlab_meta WHERE key = 'schema'"
         ).fetchone()
+        if row is not None and row[0] == "1":
+            # foreign_keys is off here (it is set after this check), as the upgrade needs.
+            self.connection.executescript(f"BEGIN IMMEDIATE; {UPGRADE_FROM_1} COMMIT;")
+            return
         if row is None or row[0] != SCHEMA_VERSION:
             found = row[0] if row else "none"
             raise LedgerError(
@@ -145,11 +194,10 @@ class Ledger:
     def close(self) -> None:
         self.connection.close()
 
-    def is_done(self, key: tuple[str, str, str, bool]) -> bool:
+    def is_done(self, key: tuple) -> bool:
         placeholders = ", ".join("?" for _ in FINAL_STATUSES)
         row = self.connection.execute(
-            "SELECT 1 FROM submissions WHERE student_id = ? AND digest = ? "
-            f"AND grader_version = ? AND hidden = ? AND status IN ({placeholders})",
+            f"SELECT 1 FROM submissions WHERE {KEY} AND status IN ({placeholders})",
             (*key, *FINAL_STATUSES),
         ).fetchone()
         return row is not None
@@ -159,15 +207,12 @@ class Ledger:
         if result.status not in STATUSES:
             raise ValueError(f"status {result.status!r}; expected one of {', '.join(STATUSES)}")
         with self._transaction():
-            self.connection.execute(
-                "DELETE FROM submissions WHERE student_id = ? AND digest = ? "
-                "AND grader_version = ? AND hidden = ?",
-                result.key,
-            )
+            self.connection.execute(f"DELETE FROM submissions WHERE {KEY}", result.key)
             cursor = self.connection.execute(
-                "INSERT INTO submissions (student_id, digest, grader_version, hidden, status, "
-                "score, max_score, reason, sandbox, worker, started_at, seconds, recorded_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO submissions (student_id, digest, grader_version, hidden, "
+                "assignment, rubric, status, score, max_score, reason, sandbox, worker, "
+                "started_at, seconds, recorded_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     *result.key,
                     result.status,
@@ -183,7 +228,7 @@ class Ledger:
             )
             self.connection.executemany(
                 "INSERT INTO tests (submission, position, name, score, max_score, status, "
-                "diagnoses, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "diagnoses, message, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         cursor.lastrowid,
@@ -194,16 +239,16 @@ class Ledger:
                         test["status"],
                         json.dumps(test["diagnoses"]),
                         test["message"],
+                        test.get("source", ""),
                     )
                     for position, test in enumerate(result.tests)
                 ],
             )
 
-    def get(self, key: tuple[str, str, str, bool]) -> Result | None:
+    def get(self, key: tuple) -> Result | None:
         row = self.connection.execute(
             "SELECT id, status, score, max_score, reason, sandbox, worker, started_at, seconds "
-            "FROM submissions WHERE student_id = ? AND digest = ? AND grader_version = ? "
-            "AND hidden = ?",
+            f"FROM submissions WHERE {KEY}",
             key,
         ).fetchone()
         if row is None:
@@ -216,14 +261,19 @@ class Ledger:
                 "status": status,
                 "diagnoses": json.loads(diagnoses),
                 "message": message,
+                "source": source,
             }
-            for name, score, max_score, status, diagnoses, message in self.connection.execute(
-                "SELECT name, score, max_score, status, diagnoses, message FROM tests "
-                "WHERE submission = ? ORDER BY position",
-                (row[0],),
+            for name, score, max_score, status, diagnoses, message, source in (
+                self.connection.execute(
+                    "SELECT name, score, max_score, status, diagnoses, message, source FROM tests "
+                    "WHERE submission = ? ORDER BY position",
+                    (row[0],),
+                )
             )
         ]
-        return Result(*key[:3], bool(key[3]), *row[1:], tests=tests)
+        return Result(
+            *key[:3], bool(key[3]), *row[1:], tests=tests, assignment=key[4], rubric=key[5]
+        )
 
 
 class _Transaction:

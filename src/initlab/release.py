@@ -1,6 +1,6 @@
 """Student stubs from the solution sources: nbgrader's ``### BEGIN SOLUTION`` convention.
 
-The solutions are written once, in ``graders/solutions/``; every fenced block
+The solutions are written once, in ``graders/solutions/<assignment>/``; every fenced block
 becomes ``# YOUR CODE HERE`` and ``raise NotImplementedError()`` at the fence's
 indentation, as nbgrader's ``ClearSolutions`` does.
 """
@@ -87,11 +87,9 @@ def release(source_dir: Path, out_dir: Path, force: bool = False) -> list[Path]:
 
 # The course notebook (nbgrader). Its solution cells hold the functions of the
 # solution sources, its test cells call the check library: both are written here,
-# from graders/solutions/ and the rubric, into the cells whose metadata names them
-# ({"initlab": {"solution": name}} or {"initlab": {"tests": name}}). Every other
-# cell is the notebook's own text, edited in Jupyter.
-NOTEBOOK = "Initialization.ipynb"
-ASSIGNMENT = "initialization"
+# from graders/solutions/<assignment>/ and the rubric, into the cells whose metadata
+# names them ({"initlab": {"solution": name}} or {"initlab": {"tests": name}}). Every
+# other cell is the notebook's own text, edited in Jupyter.
 # What nbgrader writes into a course folder; left out when the course is copied.
 NBGRADER_OUTPUT = ("gradebook.db", "release", "submitted", "autograded", "feedback", "*.log")
 TEST_CELL = """\
@@ -128,29 +126,32 @@ def _nbgrader(grade_id: str, *, solution: bool, points: float | None = None) -> 
     return meta
 
 
-def sync_notebook(notebook: dict, solutions_dir: Path) -> dict:
+def sync_notebook(notebook: dict, solutions_dir: Path, assignment=None) -> dict:
     """The notebook with its solution and test cells rewritten from the solution
-    sources and the rubric (a new dict; the notebook passed in is not changed)."""
+    sources and the assignment's full rubric (a new dict; the notebook passed in is
+    not changed)."""
     import copy
 
-    from initlab.grading import MODULE_OF, RUBRIC
+    from initlab import assignments
 
+    assignment = assignment or assignments.get()
+    rubric = assignment.points()
     synced = copy.deepcopy(notebook)
     for cell in synced.get("cells", []):
         role = cell.get("metadata", {}).get("initlab", {})
         name = role.get("solution") or role.get("tests")
         if name is None:
             continue
-        if name not in RUBRIC:
+        if name not in rubric:
             raise ReleaseError(f"a notebook cell names {name!r}, which is not a graded function")
         if "solution" in role:
-            path = solutions_dir / f"{MODULE_OF[name]}.py"
+            path = solutions_dir / f"{assignment.module_of(name)}.py"
             cell["source"] = function_source(path.read_text(), name, str(path))
             cell["metadata"]["nbgrader"] = _nbgrader(name, solution=True)
         else:
-            cell["source"] = TEST_CELL.format(name=name, points=RUBRIC[name])
+            cell["source"] = TEST_CELL.format(name=name, points=rubric[name])
             cell["metadata"]["nbgrader"] = _nbgrader(
-                f"test_{name}", solution=False, points=RUBRIC[name]
+                f"test_{name}", solution=False, points=rubric[name]
             )
         cell["outputs"], cell["execution_count"] = [], None
     return synced
@@ -169,7 +170,7 @@ def notebook_text(notebook: dict) -> str:
     return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def release_notebook(course_dir: Path, out_dir: Path, force: bool = False) -> Path:
+def release_notebook(course_dir: Path, out_dir: Path, force: bool = False, assignment=None) -> Path:
     """Run ``nbgrader generate_assignment`` on a copy of the course and write the
     student notebook into out_dir; the path written."""
     import shutil
@@ -177,19 +178,22 @@ def release_notebook(course_dir: Path, out_dir: Path, force: bool = False) -> Pa
     import sys
     import tempfile
 
-    target = out_dir / NOTEBOOK
+    from initlab import assignments
+
+    assignment = assignment or assignments.get()
+    target = out_dir / assignment.notebook
     if target.exists() and not force:
         raise ReleaseError(f"{target} exists; pass --force to replace it")
     with tempfile.TemporaryDirectory(prefix="initlab-release-") as work:
         course = Path(work) / "course"
         shutil.copytree(course_dir, course, ignore=shutil.ignore_patterns(*NBGRADER_OUTPUT))
         done = subprocess.run(
-            [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force"],
+            [sys.executable, "-m", "nbgrader", "generate_assignment", assignment.name, "--force"],
             cwd=course,
             capture_output=True,
             text=True,
         )
-        released = course / "release" / ASSIGNMENT / NOTEBOOK
+        released = course / "release" / assignment.name / assignment.notebook
         if done.returncode != 0 or not released.exists():
             last = (done.stderr or done.stdout).strip().splitlines()[-3:]
             raise ReleaseError("nbgrader generate_assignment failed: " + " | ".join(last))

@@ -50,6 +50,7 @@ class Verdict:
     score: float = 0.0
     diagnoses: list[Diagnosis] = field(default_factory=list)
     status: str = "failed"
+    source: str = ""  # the submission's file the function was graded from
 
     @property
     def message(self) -> str:
@@ -65,4 +66,5 @@ class Verdict:
             "status": self.status,
             "diagnoses": [d.code for d in self.diagnoses],
             "message": self.message,
+            "source": self.source,
         }

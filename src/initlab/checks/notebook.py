@@ -3,7 +3,7 @@
 A test cell calls ``check("initialize_parameters_he", globals())``: the
 function defined in the notebook is called with the inputs ``initlab grade``
 uses, and its results are judged by the same checks, worth the same points
-(``initlab.grading.RUBRIC``). The cell prints the verdict and ends with the
+(the assignment's rubric, ``full`` by default). The cell prints the verdict and ends with the
 score, which nbgrader takes as the cell's partial credit.
 
 What the student's code prints or warns while it is checked is shown on
@@ -29,7 +29,8 @@ import time
 import warnings
 from collections.abc import Iterator
 
-from initlab import _child, grading
+from initlab import _child, assignments, grading
+from initlab.assignments.base import Outcome, Plan, Step
 from initlab.checks import Verdict
 
 __all__ = ["check", "DEFAULT_TIMEOUT"]
@@ -50,29 +51,32 @@ def check(
     *,
     hidden: bool = False,
     timeout: float | None = None,
+    assignment: str | None = None,
+    rubric: str | None = None,
 ) -> float:
     """Check the function ``name`` of namespace (the notebook's ``globals()``),
     print the verdict, and return the points it earned.
 
     hidden adds the instructors' networks, drawn afresh on every run. timeout is
     the seconds all the calls of the function may take together (default: the
-    ``INITLAB_CHECK_TIMEOUT`` environment variable, else 10).
+    ``INITLAB_CHECK_TIMEOUT`` environment variable, else 10). assignment and
+    rubric choose the points (default: the Initialization assignment, its full rubric).
     """
-    if name not in grading.RUBRIC:
-        raise ValueError(f"no check for {name!r}; the checked functions are {list(grading.RUBRIC)}")
+    task = assignments.get(assignment)
+    points = task.points(rubric)
+    if name not in points:
+        raise ValueError(f"no check for {name!r}; the checked functions are {list(points)}")
     if not isinstance(namespace, dict):
         raise TypeError(
             f"namespace must be a dict such as globals(), not {type(namespace).__name__}"
         )
     limit = timeout if timeout is not None else _default_timeout()
-    plan = grading.make_plan(hidden)
-    mine = [s for s in plan.steps if s.function == name]
-    steps = grading._with_dependencies(mine, plan.steps)
+    plan = task.make_plan(hidden).only([name])
     printed = io.StringIO()
-    outcomes = _run(steps, plan, namespace, limit, printed)
+    outcomes = _run(plan.steps, plan, namespace, limit, printed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the grader's own arithmetic on odd results
-        verdict = grading.judge_function(name, plan, outcomes)
+        verdict = task.judge_function(name, plan, outcomes, points[name])
     print(_report(verdict, printed.getvalue()))
     return float(min(round(verdict.score, 6), verdict.max_score))
 
@@ -87,15 +91,15 @@ def _default_timeout() -> float:
 
 
 def _run(
-    steps: list[grading.Step],
-    plan: grading.Plan,
+    steps: list[Step],
+    plan: Plan,
     namespace: dict,
     limit: float,
     printed: io.StringIO,
-) -> dict[str, grading.Outcome]:
+) -> dict[str, Outcome]:
     """The outcome of every step, calling the namespace's functions in this process;
     a function that times out shares that outcome with its remaining calls."""
-    outcomes: dict[str, grading.Outcome] = {}
+    outcomes: dict[str, Outcome] = {}
     results: dict = {}
     warned: dict[str, int] = {}
     spent: dict[str, float] = {}
@@ -106,7 +110,7 @@ def _run(
             continue
         function = namespace.get(step.function)
         if not callable(function):
-            outcomes[step.id] = grading.Outcome("missing_function")
+            outcomes[step.id] = Outcome("missing_function")
             continue
         budget = limit - spent.get(step.function, 0.0)
         start = time.perf_counter()
@@ -115,20 +119,20 @@ def _run(
             with _captured(printed, warned), _time_limit(budget):
                 _child.call_step(step.plan(), function, plan.inputs, results, frames, (_TimeLimit,))
         except _TimeLimit:
-            outcomes[step.id] = grading.Outcome(
+            outcomes[step.id] = Outcome(
                 "timeout", error=f"{step.function} did not finish in {limit:g} s"
             )
             continue
         finally:
             spent[step.function] = spent.get(step.function, 0.0) + time.perf_counter() - start
-        records, arrays = grading._received(frames)
-        outcomes[step.id] = grading._outcome(records[step.id], arrays)
+        received = grading._received(frames)
+        outcomes[step.id] = grading._outcome(received.records[step.id], received.arrays)
     for text, count in warned.items():  # once each: the same warning comes from every call
         printed.write(text + (f" ({count} times)\n" if count > 1 else "\n"))
     return outcomes
 
 
-def _shared(outcomes: dict, steps: list[grading.Step], step: grading.Step) -> list:
+def _shared(outcomes: dict, steps: list[Step], step: Step) -> list:
     return [outcomes[s.id] for s in steps if s.function == step.function and s.id in outcomes]
 
 

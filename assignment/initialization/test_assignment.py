@@ -2,7 +2,10 @@
 
 Every function you write has a test worth its points. A test passes when the
 function earns all of them; otherwise it fails and says what is wrong. The
-points of every function are listed at the end.
+points of every function are listed at the end. Write each function either in
+its module (initialization.py, propagation.py) or in the notebook: each is
+graded from the file where you wrote it. ``pytest --rubric course`` checks only
+the course notebook's three initializers.
 
 Your code runs in a separate process, and the expected values are computed by
 the installed ``initlab`` package when the tests run: nothing here holds the answers.
@@ -12,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from initlab.selfcheck import FUNCTIONS, failure_message, verdict_for
+from initlab.selfcheck import failure_message, verdict_for
 
+ASSIGNMENT = "initialization"
 HERE = Path(__file__).parent
 
 
-@pytest.mark.parametrize("function", FUNCTIONS)
-def test_function(function):
-    verdict = verdict_for(HERE, function)
+def test_function(function, request):
+    rubric = request.config.getoption("--rubric")
+    verdict = verdict_for(HERE, function, ASSIGNMENT, rubric)
     if verdict.status != "passed":
         pytest.fail(failure_message(verdict), pytrace=False)

@@ -1,0 +1,34 @@
+"""The assignments initlab grades: one folder each, and one line each in REGISTRY.
+
+An assignment (``initlab.assignments.base.Assignment``) is data plus its judges:
+its functions and the stub module of each, its rubrics, the calls to make and
+how each function is judged. Its solutions, stubs and notebook live in the
+project under its name (``graders/solutions/<name>/``, ``assignment/<name>/``,
+``graders/nbgrader/source/<name>/``).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from initlab.assignments.base import Assignment, UnknownName
+
+__all__ = ["DEFAULT", "REGISTRY", "Assignment", "UnknownName", "get", "names"]
+
+# name -> the module whose ASSIGNMENT it is
+REGISTRY = {
+    "initialization": "initlab.assignments.initialization",
+}
+DEFAULT = "initialization"
+
+
+def names() -> list[str]:
+    return list(REGISTRY)
+
+
+def get(name: str | None = None) -> Assignment:
+    """The assignment called name (default: DEFAULT); UnknownName lists the others."""
+    name = name or DEFAULT
+    if name not in REGISTRY:
+        raise UnknownName(f"no assignment {name!r}; the assignments are {', '.join(REGISTRY)}")
+    return importlib.import_module(REGISTRY[name]).ASSIGNMENT
