@@ -34,6 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "graders" / "solutions" / "initialization"
+STUBS = ROOT / "assignment" / "initialization"
 INITIALIZATION = (SOLUTIONS / "initialization.py").read_text()
 PROPAGATION = (SOLUTIONS / "propagation.py").read_text()
 # (name, file, wrong, right): one mistake each; every other submission is correct.
@@ -47,7 +48,7 @@ MISTAKES = [
 HELPER = '''import warnings as _warnings
 
 import numpy as _np
-from initlab import grading as _grading
+from initlab.assignments import initialization as _grading
 from initlab.checks import initializers as _initializers, propagation as _propagation
 
 
@@ -60,7 +61,7 @@ def _check(name):
     fails a test cell that writes to stderr, and log(0) in a saturated loss warns."""
     with _np.errstate(all="ignore"), _warnings.catch_warnings():
         _warnings.simplefilter("ignore")
-        verdict = _judge(name, _grading.RUBRIC[name], globals()[name])
+        verdict = _judge(name, _grading.RUBRICS["full"][name], globals()[name])
     assert verdict.status == "passed", verdict.message
 
 
@@ -105,7 +106,7 @@ def submissions(folder: Path, count: int) -> dict[str, dict[str, str]]:
                 assert right in files[module]
                 files[module] = files[module].replace(right, wrong, 1)
             else:
-                files[module] = (ROOT / "assignment" / "initialization" / f"{module}.py").read_text()
+                files[module] = (STUBS / f"{module}.py").read_text()
         student = folder / f"student{i:03d}"
         student.mkdir(parents=True)
         for module, source in files.items():
@@ -165,7 +166,9 @@ def start_dask(work: Path, workers: int) -> tuple[str, list[subprocess.Popen]]:
 
 def nbgrader_course(course: Path, students: dict[str, dict[str, str]]) -> None:
     """A course with assignment ps1 released and every student's notebook submitted."""
-    from initlab.grading import RUBRIC
+    from initlab.assignments.initialization import RUBRICS
+
+    RUBRIC = RUBRICS["full"]
 
     def cell(source: str, grade_id: str, **flags) -> dict:
         metadata = {"grade": False, "locked": True, "solution": False, "task": False}

@@ -45,6 +45,15 @@ def at_import(code: str) -> str:
     return code + "\n" + INITIALIZATION
 
 
+HE_NAME = "initialize_parameters_he"
+
+
+def ends_while_loading(call: str) -> str:
+    """initialization.py whose He initializer has a decorator that makes call."""
+    decorator = f"import os\nimport sys\n\n\ndef bye(function):\n    {call}\n\n\n@bye\n"
+    return INITIALIZATION.replace(HE, decorator + HE)
+
+
 # name -> (initialization.py, the functions it attacks, the statuses it may end with)
 HOSTILE = {
     "infinite_loop": (he_first("while True:\n    pass"), ["initialize_parameters_he"], {"timeout"}),
@@ -58,9 +67,9 @@ HOSTILE = {
         ["initialize_parameters_he"],
         {"error", "timeout"},
     ),
-    # The submission does not load: none of its functions can run.
-    "sys_exit_at_import": (at_import("import sys\nsys.exit(0)"), list(RUBRIC), {"error"}),
-    "os_exit_at_import": (at_import("import os\nos._exit(0)"), list(RUBRIC), {"error"}),
+    # Top-level code is not run; a decorator is, while the file loads: it costs its function.
+    "sys_exit_while_loading": (ends_while_loading("sys.exit(0)"), [HE_NAME], {"error"}),
+    "os_exit_while_loading": (ends_while_loading("os._exit(0)"), [HE_NAME], {"error"}),
     "base_exception": (
         he_first("class Escape(BaseException):\n    pass\nraise Escape()"),
         ["initialize_parameters_he"],

@@ -314,6 +314,7 @@ def test_json_entry_has_the_documented_fields():
         "status": "passed",
         "diagnoses": [],
         "message": "correct",
+        "source": "",
     }
 
 

@@ -43,7 +43,15 @@ def test_solutions_get_full_marks_with_hidden_checks(capsys):
     assert set(tests) == set(RUBRIC)
     for test in tests.values():
         assert (test["status"], test["diagnoses"], test["message"]) == ("passed", [], "correct")
-        assert set(test) == {"name", "score", "max_score", "status", "diagnoses", "message", "source"}
+        assert set(test) == {
+            "name",
+            "score",
+            "max_score",
+            "status",
+            "diagnoses",
+            "message",
+            "source",
+        }
         assert test["source"] == MODULE_FILE[test["name"]]
 
 
@@ -199,7 +207,10 @@ def test_exiting_at_top_level_is_script_code_and_is_not_run(tmp_path, capsys, ex
 
 @pytest.mark.parametrize(
     "ending, words",
-    [("os._exit(0)", "ended the process (exit code 0)"), ("time.sleep(60)", "did not finish in 2 s")],
+    [
+        ("os._exit(0)", "ended the process (exit code 0)"),
+        ("time.sleep(60)", "did not finish in 2 s"),
+    ],
 )
 def test_a_definition_that_ends_the_process_while_loading_costs_only_itself(
     tmp_path, capsys, ending, words
@@ -207,7 +218,9 @@ def test_a_definition_that_ends_the_process_while_loading_costs_only_itself(
     """A decorator runs while the file is loaded: when it kills the process or hangs, the
     file is loaded again without it, and only the function it decorates is lost."""
     decorator = f"import os\nimport time\n\n\ndef bye(function):\n    {ending}\n\n\n@bye\n"
-    source = SOLUTION.replace("def initialize_parameters_he(", decorator + "def initialize_parameters_he(")
+    source = SOLUTION.replace(
+        "def initialize_parameters_he(", decorator + "def initialize_parameters_he("
+    )
     line = source.splitlines().index("@bye") + 1
     report, tests = run_json(capsys, write(tmp_path, "bye.py", source), "--timeout", "2")
     he = tests["initialize_parameters_he"]

@@ -292,24 +292,25 @@ def _literal(value: ast.expr | None) -> bool:
 
 
 def is_stub(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    """Whether the body is only a docstring and ``raise NotImplementedError``,
-    ``pass`` or ``...``: a function not written yet."""
+    """Whether the function is not written yet: its body is only a docstring, ``pass``
+    or ``...``, or it still holds the stub's bare ``raise NotImplementedError()``
+    (a raise with a message, for an unsupported option, is the student's own)."""
     body = list(node.body)
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         body = body[1:]
-    if not body:
+    if all(
+        isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+        for s in body
+    ):
         return True
-    for statement in body:
-        if isinstance(statement, ast.Pass):
-            continue
-        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
-            continue
+    for statement in ast.walk(node):
         if isinstance(statement, ast.Raise) and statement.exc is not None:
-            raised = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
-            if isinstance(raised, ast.Name) and raised.id == "NotImplementedError":
-                continue
-        return False
-    return True
+            raised = statement.exc
+            bare = not isinstance(raised, ast.Call) or not (raised.args or raised.keywords)
+            name = raised.func if isinstance(raised, ast.Call) else raised
+            if bare and isinstance(name, ast.Name) and name.id == "NotImplementedError":
+                return True
+    return False
 
 
 def _bound_names(node: ast.stmt) -> list[str]:
