@@ -26,6 +26,7 @@ from initlab.cli import main
 from initlab.grading import grade
 from initlab.ledger import Ledger
 
+pytestmark = pytest.mark.slow  # whole-pipeline runs: pytest -m 'not slow' skips them
 ROOT = Path(__file__).resolve().parents[1]
 RUBRIC = RUBRICS["full"]
 SOLUTIONS = ROOT / "graders" / "solutions" / "initialization"

@@ -196,6 +196,7 @@ def test_an_unknown_rubric_or_assignment_is_a_one_line_error(capsys):
     assert "invalid choice: 'nope'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_course_notebooks_in_bulk_get_30_and_the_rubric_is_in_the_ledger_key(tmp_path, capsys):
     submissions = tmp_path / "submitted"
     for edition in EDITIONS:

@@ -22,6 +22,7 @@ distributed = pytest.importorskip(
     "distributed", reason="Dask distributed is not installed (pip install 'initlab[cluster]')"
 )
 
+pytestmark = pytest.mark.slow  # whole-pipeline runs: pytest -m 'not slow' skips them
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "graders" / "solutions" / "initialization"
 HE = "def initialize_parameters_he(layers_dims):\n"

@@ -273,3 +273,58 @@ def test_human_output_lists_points_and_diagnoses(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "0 / 100 points" in out and "[not_implemented]" in out
     assert grade(ROOT / "graders" / "solutions" / "initialization").score == 100
+
+
+PROPAGATION = (ROOT / "graders" / "solutions" / "initialization" / "propagation.py").read_text()
+INITIALIZERS = [name for name in RUBRIC if name.startswith("initialize")]
+
+
+def test_a_syntax_error_in_one_module_costs_only_the_function_it_is_in(tmp_path, capsys):
+    """initialization.py with a syntax error in He: He is lost, with the file and line;
+    the other initializers and all of propagation.py are graded."""
+    he = INITIALIZATION.index("def initialize_parameters_he")
+    end = INITIALIZATION.index("\ndef ", he + 1)
+    body = INITIALIZATION[he:end].replace("    return parameters", "    return parameters)")
+    broken = INITIALIZATION[:he] + body + INITIALIZATION[end:]
+    folder = tmp_path / "student"
+    write(folder, "initialization.py", broken)
+    write(folder, "propagation.py", PROPAGATION)
+    report, tests = run_json(capsys, folder)
+    he_test = tests["initialize_parameters_he"]
+    assert he_test["diagnoses"] == ["load_error"]
+    assert he_test["message"].startswith(
+        "initialize_parameters_he could not be loaded: initialization.py does not parse: "
+        "SyntaxError: unmatched ')' (line "
+    )
+    assert report["score"] == 100 - RUBRIC["initialize_parameters_he"]
+
+
+def test_a_module_that_fails_to_load_costs_only_its_own_functions(tmp_path, capsys):
+    """A class body that raises costs what it defines; an unsatisfiable import nothing."""
+    folder = tmp_path / "student"
+    write(folder, "initialization.py", "class Broken:\n    1 / 0\n\n\n" + INITIALIZATION)
+    write(folder, "propagation.py", "import course_helpers_missing\n" + PROPAGATION)
+    report, tests = run_json(capsys, folder)
+    assert report["score"] == 100, [t["message"] for t in tests.values() if t["score"] == 0]
+    write(folder, "propagation.py", "def relu(Z):\n    return (\n" + PROPAGATION)
+    report, tests = run_json(capsys, folder)
+    assert all(tests[name]["status"] == "passed" for name in INITIALIZERS)
+    assert tests["forward_propagation"]["source"] == "propagation.py"
+
+
+def test_helper_files_beside_a_notebook_are_importable_in_the_sandbox(tmp_path, capsys):
+    helper = "import numpy as np\n\n\ndef zeros_like_course(shape):\n    return np.zeros(shape)\n"
+    write(tmp_path, "course_helpers.py", helper)
+    source = INITIALIZATION.replace(
+        "np.zeros((layers_dims[l], layers_dims[l - 1]))",
+        "zeros_like_course((layers_dims[l], layers_dims[l - 1]))",
+    )
+    assert source != INITIALIZATION
+    cells = [
+        {"cell_type": "code", "source": "from course_helpers import zeros_like_course"},
+        {"cell_type": "code", "source": source},
+    ]
+    notebook = write(tmp_path, "Initialization.ipynb", json.dumps({"cells": cells, "nbformat": 4}))
+    report, tests = run_json(capsys, notebook, "--rubric", "course")
+    assert tests["initialize_parameters_zeros"]["status"] == "passed"
+    assert report["score"] == 30

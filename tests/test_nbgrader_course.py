@@ -27,6 +27,7 @@ from initlab.checks.notebook import check
 from initlab.grading import grade
 from initlab.release import NBGRADER_OUTPUT, function_source, without_fences
 
+pytestmark = pytest.mark.slow  # whole-pipeline runs: pytest -m 'not slow' skips them
 ROOT = Path(__file__).resolve().parents[1]
 RUBRIC = RUBRICS["full"]
 COURSE = ROOT / "graders" / "nbgrader"

@@ -119,6 +119,7 @@ def test_release_does_not_overwrite_without_force(tmp_path, capsys):
     assert work.read_text() == (ASSIGNMENT / "initialization.py").read_text()
 
 
+@pytest.mark.slow
 def test_release_regenerates_the_committed_assignment(tmp_path):
     """`initlab release assignment --force` on a copy of the course rewrites nothing
     in its source notebook, and writes exactly the stubs and the notebook of assignment/."""

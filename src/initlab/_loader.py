@@ -173,7 +173,7 @@ def python_of_cell(text: str) -> str:
     if first.startswith("%%"):
         magic = first[2:].split()[0] if first[2:].split() else ""
         if magic not in PYTHON_CELL_MAGICS:
-            return "\n" * (len(lines) - 1)
+            return "\n" * len(lines)
         lines[0] = ""
     out = []
     for line in lines:
