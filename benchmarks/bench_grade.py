@@ -1,10 +1,12 @@
 """Wall time of ``initlab grade --json --hidden`` on one submission, against the floor.
 
 The floor, measured in the same run, is what any grading command pays before it
-grades anything: starting Python and importing numpy and the kernel. Three
+grades anything: starting Python and importing numpy and the kernel. Four
 submissions: the solutions (every check passes), the released stubs (every
-function raises NotImplementedError) and one with mistakes in every function
-(the slowest: scale measurement, alternative computations, a numerical gradient).
+function raises NotImplementedError), one with mistakes in every function
+(the slowest: scale measurement, alternative computations, a numerical
+gradient), and a 2021-edition course notebook handed in with its helper files
+(matplotlib, sklearn and init_utils imported, training at top level).
 
     python benchmarks/bench_grade.py [--repeat 5]
 """
@@ -21,6 +23,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+COURSE_NOTEBOOK = ROOT / "tests" / "fixtures" / "course" / "edition2021" / "Initialization.ipynb"
 
 
 def wall(command: list[str]) -> float:
@@ -54,6 +57,7 @@ def main() -> None:
             "solutions": ROOT / "graders" / "solutions" / "initialization",
             "released stubs": ROOT / "assignment" / "initialization",
             "mistakes everywhere": buggy(Path(work) / "buggy"),
+            "course notebook 2021": COURSE_NOTEBOOK,
         }
         floor = [
             wall([sys.executable, "-c", "import numpy, initlab.kernel"]) for _ in range(args.repeat)

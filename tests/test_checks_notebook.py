@@ -149,3 +149,12 @@ def test_initlab_grade_runs_only_a_notebooks_definitions(tmp_path):
     path.write_text(json.dumps(notebook))
     report = grade(path, timeout=5)
     assert report.score == 100, [t.to_json() for t in report.tests if t.score < t.max_score]
+
+
+def test_a_check_cell_can_score_with_the_course_rubric(capsys):
+    namespace = {}
+    exec((SOLUTIONS / "initialization.py").read_text(), namespace)
+    assert check("initialize_parameters_he", namespace, rubric="course") == 10
+    assert "10 / 10 points - correct" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="no check for 'forward_propagation'"):
+        check("forward_propagation", namespace, rubric="course")
