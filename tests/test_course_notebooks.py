@@ -45,6 +45,15 @@ def edit_cell(path, number, edit):
     path.write_text(json.dumps(notebook))
 
 
+def he_calls_sigmoid(notebook):
+    """The 2017 notebook's He function, calling init_utils' sigmoid before it returns."""
+    edit_cell(
+        notebook,
+        HE_CELL["edition2017"],
+        lambda s: s.replace("    return parameters", "    sigmoid(0)\n    return parameters"),
+    )
+
+
 def graded(path, *options):
     report = grade(path, **dict(options))
     return report, {t.name: t for t in report.tests}
@@ -97,11 +106,7 @@ def test_a_half_finished_cell_costs_only_the_function_it_defines(tmp_path):
 
 def test_a_graded_function_that_uses_an_unavailable_import_is_told_which(tmp_path):
     notebook = handed_in(tmp_path, "edition2017", helpers=False)
-    edit_cell(
-        notebook,
-        HE_CELL["edition2017"],
-        lambda s: s.replace("    return parameters", "    sigmoid(0)\n    return parameters"),
-    )
+    he_calls_sigmoid(notebook)
     _, tests = graded(notebook, ("rubric", "course"))
     he = tests["initialize_parameters_he"]
     assert [d.code for d in he.diagnoses] == ["unavailable"]
@@ -120,11 +125,7 @@ def test_an_error_inside_a_helper_file_names_that_file(tmp_path):
             "    s = 1 / (1 + np.exp(-x))", "    s = 1 / (1 + np.exp(-x)) + undefined_name"
         )
     )
-    edit_cell(
-        notebook,
-        HE_CELL["edition2017"],
-        lambda s: s.replace("    return parameters", "    sigmoid(0)\n    return parameters"),
-    )
+    he_calls_sigmoid(notebook)
     _, tests = graded(notebook, ("rubric", "course"))
     he = tests["initialize_parameters_he"]
     assert [d.code for d in he.diagnoses] == ["exception"]

@@ -35,6 +35,7 @@ import json
 import linecache
 import re
 import sys
+import traceback
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -325,11 +326,18 @@ def _bound_names(node: ast.stmt) -> list[str]:
 class Loader:
     """Loads the files of one submission (its folder is root) into namespaces."""
 
-    def __init__(self, root: Path, skip: Skip | None = None, announce: Announce | None = None):
+    def __init__(
+        self,
+        root: Path,
+        skip: Skip | None = None,
+        announce: Announce | None = None,
+        labels: dict[str, str] | None = None,
+    ):
         self.root = root
         self.skip = skip or {}
         self.announce = announce or (lambda statement, label, names: None)
-        self.labels: dict[str, str] = {}  # filename -> label, for error messages
+        # filename -> how the student knows it ("...ipynb, code cell 7"), for error messages
+        self.labels = {} if labels is None else labels
         self.sources: dict[str, Source] = {}
         self.local = {p.stem for p in root.glob("*.py")} | {
             p.name for p in root.iterdir() if p.is_dir() and (p / "__init__.py").is_file()
@@ -475,8 +483,6 @@ class _ModuleLoader(importlib.abc.Loader):
 
 def describe(error: BaseException, labels: dict[str, str]) -> str:
     """``Type: message (where, line N: code)``, where is the student's innermost frame."""
-    import traceback
-
     frames = traceback.extract_tb(error.__traceback__)
     where = next((f for f in reversed(frames) if f.filename in labels), None)
     place = ""

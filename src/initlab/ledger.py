@@ -23,9 +23,8 @@ SCHEMA_VERSION = "2"
 FINAL_STATUSES = ("ok", "timeout", "error", "invalid", "crashed")
 STATUSES = (*FINAL_STATUSES, "infrastructure")
 
-SCHEMA = """
-CREATE TABLE initlab_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE submissions (
+SUBMISSIONS = """
+CREATE TABLE {name} (
     id INTEGER PRIMARY KEY,
     student_id TEXT NOT NULL,
     digest TEXT NOT NULL,
@@ -44,6 +43,11 @@ CREATE TABLE submissions (
     recorded_at REAL NOT NULL,
     UNIQUE (student_id, digest, grader_version, hidden, assignment, rubric)
 );
+"""
+SCHEMA = (
+    "CREATE TABLE initlab_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    + SUBMISSIONS.format(name="submissions")
+    + """
 CREATE TABLE tests (
     submission INTEGER NOT NULL REFERENCES submissions (id) ON DELETE CASCADE,
     position INTEGER NOT NULL,
@@ -57,28 +61,12 @@ CREATE TABLE tests (
     PRIMARY KEY (submission, position)
 );
 """
+)
 # Schema 1 had no assignment, rubric or source: its results were the Initialization
 # assignment's full rubric. Upgraded in one transaction, every row kept.
-UPGRADE_FROM_1 = """
-CREATE TABLE submissions_2 (
-    id INTEGER PRIMARY KEY,
-    student_id TEXT NOT NULL,
-    digest TEXT NOT NULL,
-    grader_version TEXT NOT NULL,
-    hidden INTEGER NOT NULL,
-    assignment TEXT NOT NULL,
-    rubric TEXT NOT NULL,
-    status TEXT NOT NULL,
-    score REAL,
-    max_score REAL,
-    reason TEXT NOT NULL,
-    sandbox TEXT NOT NULL,
-    worker TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    seconds REAL NOT NULL,
-    recorded_at REAL NOT NULL,
-    UNIQUE (student_id, digest, grader_version, hidden, assignment, rubric)
-);
+UPGRADE_FROM_1 = (
+    SUBMISSIONS.format(name="submissions_2")
+    + """
 INSERT INTO submissions_2 SELECT id, student_id, digest, grader_version, hidden,
     'initialization', 'full', status, score, max_score, reason, sandbox, worker,
     started_at, seconds, recorded_at FROM submissions;
@@ -87,8 +75,7 @@ ALTER TABLE submissions_2 RENAME TO submissions;
 ALTER TABLE tests ADD COLUMN source TEXT NOT NULL DEFAULT '';
 UPDATE initlab_meta SET value = '2' WHERE key = 'schema';
 """
-
-
+)
 KEY = (
     "student_id = ? AND digest = ? AND grader_version = ? AND hidden = ? "
     "AND assignment = ? AND rubric = ?"
