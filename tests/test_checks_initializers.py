@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from initlab.assignments.initialization import INITIALIZER_DIMS, MEASURED_DIMS
 from initlab.checks.initializers import (
     CREDIT_BIAS,
     CREDIT_WRONG_SCALE,
@@ -302,7 +303,10 @@ def test_scale_message_gives_the_measured_and_expected_numbers():
 
 def test_random_without_the_factor_10_is_told_so():
     verdict = grade("initialize_parameters_random", scaled(lambda i, o: 1))
-    assert verdict.message == "W1 is scaled by 1; large random initialization uses 10"
+    assert verdict.message == (
+        "W1 is scaled by 1; large random initialization uses 10 "
+        "(checked on layers_dims = [2, 10, 5, 1])"
+    )
 
 
 def test_json_entry_has_the_documented_fields():
@@ -362,3 +366,45 @@ def test_training_rejects_parameters_that_train_differently():
     diagnosis = check_training("initialize_parameters_he", off)
     assert diagnosis.code == "trace_wrong"
     assert "iteration 0" in diagnosis.message and "0.883053" in diagnosis.message
+
+
+GRADER_DIMS = INITIALIZER_DIMS + [MEASURED_DIMS]
+
+
+def graded_as_the_grader_does(name, function):
+    return check_initializer(name, [(d, function(list(d))) for d in GRADER_DIMS], max_score=10)
+
+
+@pytest.mark.parametrize(
+    "name, scale_of, code",
+    [
+        # sqrt(2 / n_l): on [2, 4, 1] it equals Xavier's sqrt(1/2) on W1.
+        ("initialize_parameters_he", lambda i, o: np.sqrt(2 / o), "scale_fan_out"),
+        # 2 / n_{l-1}: on [2, 4, 1] it equals sqrt(1/4) on W2.
+        ("initialize_parameters_he", lambda i, o: 2 / i, "scale_missing_sqrt"),
+        ("initialize_parameters_he", lambda i, o: np.sqrt(1 / i), "scale_xavier"),
+        ("initialize_parameters_xavier", lambda i, o: np.sqrt(2 / i), "scale_he"),
+        ("initialize_parameters_xavier", lambda i, o: np.sqrt(1 / o), "scale_fan_out"),
+        ("initialize_parameters_xavier", lambda i, o: 1 / i, "scale_missing_sqrt"),
+    ],
+)
+def test_a_scale_mistake_gets_one_diagnosis_on_the_graders_networks(name, scale_of, code):
+    """Networks where two mistakes give the same number cannot decide alone: the
+    diagnosis is the one mistake that explains every layer of every network."""
+    verdict = graded_as_the_grader_does(name, scaled(scale_of))
+    assert codes(verdict) == [code], verdict.message
+    assert "checked on layers_dims = [" in verdict.message
+
+
+def test_the_graders_networks_tell_every_usual_scale_apart():
+    """On one of the checked networks, every layer's candidate scales differ by 15%."""
+
+    def distinct(dims):
+        for fan_in, fan_out in zip(dims, dims[1:], strict=False):
+            scales = sorted([np.sqrt(2 / fan_in), np.sqrt(1 / fan_in), np.sqrt(2 / fan_out),
+                             np.sqrt(1 / fan_out), 2 / fan_in, 1 / fan_in, 1.0, 10.0])  # fmt: skip
+            if any(b / a < 1.15 for a, b in zip(scales, scales[1:], strict=False)):
+                return False
+        return True
+
+    assert any(distinct(dims) for dims in INITIALIZER_DIMS)

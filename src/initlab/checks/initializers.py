@@ -65,12 +65,16 @@ def check_initializer(
     method = METHODS[name]
     verdict = Verdict(name=name, max_score=max_score)
     judged = [
-        _check_call(method, [int(n) for n in layers_dims], result) for layers_dims, result in calls
+        _on_network([int(n) for n in dims], _check_call(method, [int(n) for n in dims], result))
+        for dims, result in calls
     ]
     credit = min((call.credit for call in judged), default=1.0)
     worst = sorted((call for call in judged if call.credit == credit), key=lambda c: not c.measured)
+    scale = _one_scale([call.scales for call in judged if call.scales is not None])
     for call in worst:
         for diagnosis in call.diagnoses:
+            if diagnosis.code in SCALE_CODES and scale is not None:
+                diagnosis = scale
             if diagnosis.code not in {d.code for d in verdict.diagnoses}:
                 verdict.diagnoses.append(diagnosis)
     verdict.score = round(max_score * credit, 6)
@@ -78,13 +82,46 @@ def check_initializer(
     return verdict
 
 
+def _on_network(dims: list[int], call: _Call) -> _Call:
+    """The call's messages, each saying the network it was checked on."""
+
+    def named(diagnosis: Diagnosis) -> Diagnosis:
+        where = f"layers_dims = {dims}"
+        if where in diagnosis.message:
+            return diagnosis
+        return Diagnosis(diagnosis.code, f"{diagnosis.message} (checked on {where})")
+
+    scales = {code: named(d) for code, d in call.scales.items()} if call.scales else call.scales
+    return call._replace(diagnoses=[named(d) for d in call.diagnoses], scales=scales)
+
+
+def _one_scale(alternatives: list[dict[str, Diagnosis]]) -> Diagnosis | None:
+    """The one scale mistake that explains every call whose scale is wrong: networks
+    where two mistakes give the same number (2/4 = 1/2) cannot decide alone. None
+    when no call found the scale wrong; scale_wrong when no single mistake fits."""
+    if not alternatives:
+        return None
+    common = [code for code in alternatives[0] if all(code in a for a in alternatives[1:])]
+    named = [code for code in common if code != "scale_wrong"]
+    if named:
+        return alternatives[0][named[0]]
+    return next((a["scale_wrong"] for a in alternatives if "scale_wrong" in a), None) or next(
+        iter(alternatives[0].values())
+    )
+
+
 class _Call(NamedTuple):
-    """The judgement of one call: what is wrong, the credit left, and whether the
-    weights could be measured (a small call with other values can only tell that)."""
+    """The judgement of one call: what is wrong, the credit left, whether the weights
+    could be measured (a small call with other values can only tell that), and when
+    the scale is wrong, every mistake that explains all of this call's layers."""
 
     diagnoses: list[Diagnosis]
     credit: float
     measured: bool = True
+    scales: dict[str, Diagnosis] | None = None
+
+
+SCALE_CODES = ("scale_xavier", "scale_he", "scale_fan_out", "scale_missing_sqrt", "scale_wrong")
 
 
 def _check_call(method: str, dims: list[int], result: object) -> _Call:
@@ -125,6 +162,20 @@ def _check_call(method: str, dims: list[int], result: object) -> _Call:
     ):
         return _Call(diagnoses, bias_credit)
     for l, W in enumerate(weights, start=1):
+        numerator = {"he": 2, "xavier": 1}.get(method)
+        if numerator and not W.any() and numerator // dims[l - 1] == 0:
+            return _Call(
+                diagnoses
+                + [
+                    Diagnosis(
+                        "scale_integer_division",
+                        f"W{l} is all zeros: {numerator} // {dims[l - 1]} is integer division, "
+                        f"which gives 0; divide with /: np.sqrt({numerator} / "
+                        f"layers_dims[{l - 1}])",
+                    )
+                ],
+                CREDIT_WRONG_SCALE * bias_credit,
+            )
         if W.size > 1 and np.ptp(W) == 0:
             return _Call(
                 diagnoses
@@ -139,7 +190,11 @@ def _check_call(method: str, dims: list[int], result: object) -> _Call:
                 0.0,
             )
     judged = _weights(method, dims, weights)
-    return _Call(diagnoses + judged.diagnoses, judged.credit * bias_credit, judged.measured)
+    if any(d.code == "bias_not_zero" for d in judged.diagnoses):
+        diagnoses = [d for d in diagnoses if d.code != "bias_not_zero"]
+    return _Call(
+        diagnoses + judged.diagnoses, judged.credit * bias_credit, judged.measured, judged.scales
+    )
 
 
 def _structure(dims: list[int], result: object, expected: dict) -> Diagnosis | None:
@@ -242,46 +297,83 @@ def _candidates(method: str, fan_in: int, fan_out: int) -> list[tuple[str, float
     ]
 
 
-def _scale_diagnosis(
-    method: str, l: int, fan_in: int, fan_out: int, measured: float, rtol: float
-) -> Diagnosis | None:
-    """None when ``measured`` is the expected scale; else the mistake it matches."""
-    scale, formula = _expected_scale(method, fan_in)
-    if abs(measured - scale) <= rtol * scale:
+def _candidate(method: str, code: str, fan_in: int, fan_out: int) -> tuple[float, str]:
+    """The scale and formula a mistake gives on a layer."""
+    numerator = 2.0 if method == "he" else 1.0
+    if code in ("scale_xavier", "scale_he"):
+        other = 1.0 if method == "he" else 2.0
+        return float(np.sqrt(other / fan_in)), f"sqrt({other:g}/{fan_in})"
+    if code == "scale_fan_out":
+        return float(np.sqrt(numerator / fan_out)), f"sqrt({numerator:g}/{fan_out})"
+    return numerator / fan_in, f"{numerator:g}/{fan_in}"
+
+
+def _why(code: str, l: int, fan_in: int, fan_out: int) -> str:
+    if code == "scale_xavier":
+        return "that is Xavier's sqrt(1/n_{l-1}); He uses sqrt(2/n_{l-1})"
+    if code == "scale_he":
+        return "that is He's sqrt(2/n_{l-1}); Xavier uses sqrt(1/n_{l-1})"
+    if code == "scale_fan_out":
+        return (
+            f"that uses n_{l} = {fan_out}, the layer's own size; use "
+            f"n_{l - 1} = layers_dims[{l - 1}] = {fan_in}, its number of inputs"
+        )
+    return "the square root is missing"
+
+
+def _scales(
+    method: str, dims: list[int], measured: dict[int, tuple[float, float]]
+) -> dict[str, Diagnosis] | None:
+    """None when every measured layer (l -> (scale, relative tolerance)) has the
+    expected scale; else each mistake that explains every measured layer at once,
+    with its message, the most specific first, and ``scale_wrong`` when none does."""
+
+    def fits(scale: float, candidate: float, rtol: float) -> bool:
+        return abs(scale - candidate) <= rtol * candidate
+
+    expected = {l: _expected_scale(method, dims[l - 1]) for l in measured}
+    wrong = [l for l, (scale, rtol) in measured.items() if not fits(scale, expected[l][0], rtol)]
+    if not wrong:
         return None
     name = {"he": "He", "xavier": "Xavier", "random": "large random"}[method]
-    for code, candidate, candidate_formula in _candidates(method, fan_in, fan_out):
-        if abs(measured - candidate) <= rtol * candidate:
-            if code == "scale_xavier":
-                why = "that is Xavier's sqrt(1/n_{l-1}); He uses sqrt(2/n_{l-1})"
-            elif code == "scale_he":
-                why = "that is He's sqrt(2/n_{l-1}); Xavier uses sqrt(1/n_{l-1})"
-            elif code == "scale_fan_out":
-                why = (
-                    f"that uses n_{l} = {fan_out}, the layer's own size; use "
-                    f"n_{l - 1} = layers_dims[{l - 1}] = {fan_in}, its number of inputs"
-                )
-            else:
-                why = "the square root is missing"
-            return Diagnosis(
+    found = {}
+    for code, _, _ in _candidates(method, 1, 1):
+        at = {l: _candidate(method, code, dims[l - 1], dims[l]) for l in measured}
+        if all(fits(scale, at[l][0], rtol) for l, (scale, rtol) in measured.items()):
+            l = wrong[0]
+            formula, scale = expected[l][1], expected[l][0]
+            found[code] = Diagnosis(
                 code,
-                f"W{l} is scaled by {measured:.4g} = {candidate_formula}: {why} "
-                f"({name} for this layer: {formula} = {scale:.4g})",
+                f"W{l} is scaled by {_number(measured[l][0])} = {at[l][1]}: "
+                f"{_why(code, l, dims[l - 1], dims[l])} ({name} for this layer: "
+                f"{formula} = {_number(scale)})",
             )
-    uses = formula if formula == f"{scale:g}" else f"{formula} = {scale:.4g}"
-    return Diagnosis(
-        "scale_wrong", f"W{l} is scaled by {measured:.4g}; {name} initialization uses {uses}"
+    l = wrong[0]
+    scale, formula = expected[l]
+    uses = formula if formula == f"{scale:g}" else f"{formula} = {_number(scale)}"
+    found["scale_wrong"] = Diagnosis(
+        "scale_wrong",
+        f"W{l} is scaled by {_number(measured[l][0])}; {name} initialization uses {uses}",
     )
+    return found
 
 
-def _draws(dims: list[int], reseed_each_layer: bool) -> list[np.ndarray]:
-    """Standard normal draws as ``np.random.seed(3)`` then ``randn`` layer by layer give them."""
+def _number(value: float) -> str:
+    """A measured number for people: four significant digits, no numpy repr."""
+    return f"{float(value):.4g}"
+
+
+def _draws(dims: list[int], reseed_each_layer: bool, biases: bool = False) -> list[np.ndarray]:
+    """Standard normal draws as ``np.random.seed(3)`` then ``randn`` layer by layer give
+    them; with biases, each layer's bias is drawn after its weights."""
     rng = np.random.RandomState(SEED)
     draws = []
     for l in range(1, len(dims)):
         if reseed_each_layer:
             rng = np.random.RandomState(SEED)
         draws.append(rng.randn(dims[l], dims[l - 1]))
+        if biases:
+            rng.randn(dims[l], 1)
     return draws
 
 
@@ -293,15 +385,25 @@ def _common_factor(W: np.ndarray, Z: np.ndarray) -> float | None:
 
 def _weights(method: str, dims: list[int], weights: list[np.ndarray]) -> _Call:
     """Diagnoses of weights that are not the expected values, and the credit left."""
-    for reseeded in (False, True):
-        draws = _draws(dims, reseeded)
+    for reseeded, biases in ((False, False), (True, False), (False, True)):
+        draws = _draws(dims, reseeded, biases)
         factors = [_common_factor(W, Z) for W, Z in zip(weights, draws, strict=True)]
         if all(c is not None for c in factors):
-            diagnoses = [
-                d
-                for l, c in enumerate(factors, start=1)
-                if (d := _scale_diagnosis(method, l, dims[l - 1], dims[l], abs(c), 1e-9))
-            ]
+            measured = {l: (abs(c), 1e-9) for l, c in enumerate(factors, start=1)}
+            scales = _scales(method, dims, measured)
+            diagnoses = [next(iter(scales.values()))] if scales else []
+            if biases:
+                diagnoses.insert(
+                    0,
+                    Diagnosis(
+                        "bias_not_zero",
+                        "the biases are drawn with np.random.randn; they start at 0 with "
+                        "np.zeros((layers_dims[l], 1)). Drawing them also takes numbers from "
+                        "the generator, which is why the weights after b1 differ from the "
+                        "course's too: the seed and the weights' draws are right",
+                    ),
+                )
+                return _Call(diagnoses, CREDIT_WRONG_SCALE if scales else 1.0, scales=scales)
             if reseeded:
                 diagnoses.insert(
                     0,
@@ -312,9 +414,10 @@ def _weights(method: str, dims: list[int], weights: list[np.ndarray]) -> _Call:
                     ),
                 )
                 credit = CREDIT_WRONG_SCALE if len(diagnoses) > 1 else CREDIT_WRONG_SEED
-                return _Call(diagnoses, credit)
-            return _Call(diagnoses, CREDIT_WRONG_SCALE)
+                return _Call(diagnoses, credit, scales=scales)
+            return _Call(diagnoses, CREDIT_WRONG_SCALE, scales=scales)
     diagnoses = []
+    measured: dict[int, tuple[float, float]] = {}
     measured_any = False
     for l, W in enumerate(weights, start=1):
         if W.size < MIN_WEIGHTS_FOR_STATISTICS:
@@ -335,11 +438,12 @@ def _weights(method: str, dims: list[int], weights: list[np.ndarray]) -> _Call:
                 )
             )
             continue
-        problem = _scale_diagnosis(method, l, dims[l - 1], dims[l], rms, standard_error)
-        if problem:
-            diagnoses.append(problem)
+        measured[l] = (rms, standard_error)
+    scales = _scales(method, dims, measured) if measured else None
+    if scales:
+        diagnoses.append(next(iter(scales.values())))
     if diagnoses:
-        return _Call(diagnoses, CREDIT_WRONG_SCALE)
+        return _Call(diagnoses, CREDIT_WRONG_SCALE, scales=scales)
     if not measured_any:
         message = (
             "the weights are not the values np.random.seed(3) gives: call np.random.seed(3) "

@@ -44,6 +44,22 @@ def _array(value: object, what: str) -> tuple[np.ndarray | None, Diagnosis | Non
     return value, None
 
 
+def network(parameters: dict, X: np.ndarray | None = None) -> str:
+    """``layers_dims = [2, 4, 3, 1], m = 7``: the network a check ran on, to rerun it."""
+    L = len(parameters) // 2
+    dims = [int(np.shape(parameters["W1"])[1])] + [
+        int(np.shape(parameters[f"W{l}"])[0]) for l in range(1, L + 1)
+    ]
+    return f"layers_dims = {dims}" + (f", m = {X.shape[1]}" if X is not None else "")
+
+
+def _verdict_at(where: str, name: str, max_score: float, diagnoses: list[Diagnosis]) -> Verdict:
+    """The verdict, each diagnosis saying the network it was found on."""
+    if where:
+        diagnoses = [Diagnosis(d.code, f"{d.message} (checked on {where})") for d in diagnoses]
+    return _verdict(name, max_score, diagnoses)
+
+
 def _verdict(name: str, max_score: float, diagnoses: list[Diagnosis]) -> Verdict:
     return Verdict(
         name,
@@ -81,10 +97,13 @@ def check_forward(calls: list[tuple[np.ndarray, dict, object]], max_score: float
     network alone may not tell relu from no activation (all Z > 0).
     """
     name = "forward_propagation"
+    where = ""
     outputs = []
     for X, parameters, result in calls:
+        where = network(parameters, X)
         if not isinstance(result, tuple) and type_name(result) not in ("tuple", "list"):
-            return _verdict(
+            return _verdict_at(
+                where,
                 name,
                 max_score,
                 [
@@ -97,10 +116,11 @@ def check_forward(calls: list[tuple[np.ndarray, dict, object]], max_score: float
         AL = result[0] if isinstance(result, tuple) else result.array["items"].get(0)
         AL, problem = _array(AL, "AL")
         if problem:
-            return _verdict(name, max_score, [problem])
+            return _verdict_at(where, name, max_score, [problem])
         expected = reference.forward(X, parameters)
         if AL.shape != expected.shape:
-            return _verdict(
+            return _verdict_at(
+                where,
                 name,
                 max_score,
                 [
@@ -114,7 +134,12 @@ def check_forward(calls: list[tuple[np.ndarray, dict, object]], max_score: float
         outputs.append((X, parameters, AL, expected))
     wrong = [(X, p, AL, expected) for X, p, AL, expected in outputs if not close(AL, expected)]
     if not wrong:
-        return _verdict(name, max_score, [])
+        return _verdict_at(where, name, max_score, [])
+
+    others = len(outputs) - 1
+    where = network(outputs[0][1], outputs[0][0]) + (
+        f" and {others} other network{'s' if others > 1 else ''}" if others else ""
+    )
 
     def explains(hidden: str, output: str) -> bool:
         return all(close(AL, _forward(X, p, hidden, output)) for X, p, AL, _ in outputs)
@@ -122,7 +147,8 @@ def check_forward(calls: list[tuple[np.ndarray, dict, object]], max_score: float
     deep = any(len(p) // 2 > 1 for _, p, _, _ in outputs)
     for hidden in ("sigmoid", "tanh", "no activation"):
         if deep and explains(hidden, "sigmoid"):
-            return _verdict(
+            return _verdict_at(
+                where,
                 name,
                 max_score,
                 [
@@ -135,7 +161,8 @@ def check_forward(calls: list[tuple[np.ndarray, dict, object]], max_score: float
             )
     for output in ("relu", "tanh", "no activation"):
         if explains("relu", output):
-            return _verdict(
+            return _verdict_at(
+                where,
                 name,
                 max_score,
                 [
@@ -147,15 +174,17 @@ def check_forward(calls: list[tuple[np.ndarray, dict, object]], max_score: float
                 ],
             )
     X, parameters, AL, expected = wrong[0]
-    worst = np.unravel_index(np.argmax(np.abs(AL - expected)), AL.shape)
-    return _verdict(
+    where = network(parameters, X)
+    worst = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(AL - expected)), AL.shape))
+    return _verdict_at(
+        where,
         name,
         max_score,
         [
             Diagnosis(
                 "forward_wrong",
-                f"AL differs for {len(parameters) // 2} layers: AL{list(worst)} is {AL[worst]!r}, "
-                f"expected {expected[worst]!r}",
+                f"AL differs for {len(parameters) // 2} layers: AL{list(worst)} is "
+                f"{float(AL[worst])!r}, expected {float(expected[worst])!r}",
             )
         ],
     )
@@ -169,12 +198,15 @@ def check_loss(
 ) -> Verdict:
     """calls: (AL, Y, what compute_loss returned)."""
     name = "compute_loss"
+    where = ""
     for AL, Y, result in calls:
+        where = f"AL of shape {AL.shape}"
         value = result
         if isinstance(result, np.ndarray) and result.size == 1:
             value = float(result.reshape(()))
         if not isinstance(value, float):
-            return _verdict(
+            return _verdict_at(
+                where,
                 name,
                 max_score,
                 [Diagnosis("loss_wrong", f"returned a {type_name(result)}; expected a float")],
@@ -188,6 +220,7 @@ def check_loss(
         with np.errstate(divide="ignore", invalid="ignore"):
             terms = np.multiply(-np.log(AL), Y) + np.multiply(-np.log(1 - AL), 1 - Y)
             summed = float(np.sum(terms) / m)
+            averaged = float(np.nanmean(terms)) if not np.isnan(terms).all() else np.nan
         hints = [
             (expected * m, "the sum is not divided by m: loss = (1/m) nansum(...)"),
             (-expected, "the sign is flipped: loss = -(1/m) sum(Y log AL + (1-Y) log(1-AL))"),
@@ -196,6 +229,11 @@ def check_loss(
                 "np.sum gives nan when a unit saturates to the right answer "
                 "(0 * log 0); use np.nansum",
             ),
+            (
+                averaged,
+                "np.nanmean divides by the number of terms that are not nan (and by n_L "
+                "units too), not by m: loss = (1/m) * np.nansum(...)",
+            ),
         ]
         for candidate, why in hints:
             if (
@@ -203,22 +241,28 @@ def check_loss(
                 or (np.isnan(value) and np.isnan(candidate))
                 or (np.isfinite(candidate) and abs(value - candidate) <= RTOL * abs(candidate))
             ):
-                return _verdict(
+                return _verdict_at(
+                    where,
                     name,
                     max_score,
-                    [Diagnosis("loss_wrong", f"loss is {value!r}, expected {expected!r}: {why}")],
+                    [
+                        Diagnosis(
+                            "loss_wrong", f"loss is {value!r}, expected {float(expected)!r}: {why}"
+                        )
+                    ],
                 )
-        return _verdict(
+        return _verdict_at(
+            where,
             name,
             max_score,
             [
                 Diagnosis(
                     "loss_wrong",
-                    f"loss is {value!r} for AL of shape {AL.shape}, expected {expected!r}",
+                    f"loss is {value!r} for AL of shape {AL.shape}, expected {float(expected)!r}",
                 )
             ],
         )
-    return _verdict(name, max_score, [])
+    return _verdict_at(where, name, max_score, [])
 
 
 # --- backward ----------------------------------------------------------------
@@ -259,11 +303,14 @@ def check_backward(
 ) -> Verdict:
     """calls: (X, Y, parameters, what backward_propagation returned)."""
     name = "backward_propagation"
+    where = ""
     for X, Y, parameters, grads in calls:
+        where = network(parameters, X)
         L = len(parameters) // 2
         keys = [f"{p}{l}" for l in range(1, L + 1) for p in ("dW", "db")]
         if not isinstance(grads, dict):
-            return _verdict(
+            return _verdict_at(
+                where,
                 name,
                 max_score,
                 [
@@ -275,14 +322,17 @@ def check_backward(
             )
         missing = [k for k in keys if k not in grads]
         if missing:
-            return _verdict(
-                name, max_score, [Diagnosis("grad_wrong", f"grads is missing {', '.join(missing)}")]
+            return _verdict_at(
+                where,
+                name,
+                max_score,
+                [Diagnosis("grad_wrong", f"grads is missing {', '.join(missing)}")],
             )
         _, expected = kernel.gradients(X, Y, parameters)
         for key in keys:
             value, problem = _array(grads[key], key)
             if problem:
-                return _verdict(name, max_score, [problem])
+                return _verdict_at(where, name, max_score, [problem])
             want = expected[key]
             if value.shape == want.shape:
                 continue
@@ -303,7 +353,7 @@ def check_backward(
                     "grad_wrong",
                     f"{key} has shape {value.shape}; expected {want.shape}, the shape of {key[1:]}",
                 )
-            return _verdict(name, max_score, [diagnosis])
+            return _verdict_at(where, name, max_score, [diagnosis])
         student = {k: grads[k] for k in keys}
         if all(close(student[k], expected[k]) for k in keys):
             continue
@@ -311,7 +361,8 @@ def check_backward(
         if all(close(student[k], m * expected[k]) for k in keys) or all(
             close(student[k], expected[k] / m) for k in keys
         ):
-            return _verdict(
+            return _verdict_at(
+                where,
                 name,
                 max_score,
                 [
@@ -330,7 +381,8 @@ def check_backward(
                     "times A": "is taken as A itself",
                     "sigmoid": "is the sigmoid's",
                 }[derivative]
-                return _verdict(
+                return _verdict_at(
+                    where,
                     name,
                     max_score,
                     [
@@ -344,19 +396,21 @@ def check_backward(
         value, want = student[key], expected[key]
         index = tuple(int(i) for i in np.unravel_index(np.argmax(np.abs(value - want)), want.shape))
         numeric = _numeric(X, Y, parameters, key[1:], index)
-        return _verdict(
+        return _verdict_at(
+            where,
             name,
             max_score,
             [
                 Diagnosis(
                     "grad_wrong",
                     f"{key} is wrong (the first wrong tensor, going back from layer {L}): "
-                    f"{key}{list(index)} is {value[index]!r}; the gradient is {want[index]!r} "
+                    f"{key}{list(index)} is {float(value[index])!r}; the gradient is "
+                    f"{float(want[index])!r} "
                     f"(centred difference: {numeric:.6g})",
                 )
             ],
         )
-    return _verdict(name, max_score, [])
+    return _verdict_at(where, name, max_score, [])
 
 
 # --- update ------------------------------------------------------------------
@@ -365,9 +419,12 @@ def check_backward(
 def check_update(calls: list[tuple[dict, dict, float, object]], max_score: float = 1.0) -> Verdict:
     """calls: (parameters, grads, learning_rate, what update_parameters returned)."""
     name = "update_parameters"
+    where = ""
     for parameters, grads, learning_rate, result in calls:
+        where = f"{network(parameters)}, learning_rate = {learning_rate:g}"
         if not isinstance(result, dict) or set(result) != set(parameters):
-            return _verdict(
+            return _verdict_at(
+                where,
                 name,
                 max_score,
                 [
@@ -386,7 +443,7 @@ def check_update(calls: list[tuple[dict, dict, float, object]], max_score: float
         for key, value in parameters.items():
             new, problem = _array(result[key], key)
             if problem:
-                return _verdict(name, max_score, [problem])
+                return _verdict_at(where, name, max_score, [problem])
             grad = grads["d" + key]
             if close(new, value - learning_rate * grad):
                 continue
@@ -399,5 +456,5 @@ def check_update(calls: list[tuple[dict, dict, float, object]], max_score: float
                 why = f"has shape {new.shape}, expected {value.shape}"
             elif not close(new, value):
                 why = "differs from W - learning_rate * dW"
-            return _verdict(name, max_score, [Diagnosis("update_wrong", f"{key} {why}")])
-    return _verdict(name, max_score, [])
+            return _verdict_at(where, name, max_score, [Diagnosis("update_wrong", f"{key} {why}")])
+    return _verdict_at(where, name, max_score, [])

@@ -6,6 +6,7 @@ Its rubrics, the networks each function is called on, and how each is judged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -21,7 +22,13 @@ from initlab.assignments.base import (
 )
 from initlab.checks import Diagnosis, Verdict
 from initlab.checks.initializers import check_initializer, check_training
-from initlab.checks.propagation import check_backward, check_forward, check_loss, check_update
+from initlab.checks.propagation import (
+    check_backward,
+    check_forward,
+    check_loss,
+    check_update,
+    network,
+)
 
 INITIALIZERS = [
     "initialize_parameters_zeros",
@@ -56,7 +63,10 @@ RUBRICS = {
 # three, and a deeper one with several outputs.
 PROPAGATION_PROBLEMS = [([2, 10, 5, 1], 7), ([4, 6, 5, 4, 3], 9), ([3, 1], 4)]
 LEARNING_RATE = 0.0075
-INITIALIZER_DIMS = [[2, 10, 5, 1], [3, 2, 1], [2, 4, 1]]
+# The course's model and its published examples, and a network on whose every layer
+# the usual scales (sqrt(2/n_{l-1}), sqrt(1/n_{l-1}), sqrt(2/n_l), sqrt(1/n_l),
+# 2/n_{l-1}, 1/n_{l-1}, 1, 10) differ by 15% or more, so that one mistake explains it.
+INITIALIZER_DIMS = [[2, 10, 5, 1], [3, 2, 1], [2, 4, 1], [3, 12, 8, 6]]
 # Layers large enough to measure the scale and shape of the weights' distribution.
 MEASURED_DIMS = [300, 200, 100, 1]
 
@@ -176,6 +186,13 @@ def judge(name: str, points: float, plan: Plan, outcomes: Mapping[str, Outcome])
     verdict = runner_verdict(name, stopped, points)
     if verdict is None:
         return _judge(name, points, mine, [o.value for o in results], plan.context)
+    if stopped.status in ("exception", "timeout", "unavailable"):
+        step = mine[results.index(stopped)]
+        where = f" (checked on {_network_of(step, plan.context)})"
+        verdict.diagnoses = [
+            Diagnosis(d.code, d.message + _hard_coded(stopped.error) + where)
+            for d in verdict.diagnoses
+        ]
     if name == "backward_propagation" and stopped.status == "exception":
         forward = outcomes.get(mine[0].id.replace("backward", "forward"))
         if forward is not None and forward.status != "ok":
@@ -186,6 +203,25 @@ def judge(name: str, points: float, plan: Plan, outcomes: Mapping[str, Outcome])
                 f"forward_propagation, which did not return one{why}",
             )
     return verdict
+
+
+def _hard_coded(error: str) -> str:
+    """A hint when a KeyError names a layer's parameter: the layers were written out."""
+    match = re.match(r"KeyError: '(d?[WbAZ])(\d+)'", error)
+    if not match:
+        return ""
+    return (
+        f"; this network has no {match.group(1)}{match.group(2)}: loop over its layers, "
+        "l = 1 .. L with L = len(parameters) // 2, instead of writing out W1, W2, W3"
+    )
+
+
+def _network_of(step: Step, problems: list[Problem]) -> str:
+    """The network a call ran on, as the student can rerun it."""
+    if step.function in INITIALIZERS:
+        return f"layers_dims = {step.args[0]['literal']}"
+    problem = problems[int(step.id.rsplit(".", 1)[1])]
+    return network(problem.parameters, problem.X)
 
 
 def _judge(
