@@ -48,6 +48,7 @@ MISTAKES = [
 HELPER = '''import warnings as _warnings
 
 import numpy as _np
+from initlab import reference as _reference
 from initlab.assignments import initialization as _grading
 from initlab.checks import initializers as _initializers, propagation as _propagation
 
@@ -83,7 +84,7 @@ def _judge(name, points, function):
     if name == "backward_propagation":
         calls = []
         for p in problems:
-            cache = forward_propagation(p.X.copy(), _copy(p.parameters))[1]
+            cache = _reference.layer_caches(p.X, p.parameters)
             calls.append((p.X, p.Y, p.parameters, function(p.X.copy(), p.Y.copy(), cache)))
         return _propagation.check_backward(calls, points)
     rate = _grading.LEARNING_RATE

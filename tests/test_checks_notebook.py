@@ -114,12 +114,13 @@ def test_a_function_that_never_returns_scores_zero_and_the_cell_goes_on(stubborn
     assert signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.default_int_handler)
 
 
-def test_a_missing_function_and_a_missing_forward_are_named(solutions, capfd):
+def test_a_missing_function_is_named_and_backward_needs_no_forward(solutions, capfd):
     assert check("update_parameters", {}) == 0.0
     assert "[missing_function] update_parameters is not defined" in capfd.readouterr().out
+    # backward is checked with a correct cache: it needs no forward_propagation
     only_backward = {"backward_propagation": solutions["backward_propagation"]}
-    assert check("backward_propagation", only_backward) == 0.0
-    assert "needs the cache of forward_propagation" in capfd.readouterr().out
+    assert check("backward_propagation", only_backward) == 20.0
+    assert "20 / 20 points - correct" in capfd.readouterr().out
 
 
 def test_a_wrong_name_or_namespace_is_a_clear_error():

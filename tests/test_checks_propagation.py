@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from initlab import reference
 from initlab.assignments.initialization import propagation_problems
 from initlab.checks.propagation import check_backward, check_forward, check_loss, check_update
 
@@ -34,9 +35,10 @@ def forward_calls(problems, forward):
     return [(p.X, p.parameters, forward(p.X, p.parameters)) for p in problems]
 
 
-def backward_calls(problems, forward, backward):
+def backward_calls(problems, backward):
+    """backward_propagation called as the grader calls it: with the reference's cache."""
     return [
-        (p.X, p.Y, p.parameters, backward(p.X, p.Y, forward(p.X, p.parameters)[1]))
+        (p.X, p.Y, p.parameters, backward(p.X, p.Y, reference.layer_caches(p.X, p.parameters)))
         for p in problems
     ]
 
@@ -58,29 +60,32 @@ def codes(verdict):
     return [d.code for d in verdict.diagnoses]
 
 
-# --- a second correct style: matrix operators, a dict cache, np.where ---------
+# --- a second correct style: matrix operators, np.where, a tuple cache ---------
 
 
-def forward_dict_cache(X, parameters):
+def forward_other_style(X, parameters):
     L = len(parameters) // 2
-    cache = {"A0": X}
+    cache = []
     A = X
     for l in range(1, L + 1):
-        Z = parameters[f"W{l}"] @ A + parameters[f"b{l}"]
-        A = np.where(Z > 0, Z, 0.0) if l < L else 1 / (1 + np.exp(-Z))
-        cache[f"A{l}"], cache[f"W{l}"] = A, parameters[f"W{l}"]
-    return A, cache
+        W, b = parameters[f"W{l}"], parameters[f"b{l}"]
+        Z = W @ A + b
+        A_next = np.where(Z > 0, Z, 0.0) if l < L else 1 / (1 + np.exp(-Z))
+        cache.append((A, W, b, Z, A_next))
+        A = A_next
+    return A, tuple(cache)
 
 
-def backward_dict_cache(X, Y, cache):
-    L = (len(cache) - 1) // 2
+def backward_other_style(X, Y, cache):
+    L = len(cache)
     m = X.shape[1]
     grads = {}
-    dZ = (cache[f"A{L}"] - Y) / m
+    dZ = (cache[-1][4] - Y) / m
     for l in range(L, 0, -1):
-        grads[f"dW{l}"] = dZ @ cache[f"A{l - 1}"].T
+        A_prev, W, _, _, _ = cache[l - 1]
+        grads[f"dW{l}"] = dZ @ A_prev.T
         grads[f"db{l}"] = dZ.sum(axis=1, keepdims=True)
-        dZ = (cache[f"W{l}"].T @ dZ) * (cache[f"A{l - 1}"] > 0)
+        dZ = (W.T @ dZ) * (cache[l - 2][3] > 0) if l > 1 else dZ
     return grads
 
 
@@ -99,10 +104,11 @@ def update_in_place(parameters, grads, learning_rate):
 def test_the_solution_and_another_style_pass(problems):
     for forward, backward in (
         (solution.forward_propagation, solution.backward_propagation),
-        (forward_dict_cache, backward_dict_cache),
+        (forward_other_style, backward_other_style),
     ):
-        assert check_forward(forward_calls(problems, forward)).status == "passed"
-        verdict = check_backward(backward_calls(problems, forward, backward))
+        verdict = check_forward(forward_calls(problems, forward))
+        assert verdict.status == "passed", verdict.message
+        verdict = check_backward(backward_calls(problems, backward))
         assert verdict.status == "passed", verdict.message
     for loss in (solution.compute_loss, loss_other_style):
         verdict = check_loss([(p.AL, p.Y, loss(p.AL, p.Y)) for p in problems])
@@ -138,6 +144,11 @@ SIGMOID = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
         (forward_with(RELU, RELU), "output_activation_wrong", ["relu", "sigmoid"]),
         (forward_with(RELU, lambda z: z), "output_activation_wrong", ["no activation"]),
         (forward_with(RELU, SIGMOID, bias=False), "forward_wrong", ["AL", "expected"]),
+        (
+            forward_with(RELU, SIGMOID),
+            "cache_wrong",
+            ["cache is a NoneType", "(A_prev, W, b, Z, A)"],
+        ),
         (lambda X, p: (forward_with(RELU, SIGMOID)(X, p)[0].T, None), "forward_wrong", ["shape"]),
         (lambda X, p: forward_with(RELU, SIGMOID)(X, p)[0], "forward_wrong", ["pair (AL, cache)"]),
     ],
@@ -185,11 +196,11 @@ def backward_with(
 ):
     def backward(X, Y, cache):
         m = X.shape[1]
-        L = len(cache) - 1
+        L = len(cache)
         grads = {}
-        dZ = (1.0 / m if scale_dZ else 1.0) * (cache[L][1] - Y)
+        dZ = (1.0 / m if scale_dZ else 1.0) * (cache[L - 1][4] - Y)
         for l in range(L, 0, -1):
-            W, A_prev = cache[l][0], cache[l - 1][1]
+            A_prev, W = cache[l - 1][0], cache[l - 1][1]
             grads[f"dW{l}"] = np.dot(A_prev, dZ.T) if transpose_dW else np.dot(dZ, A_prev.T)
             reduce = np.mean if db_mean else np.sum
             grads[f"db{l}"] = reduce(dZ, axis=1, keepdims=keepdims)
@@ -211,7 +222,7 @@ def backward_with(
     ],
 )
 def test_backward_mistakes(problems, backward, code, words):
-    verdict = check_backward(backward_calls(problems, solution.forward_propagation, backward))
+    verdict = check_backward(backward_calls(problems, backward))
     assert codes(verdict) == [code], verdict.message
     for word in words:
         assert word in verdict.message
@@ -224,7 +235,7 @@ def test_grad_wrong_names_the_tensor_and_shows_the_numeric_gradient(problems):
             grads["dW2"] = grads["dW2"] * 1.5
         return grads
 
-    verdict = check_backward(backward_calls(problems, solution.forward_propagation, only_dW2_wrong))
+    verdict = check_backward(backward_calls(problems, only_dW2_wrong))
     assert codes(verdict) == ["grad_wrong"]
     assert verdict.message.startswith("dW2 is wrong")
 

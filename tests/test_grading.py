@@ -170,8 +170,7 @@ def test_a_submission_that_hangs_everywhere_costs_one_timeout_per_function(tmp_p
     report, tests = run_json(capsys, write(tmp_path, "hang.py", source), "--timeout", "0.5")
     elapsed = time.perf_counter() - start
     assert report["score"] == 0
-    backward = tests.pop("backward_propagation")  # never run: it needs forward's cache
-    assert backward["diagnoses"] == ["exception"] and "cache of forward" in backward["message"]
+    # backward is given a correct cache, so it runs (and hangs) on its own too
     assert all(t["diagnoses"] == ["timeout"] for t in tests.values())
     assert elapsed < 0.5 * len(names) + 10, f"{elapsed:.1f} s for {len(names)} functions"
 

@@ -121,3 +121,43 @@ def test_no_numpy_repr_reaches_a_message_and_each_names_its_network(
     message = tests[name]["message"]
     assert "np.float64" not in message and "np.int64" not in message
     assert "checked on layers_dims = [" in message
+
+
+@pytest.mark.parametrize(
+    "old, new, code",
+    [
+        # relu at the output layer
+        (
+            "1 / (1 + np.exp(-Z)) if l == L else np.maximum(0, Z)",
+            "np.maximum(0, Z)",
+            "output_activation_wrong",
+        ),
+        # the loop one layer short
+        ("for l in range(1, L + 1):", "for l in range(1, L):", "forward_wrong"),
+    ],
+)
+def test_a_wrong_forward_costs_only_forwards_points(tmp_path, capsys, old, new, code):
+    """backward_propagation is called with a correct cache: it keeps its 20 points."""
+    source = replaced(PROPAGATION, "forward_propagation", old, new)
+    report, tests = graded(tmp_path, capsys, propagation=source)
+    assert tests["forward_propagation"]["diagnoses"] == [code], tests["forward_propagation"]
+    assert tests["backward_propagation"]["status"] == "passed"
+    assert report["score"] == 100 - RUBRIC["forward_propagation"]
+
+
+def test_a_cache_in_another_format_is_named_and_costs_half_of_forward(tmp_path, capsys):
+    source = replaced(
+        PROPAGATION,
+        "forward_propagation",
+        "cache.append((A_prev, W, b, Z, A))",
+        "cache.append((W, A))",
+    )
+    report, tests = graded(tmp_path, capsys, propagation=source)
+    forward = tests["forward_propagation"]
+    assert forward["diagnoses"] == ["cache_wrong"]
+    assert (
+        "cache[0] is a tuple of 2 items; expected the tuple (A_prev, W, b, Z, A) of layer 1"
+        in forward["message"]
+    )
+    assert forward["score"] == RUBRIC["forward_propagation"] / 2
+    assert tests["backward_propagation"]["status"] == "passed"

@@ -72,7 +72,7 @@ def test_no_solution_line_reaches_the_students():
             {
                 "forward_propagation": (np.ones((2, 3)), {}),
                 "compute_loss": (np.full((1, 3), 0.5), np.ones((1, 3))),
-                "backward_propagation": (np.ones((2, 3)), np.ones((1, 3)), None),
+                "backward_propagation": (np.ones((2, 3)), np.ones((1, 3)), []),
                 "update_parameters": ({}, {}, 0.1),
             },
         ),

@@ -61,3 +61,31 @@ def test_a_mistake_is_named_in_the_failure_and_costs_only_its_points(tmp_path):
     assert "1 failed, 7 passed" in out
     assert "relu_derivative_wrong" in out and "ReLU derivative is left out" in out
     assert "80 / 100" in out
+
+
+def test_the_output_a_student_reads(tmp_path):
+    """Each failing function once, with its diagnosis and what it printed (escapes
+    stripped); nothing of a correct function, not even its prints or the grader's
+    warnings; the points table last."""
+    loud = (
+        solution("propagation")
+        .replace(
+            "    logprobs = np.multiply",
+            "    print('loss for', AL.shape)\n    logprobs = np.multiply",
+        )
+        .replace(
+            'grads["db" + str(l)] = np.sum(dZ, axis=1, keepdims=True)',
+            'grads["db" + str(l)] = np.sum(dZ, axis=1)\n        print("\\x1b[2Jlayer", l)',
+        )
+    )
+    assert loud.count("print(") == 2
+    folder = student_copy(tmp_path, initialization=solution("initialization"), propagation=loud)
+    code, out = run_pytest(folder)
+    assert code == 1
+    # its failure header, "What backward_propagation printed", and its row of the table
+    assert out.count("[db_shape]") == 1 and out.count("backward_propagation") == 3
+    assert "What backward_propagation printed while it was checked" in out
+    assert "layer 3" in out and "\x1b" not in out
+    assert "loss for" not in out and "RuntimeWarning" not in out and "warnings summary" not in out
+    assert "short test summary" not in out
+    assert out.index("points ====") > out.index("FAILURES")

@@ -3,7 +3,11 @@
 The model: L layers, LINEAR -> RELU for layers 1 .. L-1 and LINEAR -> SIGMOID
 for layer L. ``X`` has shape (n_0, m), one example per column; ``Y`` has shape
 (n_L, m); ``parameters`` is the dict the initialization functions return.
-What you keep in ``cache`` between the forward and the backward pass is up to you.
+
+The forward pass keeps, for each layer l = 1 .. L, the tuple
+(A_prev, W, b, Z, A) = (A[l-1], W[l], b[l], Z[l], A[l]) in the list ``cache``;
+the backward pass reads it. Each function is checked on its own: the backward
+pass is given a correct cache, so a mistake in one costs only that one.
 """
 
 import numpy as np
@@ -20,9 +24,11 @@ def forward_propagation(X, parameters):
 
     Returns:
     AL -- output of the last layer, shape (n_L, m)
-    cache -- whatever backward_propagation needs
+    cache -- list of L tuples (A_prev, W, b, Z, A), one per layer l = 1 .. L:
+             (A[l-1], W[l], b[l], Z[l], A[l])
     """
     L = len(parameters) // 2
+    cache = []
     # YOUR CODE HERE
     raise NotImplementedError()
     return AL, cache
@@ -59,12 +65,13 @@ def backward_propagation(X, Y, cache):
     Arguments:
     X -- input data, shape (n_0, m)
     Y -- true labels, shape (n_L, m)
-    cache -- what forward_propagation returned
+    cache -- the list of L tuples (A_prev, W, b, Z, A) that forward_propagation returns
 
     Returns:
     grads -- dict with "dW1", "db1", ..., "dWL", "dbL"
     """
     m = X.shape[1]
+    L = len(cache)
     grads = {}
     # YOUR CODE HERE
     raise NotImplementedError()

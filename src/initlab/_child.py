@@ -45,6 +45,8 @@ _exit = os._exit
 _PID = os.getpid()
 
 MAX_ELEMENTS = 20_000_000  # per step, across its arrays
+MAX_ITEMS = 100  # items of a returned list or tuple described one by one (a cache)
+MAX_PRINTED = 4000  # characters of what one call printed that go back with its record
 MAX_OPEN_FILES = 64
 MAX_PROCESSES = 16  # threads count too
 
@@ -69,7 +71,7 @@ class _Writer:
         _send(self.channel, {"kind": "array", "name": name}, buffer.getvalue())
         return {"file": name}
 
-    def describe(self, value, depth: int = 0, keep=None) -> dict:
+    def describe(self, value, depth: int = 0, keep=None, structured: bool = False) -> dict:
         kind = type(value)
         name = f"{kind.__module__}.{kind.__qualname__}"
         if kind is _ndarray:
@@ -82,7 +84,17 @@ class _Writer:
             items = {str(k): self.describe(v, depth + 1) for k, v in value.items()}
             return {"kind": "dict", "items": items, "keys": [repr(k) for k in value]}
         if kind in (tuple, list) and keep is not None:
-            items = {str(i): self.describe(value[i], depth + 1) for i in keep if i < len(value)}
+            items = {
+                str(i): self.describe(value[i], depth + 1, structured=True)
+                for i in keep
+                if i < len(value)
+            }
+            return {"kind": "sequence", "type": name, "length": len(value), "items": items}
+        if kind in (tuple, list) and structured and depth < 4 and len(value) <= MAX_ITEMS:
+            # A cache: a list of tuples of arrays, described item by item.
+            items = {
+                str(i): self.describe(v, depth + 1, structured=True) for i, v in enumerate(value)
+            }
             return {"kind": "sequence", "type": name, "length": len(value), "items": items}
         if kind in (tuple, list):
             try:
@@ -93,14 +105,19 @@ class _Writer:
 
 
 def _argument(spec, inputs, results):
-    """A call's argument: a JSON literal, an input array, a dict of either, or what
-    an earlier step returned (None when that step returned nothing usable)."""
+    """A call's argument: a JSON literal, an input array, a dict, list or tuple of
+    these, or what an earlier step returned (None when that step returned nothing
+    usable)."""
     if "literal" in spec:
         return copy.deepcopy(spec["literal"])
     if "input" in spec:
         return inputs[spec["input"]].copy()
     if "dict" in spec:
         return {key: _argument(item, inputs, results) for key, item in spec["dict"].items()}
+    if "list" in spec:
+        return [_argument(item, inputs, results) for item in spec["list"]]
+    if "tuple" in spec:
+        return tuple(_argument(item, inputs, results) for item in spec["tuple"])
     if spec["result"] not in results:
         return None
     value = results[spec["result"]]
@@ -175,8 +192,9 @@ def run(workdir: Path, channel: int) -> None:
         elif choice.status == "missing":
             _write(channel, step["id"], {"status": "missing_function", "error": choice.error})
         else:
+            explain = choice.source.explain
             call_step(
-                step, choice.function, inputs, results, channel, explain=choice.source.explain
+                step, choice.function, inputs, results, channel, explain=explain, capture=True
             )
 
 
@@ -218,26 +236,30 @@ def call_step(
     channel: int | list,
     passthrough: tuple[type[BaseException], ...] = (),
     explain=None,
+    capture: bool = False,
 ) -> None:
     """Call function with the step's arguments and send what it returned down channel;
     results collects the return values for later steps. Exceptions of the
     passthrough types propagate; every other one is the student's and recorded
-    (explain adds a hint to its message)."""
+    (explain adds a hint to its message). With capture, what the function printed
+    and warned goes with the record (for the student to read, never judged)."""
+    printed = _Printed() if capture else None
     try:
-        args = [_argument(spec, inputs, results) for spec in step["args"]]
-        value = function(*args)
+        with printed or _Nothing():
+            args = [_argument(spec, inputs, results) for spec in step["args"]]
+            value = function(*args)
     except passthrough:
         raise
     except NotImplementedError:
-        _write(channel, step["id"], {"status": "not_implemented"})
+        _write(channel, step["id"], {"status": "not_implemented"}, printed)
         return
     except _loader.UnavailableName as error:
-        _write(channel, step["id"], {"status": "unavailable", "error": str(error)})
+        _write(channel, step["id"], {"status": "unavailable", "error": str(error)}, printed)
         return
     except BaseException as error:  # SystemExit and KeyboardInterrupt are the student's too
         hint = explain(error) if explain else ""
         message = (_error_message(error) + hint)[:2000]
-        _write(channel, step["id"], {"status": "exception", "error": message})
+        _write(channel, step["id"], {"status": "exception", "error": message}, printed)
         return
     _only_the_child()
     results[step["id"]] = value
@@ -246,7 +268,42 @@ def call_step(
         description = writer.describe(value, keep=step.get("keep"))
     except Exception as error:
         description = {"kind": "other", "type": f"unreadable result ({type(error).__name__})"}
-    _write(channel, step["id"], {"status": "ok", "value": description})
+    _write(channel, step["id"], {"status": "ok", "value": description}, printed)
+
+
+class _Printed:
+    """Collects what the block prints (sys.stdout, sys.stderr) and warns, up to
+    MAX_PRINTED characters: the student's own output, shown to them with the verdict."""
+
+    def __enter__(self):
+        import contextlib
+        import warnings
+
+        self.text = io.StringIO()
+        self.stack = contextlib.ExitStack()
+        self.stack.enter_context(contextlib.redirect_stdout(self.text))
+        self.stack.enter_context(contextlib.redirect_stderr(self.text))
+        self.caught = self.stack.enter_context(warnings.catch_warnings(record=True))
+        warnings.simplefilter("always")
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stack.close()
+        return False
+
+    def value(self) -> str:
+        text = self.text.getvalue()[:MAX_PRINTED]
+        for warning in self.caught[:20]:
+            text += f"{warning.category.__name__}: {warning.message}\n"
+        return text[:MAX_PRINTED]
+
+
+class _Nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
 
 
 def _error_message(error: BaseException) -> str:
@@ -267,8 +324,11 @@ def _only_the_child() -> None:
         _exit(0)
 
 
-def _write(channel: int | list, step: str, record: dict) -> None:
+def _write(channel: int | list, step: str, record: dict, printed: _Printed | None = None) -> None:
     _only_the_child()
+    text = printed.value() if printed is not None else ""
+    if text:
+        record = {**record, "printed": text}
     _send(channel, {"kind": "record", "step": step, "record": record})
 
 

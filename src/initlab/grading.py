@@ -36,6 +36,7 @@ MAX_HELPER_BYTES = 2 * 1024 * 1024
 # Statements that ended the process while it loaded the submission: each is skipped
 # in a fresh run (costing only what it defines), this many at most.
 MAX_SKIPPED = 8
+MAX_PRINTED = 4000  # characters of what a function printed that its verdict keeps
 
 
 class SubmissionError(ValueError):
@@ -288,6 +289,14 @@ def _is_loading(header: dict) -> bool:
 
 
 def _outcome(record: dict, arrays: dict[str, bytes]) -> Outcome:
+    outcome = _judged_outcome(record, arrays)
+    printed = record.get("printed")
+    if isinstance(printed, str):
+        outcome.printed = printed[:MAX_PRINTED]
+    return outcome
+
+
+def _judged_outcome(record: dict, arrays: dict[str, bytes]) -> Outcome:
     status = record.get("status")
     if status == "ok":
         try:
@@ -382,8 +391,22 @@ def judge_all(
     for name, worth in points.items():
         verdict = assignment.judge_function(name, plan, outcomes, worth)
         verdict.source = (sources or {}).get(name, "")
+        verdict.output = printed_by([outcomes.get(s.id) for s in plan.steps_of(name)])
         tests.append(verdict)
     return tests
+
+
+def printed_by(outcomes: list[Outcome | None]) -> str:
+    """What a function printed over its calls: each distinct text once, with a count."""
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        if outcome is not None and outcome.printed:
+            counts[outcome.printed] = counts.get(outcome.printed, 0) + 1
+    parts = [
+        text if n == 1 else f"{text.rstrip()}\n(the same on {n} calls)\n"
+        for text, n in counts.items()
+    ]
+    return "".join(parts)[:MAX_PRINTED]
 
 
 def grade(

@@ -32,6 +32,7 @@ __all__ = [
     "gradients",
     "initialize_parameters",
     "INITIALIZATIONS",
+    "layer_caches",
     "predict",
     "train",
 ]
@@ -113,6 +114,18 @@ def forward_cache(
         A = sigmoid(Z) if l == L else _activate(Z, hidden_activation)
         activations.append(A)
     return activations
+
+
+def layer_caches(X: np.ndarray, parameters: dict) -> list[tuple[np.ndarray, ...]]:
+    """The assignment's cache: ``(A_prev, W, b, Z, A)`` per layer l = 1 .. L (relu, sigmoid)."""
+    activations = forward_cache(X, parameters)
+    L = len(parameters) // 2
+    caches = []
+    for l in range(1, L + 1):
+        W, b = parameters[f"W{l}"], parameters[f"b{l}"]
+        Z = np.dot(W, activations[l - 1]) + b
+        caches.append((activations[l - 1], W, b, Z, activations[l]))
+    return caches
 
 
 def forward(X: np.ndarray, parameters: dict, hidden_activation: str = "relu") -> np.ndarray:

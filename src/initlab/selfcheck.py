@@ -12,8 +12,12 @@ are computed by this package when the tests run.
 
 from __future__ import annotations
 
+import re
+import warnings
 from functools import cache
 from pathlib import Path
+
+import numpy as np
 
 from initlab import assignments
 from initlab.checks import Verdict
@@ -40,7 +44,10 @@ def pytest_generate_tests(metafunc) -> None:
 
 @cache
 def _report(folder: Path, assignment: str | None, rubric: str | None) -> Report:
-    report = grade(folder, assignment=assignment, rubric=rubric)
+    # The grader's own arithmetic on odd results (log 0) is not the student's warning.
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        report = grade(folder, assignment=assignment, rubric=rubric)
     _graded.append(report)
     return report
 
@@ -54,12 +61,28 @@ def verdict_for(
 
 
 def failure_message(verdict: Verdict) -> str:
+    """What a student reads for a function that lost points: the points, the file it
+    was graded from, every diagnosis, and what the function printed while checked."""
     where = f" (graded from {verdict.source})" if verdict.source else ""
-    return f"{verdict.score:g} / {verdict.max_score:g} points{where}\n{verdict.message}"
+    lines = [f"{verdict.score:g} / {verdict.max_score:g} points{where}"]
+    lines += [f"[{d.code}] {d.message}" for d in verdict.diagnoses]
+    if verdict.output.strip():
+        lines.append(f"What {verdict.name} printed while it was checked (this costs no points):")
+        lines.append(as_text(verdict.output).rstrip())
+    return "\n".join(lines)
+
+
+def as_text(text: str) -> str:
+    """Student output as plain text: no terminal escapes or other control characters."""
+    return _CONTROL.sub("", _ESCAPE.sub("", text))
+
+
+_ESCAPE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|.)")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """The points table, after pytest's own summary."""
+    """The points table: the points of every function, after the failures."""
     for report in _graded:
         terminalreporter.section("points")
         for test in report.tests:
@@ -67,6 +90,4 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             terminalreporter.write_line(
                 f"{test.name:<32}{test.score:>6g} / {test.max_score:<5g}{test.status}{source}"
             )
-            for diagnosis in test.diagnoses:
-                terminalreporter.write_line(f"    [{diagnosis.code}] {diagnosis.message}")
         terminalreporter.write_line(f"{'total':<32}{report.score:>6g} / {report.max_score:g}")

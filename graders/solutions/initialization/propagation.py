@@ -3,7 +3,11 @@
 The model: L layers, LINEAR -> RELU for layers 1 .. L-1 and LINEAR -> SIGMOID
 for layer L. ``X`` has shape (n_0, m), one example per column; ``Y`` has shape
 (n_L, m); ``parameters`` is the dict the initialization functions return.
-What you keep in ``cache`` between the forward and the backward pass is up to you.
+
+The forward pass keeps, for each layer l = 1 .. L, the tuple
+(A_prev, W, b, Z, A) = (A[l-1], W[l], b[l], Z[l], A[l]) in the list ``cache``;
+the backward pass reads it. Each function is checked on its own: the backward
+pass is given a correct cache, so a mistake in one costs only that one.
 """
 
 import numpy as np
@@ -20,16 +24,18 @@ def forward_propagation(X, parameters):
 
     Returns:
     AL -- output of the last layer, shape (n_L, m)
-    cache -- whatever backward_propagation needs
+    cache -- list of L tuples (A_prev, W, b, Z, A), one per layer l = 1 .. L:
+             (A[l-1], W[l], b[l], Z[l], A[l])
     """
     L = len(parameters) // 2
+    cache = []
     ### BEGIN SOLUTION
     A = X
-    cache = [(None, X)]
     for l in range(1, L + 1):
-        Z = np.dot(parameters["W" + str(l)], A) + parameters["b" + str(l)]
+        A_prev, W, b = A, parameters["W" + str(l)], parameters["b" + str(l)]
+        Z = np.dot(W, A_prev) + b
         A = 1 / (1 + np.exp(-Z)) if l == L else np.maximum(0, Z)
-        cache.append((parameters["W" + str(l)], A))
+        cache.append((A_prev, W, b, Z, A))
     AL = A
     ### END SOLUTION
     return AL, cache
@@ -68,19 +74,18 @@ def backward_propagation(X, Y, cache):
     Arguments:
     X -- input data, shape (n_0, m)
     Y -- true labels, shape (n_L, m)
-    cache -- what forward_propagation returned
+    cache -- the list of L tuples (A_prev, W, b, Z, A) that forward_propagation returns
 
     Returns:
     grads -- dict with "dW1", "db1", ..., "dWL", "dbL"
     """
     m = X.shape[1]
+    L = len(cache)
     grads = {}
     ### BEGIN SOLUTION
-    L = len(cache) - 1
-    dZ = 1.0 / m * (cache[L][1] - Y)
+    dZ = 1.0 / m * (cache[L - 1][4] - Y)
     for l in range(L, 0, -1):
-        W, _ = cache[l]
-        A_prev = cache[l - 1][1]
+        A_prev, W, b, Z, A = cache[l - 1]
         grads["dW" + str(l)] = np.dot(dZ, A_prev.T)
         grads["db" + str(l)] = np.sum(dZ, axis=1, keepdims=True)
         if l > 1:

@@ -72,6 +72,7 @@ class Outcome:
     status: str
     value: object = None
     error: str = ""
+    printed: str = ""  # what the call printed or warned, for the student to read
 
 
 RUNNER_STATUSES = {

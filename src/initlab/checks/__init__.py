@@ -51,6 +51,7 @@ class Verdict:
     diagnoses: list[Diagnosis] = field(default_factory=list)
     status: str = "failed"
     source: str = ""  # the submission's file the function was graded from
+    output: str = ""  # what the function printed or warned while it was checked (not judged)
 
     @property
     def message(self) -> str:

@@ -90,6 +90,51 @@ def _forward(X: np.ndarray, parameters: dict, hidden: str, output: str) -> np.nd
     return A
 
 
+CACHE_NAMES = ("A_prev", "W", "b", "Z", "A")
+CREDIT_CACHE = 0.5  # AL is right, the cache is not what backward_propagation reads
+
+
+def _items(value: object) -> list | None:
+    """The items of a list or tuple the student returned, as the grader received it."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if type_name(value) in ("list", "tuple") and isinstance(getattr(value, "array", None), dict):
+        items, length = value.array["items"], value.array["length"]
+        if not isinstance(length, int) or not 0 <= length <= 10_000:
+            return None
+        return [items.get(i) for i in range(length)]
+    return None
+
+
+def cache_problem(X: np.ndarray, parameters: dict, cache: object) -> Diagnosis | None:
+    """None when cache is the list of (A_prev, W, b, Z, A) per layer; else what is not."""
+    L = len(parameters) // 2
+    expected = reference.layer_caches(X, parameters)
+    fix = f"a list of L = {L} tuples (A_prev, W, b, Z, A), one per layer, in order"
+    entries = _items(cache)
+    if entries is None:
+        return Diagnosis("cache_wrong", f"the cache is a {type_name(cache)}; expected {fix}")
+    if len(entries) != L:
+        return Diagnosis("cache_wrong", f"the cache has {len(entries)} entries; expected {fix}")
+    for l, (entry, want) in enumerate(zip(entries, expected, strict=True), start=1):
+        values = _items(entry)
+        if values is None or len(values) != len(CACHE_NAMES):
+            return Diagnosis(
+                "cache_wrong",
+                f"cache[{l - 1}] is a {type_name(entry)}"
+                + (f" of {len(values)} items" if values is not None else "")
+                + f"; expected the tuple (A_prev, W, b, Z, A) of layer {l}",
+            )
+        for what, value, right in zip(CACHE_NAMES, values, want, strict=True):
+            if type(value) is not np.ndarray or not close(value, right):
+                return Diagnosis(
+                    "cache_wrong",
+                    f"cache[{l - 1}] holds a wrong {what} for layer {l}: the tuple is "
+                    f"(A_prev, W, b, Z, A) = (A[{l - 1}], W[{l}], b[{l}], Z[{l}], A[{l}])",
+                )
+    return None
+
+
 def check_forward(calls: list[tuple[np.ndarray, dict, object]], max_score: float = 1.0) -> Verdict:
     """calls: (X, parameters, what forward_propagation returned).
 
@@ -131,10 +176,19 @@ def check_forward(calls: list[tuple[np.ndarray, dict, object]], max_score: float
                     )
                 ],
             )
-        outputs.append((X, parameters, AL, expected))
-    wrong = [(X, p, AL, expected) for X, p, AL, expected in outputs if not close(AL, expected)]
+        cache = result[1] if isinstance(result, tuple) else result.array["items"].get(1)
+        outputs.append((X, parameters, AL, expected, cache))
+    wrong = [(X, p, AL, e) for X, p, AL, e, _ in outputs if not close(AL, e)]
     if not wrong:
+        for X, parameters, _, _, cache in outputs:
+            problem = cache_problem(X, parameters, cache)
+            if problem:
+                diagnosis = Diagnosis(problem.code, f"{problem.message} (checked on "
+                                      f"{network(parameters, X)})")  # fmt: skip
+                score = round(max_score * CREDIT_CACHE, 6)
+                return Verdict(name, max_score, score, [diagnosis], "failed")
         return _verdict_at(where, name, max_score, [])
+    outputs = [(X, p, AL, e) for X, p, AL, e, _ in outputs]
 
     others = len(outputs) - 1
     where = network(outputs[0][1], outputs[0][0]) + (

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from initlab import reference
 from initlab.assignments.base import (
     Assignment,
     Function,
@@ -132,6 +133,16 @@ def propagation_steps(problems: list[Problem]) -> tuple[list[Step], dict[str, np
             inputs[f"{prefix}.{key}"] = value
         return {"dict": {key: {"input": f"{prefix}.{key}"} for key in values}}
 
+    def cache(prefix: str, layers: list[tuple]) -> dict:
+        """The cache backward_propagation is given: the reference's, so that a wrong
+        forward_propagation costs only its own points."""
+        entries = []
+        for l, layer in enumerate(layers, start=1):
+            for k, value in enumerate(layer):
+                inputs[f"{prefix}.{l}.{k}"] = value
+            entries.append({"tuple": [{"input": f"{prefix}.{l}.{k}"} for k in range(len(layer))]})
+        return {"list": entries}
+
     for i, p in enumerate(problems):
         inputs.update({f"X{i}": p.X, f"Y{i}": p.Y, f"AL{i}": p.AL})
         steps.append(
@@ -139,7 +150,7 @@ def propagation_steps(problems: list[Problem]) -> tuple[list[Step], dict[str, np
                 f"forward_propagation.{i}",
                 "forward_propagation",
                 [{"input": f"X{i}"}, arrays(f"P{i}", p.parameters)],
-                keep=[0],
+                keep=[0, 1],
             )
         )
         steps.append(
@@ -152,7 +163,7 @@ def propagation_steps(problems: list[Problem]) -> tuple[list[Step], dict[str, np
                 [
                     {"input": f"X{i}"},
                     {"input": f"Y{i}"},
-                    {"result": f"forward_propagation.{i}", "item": 1},
+                    cache(f"C{i}", reference.layer_caches(p.X, p.parameters)),
                 ],
             )
         )
@@ -193,15 +204,6 @@ def judge(name: str, points: float, plan: Plan, outcomes: Mapping[str, Outcome])
             Diagnosis(d.code, d.message + _hard_coded(stopped.error) + where)
             for d in verdict.diagnoses
         ]
-    if name == "backward_propagation" and stopped.status == "exception":
-        forward = outcomes.get(mine[0].id.replace("backward", "forward"))
-        if forward is not None and forward.status != "ok":
-            why = "" if stopped.error.startswith("needs the result") else f" ({stopped.error})"
-            verdict.diagnoses[0] = Diagnosis(
-                "exception",
-                "backward_propagation could not be checked: it needs the cache of "
-                f"forward_propagation, which did not return one{why}",
-            )
     return verdict
 
 
