@@ -10,12 +10,16 @@ reads that pipe (never pickles, never this process's output) and decides.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +46,7 @@ _getpid = os.getpid
 _os_write = os.write
 _BytesIO = io.BytesIO
 _exit = os._exit
+_clock = __import__("time").perf_counter
 _PID = os.getpid()
 
 MAX_ELEMENTS = 20_000_000  # per step, across its arrays
@@ -129,6 +134,57 @@ def _argument(spec, inputs, results):
         return None
 
 
+class TimeLimit(BaseException):
+    """Raised in the student's code when its time is up (not an Exception, so a
+    bare ``except Exception`` in the student's code does not swallow it)."""
+
+
+_OWN_FILES = {__file__}
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float, own_files: set[str] = frozenset()) -> Iterator[None]:
+    """Stop the student's code after seconds: raise TimeLimit in it, and from then
+    on at every line it runs, so a bare ``except:`` (even one around a sleep) cannot
+    hold it off; the timer fires again every 0.1 s for code that runs no Python
+    lines. Never in this module's, contextlib's or own_files' frames, so the limit
+    is always lifted. The one time policy of both runners: a budget per function.
+    Only the main thread receives signals; elsewhere there is no limit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    own = _OWN_FILES | {contextlib.__file__} | set(own_files)
+
+    def stop(frame, event, arg):
+        if frame.f_code.co_filename in own:
+            return None
+        if event in ("call", "line"):
+            raise TimeLimit
+        return stop
+
+    def expire(signum, frame):
+        if frame is None or frame.f_code.co_filename in own:
+            return
+        outer = frame
+        while outer is not None:
+            if outer.f_code.co_filename not in own:
+                outer.f_trace = stop
+            outer = outer.f_back
+        sys.settrace(stop)
+        raise TimeLimit
+
+    previous_trace = sys.gettrace()
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3), 0.1)
+    try:
+        yield
+    finally:
+        # The trace first: signal.signal is Python code (signal.py) that it would stop.
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        sys.settrace(previous_trace)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def limit_resources(memory_mb: int, cpu_seconds: int | None = None) -> None:
     """Before any student code: an address-space cap (a memory bomb gets MemoryError),
     no core dumps, no file larger than the results could be, few open files and
@@ -185,17 +241,30 @@ def run(workdir: Path, channel: int) -> None:
     sources = {name: c.source.name for name, c in choices.items() if c.source is not None}
     _send(channel, {"kind": "sources", "functions": sources})
     results = {}
+    budget = float(plan.get("function_seconds") or 0)
+    spent: dict[str, float] = {}
     for step in plan["steps"]:
         choice = choices.get(step["function"]) or _loader.Choice()
-        if choice.status == "broken":
+        left = budget - spent.get(step["function"], 0.0)
+        if budget and left <= 0:
+            message = f"{step['function']} did not finish in {budget:g} s"
+            _write(channel, step["id"], {"status": "timeout", "error": message})
+        elif choice.status == "broken":
             _write(channel, step["id"], {"status": "load_error", "error": choice.error})
         elif choice.status == "missing":
             _write(channel, step["id"], {"status": "missing_function", "error": choice.error})
         else:
             explain = choice.source.explain
-            call_step(
-                step, choice.function, inputs, results, channel, explain=explain, capture=True
-            )
+            start = _clock()
+            try:
+                with time_limit(left) if budget else _Nothing():
+                    call_step(
+                        step, choice.function, inputs, results, channel, (TimeLimit,), explain, True
+                    )
+            except TimeLimit:
+                message = f"{step['function']} did not finish in {budget:g} s"
+                _write(channel, step["id"], {"status": "timeout", "error": message})
+            spent[step["function"]] = spent.get(step["function"], 0.0) + _clock() - start
 
 
 _LABELS: dict[str, str] = {}  # the loaded files' names for error messages

@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive(float),
         default=10.0,
         metavar="S",
-        help="seconds the student code may run before it is stopped (default: 10)",
+        help="seconds each function may take for all its calls together (default: 10)",
     )
     grade.add_argument(
         "--memory",

@@ -161,11 +161,14 @@ def run(
                 "functions": {f: submission.preference(assignment, f) for f in functions},
                 "skip": skip,
                 "memory_mb": memory_mb,
-                "cpu_seconds": math.ceil(timeout) + 1,
+                # Each function has timeout seconds for all its calls (the child stops
+                # it); the run as a whole, that for each function and for the loading.
+                "function_seconds": timeout,
+                "cpu_seconds": math.ceil(timeout * (len(functions) + 1)) + 1,
                 "steps": [step.plan() for step in todo],
             }
             (workdir / "plan.json").write_text(json.dumps(plan))
-            child = _run_child(workdir, folder, timeout)
+            child = _run_child(workdir, folder, timeout * (len(functions) + 1))
             received = _received(child.frames, submission.sources)
             for name, source in received.sources.items():
                 result.sources.setdefault(name, source)
@@ -306,7 +309,7 @@ def _judged_outcome(record: dict, arrays: dict[str, bytes]) -> Outcome:
             return Outcome("exception", error="its result record is malformed")
     error = record.get("error", "")
     error = error[:2000] if isinstance(error, str) else "unknown error"
-    if status in ("not_implemented", "missing_function", "load_error", "unavailable"):
+    if status in ("not_implemented", "missing_function", "load_error", "unavailable", "timeout"):
         return Outcome(status, error=error)
     return Outcome("exception", error=error or "unknown error")
 

@@ -21,10 +21,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import signal
 import sys
 import tempfile
-import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -38,11 +36,6 @@ __all__ = ["check", "DEFAULT_TIMEOUT"]
 DEFAULT_TIMEOUT = grading.DEFAULT_TIMEOUT
 SHOWN_OUTPUT = 2000  # characters of what the student's code printed that are shown
 _OWN_FILES = {__file__, contextlib.__file__}
-
-
-class _TimeLimit(BaseException):
-    """Raised in the student's code when its time is up (not an Exception, so a
-    bare ``except Exception`` in the student's code does not swallow it)."""
 
 
 def check(
@@ -116,9 +109,10 @@ def _run(
         start = time.perf_counter()
         frames: list = []  # what the child would send on its channel, collected here
         try:
-            with _captured(printed, warned), _time_limit(budget):
-                _child.call_step(step.plan(), function, plan.inputs, results, frames, (_TimeLimit,))
-        except _TimeLimit:
+            with _captured(printed, warned), _child.time_limit(budget, _OWN_FILES):
+                passthrough = (_child.TimeLimit,)
+                _child.call_step(step.plan(), function, plan.inputs, results, frames, passthrough)
+        except _child.TimeLimit:
             outcomes[step.id] = Outcome(
                 "timeout", error=f"{step.function} did not finish in {limit:g} s"
             )
@@ -134,46 +128,6 @@ def _run(
 
 def _shared(outcomes: dict, steps: list[Step], step: Step) -> list:
     return [outcomes[s.id] for s in steps if s.function == step.function and s.id in outcomes]
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    """Stop the student's code after seconds: raise _TimeLimit in it, and from then
-    on at every line it runs, so a bare ``except:`` (even one around a sleep) cannot
-    hold it off; the timer fires again every 0.1 s for code that runs no Python
-    lines. Never in this module's or contextlib's frames, so the limit is always
-    lifted. Only the main thread receives signals; elsewhere there is no limit."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(frame, event, arg):
-        if frame.f_code.co_filename in _OWN_FILES:
-            return None
-        if event in ("call", "line"):
-            raise _TimeLimit
-        return stop
-
-    def expire(signum, frame):
-        if frame is None or frame.f_code.co_filename in _OWN_FILES:
-            return
-        outer = frame
-        while outer is not None:
-            if outer.f_code.co_filename not in _OWN_FILES:
-                outer.f_trace = stop
-            outer = outer.f_back
-        sys.settrace(stop)
-        raise _TimeLimit
-
-    previous_trace = sys.gettrace()
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 1e-3), 0.1)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        sys.settrace(previous_trace)
 
 
 @contextlib.contextmanager
