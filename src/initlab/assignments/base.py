@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from initlab.checks import Diagnosis, Verdict
+from initlab.checks import Verdict
 
 
 class UnknownName(ValueError):
@@ -89,18 +89,14 @@ def runner_verdict(name: str, outcome: Outcome | None, max_score: float) -> Verd
     """The verdict when the function could not be judged, else None."""
     if outcome is None or outcome.status == "ok":
         return None
-    messages = {
-        "not_implemented": f"{name} is not implemented yet (it raises NotImplementedError)",
-        "missing_function": f"{name} is not defined in the submission"
-        + (f" ({outcome.error})" if outcome.error else ""),
-        "load_error": f"{name} could not be loaded: {outcome.error}",
-        "unavailable": f"{name} used {outcome.error}",
-        "timeout": outcome.error,
-        "exception": f"{name} raised {outcome.error}",
-    }
-    status = RUNNER_STATUSES.get(outcome.status, "error")
-    message = messages.get(outcome.status, f"{name}: {outcome.error}")
-    return Verdict(name, max_score, 0.0, [Diagnosis(outcome.status, message)], status)
+    from initlab.messages import say
+
+    status = outcome.status if outcome.status in RUNNER_STATUSES else "exception"
+    if status == "missing_function" and outcome.error:
+        diagnosis = say("missing_function.imported", name=name, why=outcome.error)
+    else:
+        diagnosis = say(status, name=name, error=outcome.error)
+    return Verdict(name, max_score, 0.0, [diagnosis], RUNNER_STATUSES[status])
 
 
 @dataclass(frozen=True)

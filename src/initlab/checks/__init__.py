@@ -35,10 +35,13 @@ def type_name(value: object) -> str:
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """One mistake: a stable ``code`` and a ``message`` for the student."""
+    """One mistake: a stable ``code``, a ``message`` for the student, and the catalog
+    message id and parameters it was written from (``initlab.messages.say``)."""
 
     code: str
     message: str
+    key: str = field(default="", compare=False)
+    params: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass

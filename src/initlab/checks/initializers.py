@@ -27,6 +27,7 @@ import numpy as np
 
 from initlab import reference
 from initlab.checks import Diagnosis, Verdict, type_name
+from initlab.messages import checked_on, say, text
 
 METHODS = {
     "initialize_parameters_zeros": "zeros",
@@ -87,9 +88,7 @@ def _on_network(dims: list[int], call: _Call) -> _Call:
 
     def named(diagnosis: Diagnosis) -> Diagnosis:
         where = f"layers_dims = {dims}"
-        if where in diagnosis.message:
-            return diagnosis
-        return Diagnosis(diagnosis.code, f"{diagnosis.message} (checked on {where})")
+        return diagnosis if where in diagnosis.message else checked_on(diagnosis, where)
 
     scales = {code: named(d) for code, d in call.scales.items()} if call.scales else call.scales
     return call._replace(diagnoses=[named(d) for d in call.diagnoses], scales=scales)
@@ -137,7 +136,7 @@ def _check_call(method: str, dims: list[int], result: object) -> _Call:
     for l, W in enumerate(weights, start=1):
         if not np.all(np.isfinite(W)):
             return _Call(
-                diagnoses + [Diagnosis("scale_wrong", f"W{l} has non-finite values (nan or inf)")],
+                diagnoses + [say("scale_wrong.not_finite", l=l)],
                 0.0,
             )
     if method == "zeros":
@@ -145,14 +144,7 @@ def _check_call(method: str, dims: list[int], result: object) -> _Call:
         if nonzero:
             l, W = nonzero[0]
             return _Call(
-                diagnoses
-                + [
-                    Diagnosis(
-                        "not_zero",
-                        f"W{l} is not all zeros (largest |value| {np.max(np.abs(W)):.4g}); "
-                        "zero initialization sets every weight to 0 with np.zeros",
-                    )
-                ],
+                diagnoses + [say("not_zero", l=l, largest=float(np.max(np.abs(W))))],
                 0.0,
             )
         return _Call(diagnoses, bias_credit)
@@ -167,26 +159,19 @@ def _check_call(method: str, dims: list[int], result: object) -> _Call:
             return _Call(
                 diagnoses
                 + [
-                    Diagnosis(
+                    say(
                         "scale_integer_division",
-                        f"W{l} is all zeros: {numerator} // {dims[l - 1]} is integer division, "
-                        f"which gives 0; divide with /: np.sqrt({numerator} / "
-                        f"layers_dims[{l - 1}])",
+                        l=l,
+                        numerator=numerator,
+                        fan_in=dims[l - 1],
+                        l_prev=l - 1,
                     )
                 ],
                 CREDIT_WRONG_SCALE * bias_credit,
             )
         if W.size > 1 and np.ptp(W) == 0:
             return _Call(
-                diagnoses
-                + [
-                    Diagnosis(
-                        "constant_init",
-                        f"every weight of W{l} equals {W.flat[0]:.4g}: all units of layer {l} "
-                        "compute the same thing and learn the same thing, so symmetry is "
-                        "never broken; draw random weights with np.random.randn",
-                    )
-                ],
+                diagnoses + [say("constant_init", l=l, value=float(W.flat[0]))],
                 0.0,
             )
     judged = _weights(method, dims, weights)
@@ -200,48 +185,29 @@ def _check_call(method: str, dims: list[int], result: object) -> _Call:
 def _structure(dims: list[int], result: object, expected: dict) -> Diagnosis | None:
     """The first structural mistake, or None."""
     if not isinstance(result, dict):
-        return Diagnosis(
-            "not_a_dict",
-            f"returned a {type(result).__name__}; expected a dict with keys {', '.join(expected)}",
-        )
+        return say("not_a_dict", type=type_name(result), keys=", ".join(expected))
     missing = [key for key in expected if key not in result]
     extra = [repr(key) for key in result if key not in expected]
     if missing or extra:
         parts = []
         if missing:
-            parts.append(f"missing {', '.join(missing)}")
+            parts.append(text("wrong_keys.missing", keys=", ".join(missing)))
         if extra:
-            parts.append(f"unexpected {', '.join(extra)}")
-        return Diagnosis(
-            "wrong_keys",
-            f"the dict has {'; '.join(parts)}; for layers_dims = {dims} the keys are "
-            f"{', '.join(expected)}",
-        )
+            parts.append(text("wrong_keys.unexpected", keys=", ".join(extra)))
+        return say("wrong_keys", problems="; ".join(parts), dims=dims, keys=", ".join(expected))
     for key in expected:
         value = result[key]
         if type(value) is not np.ndarray:
-            return Diagnosis(
-                "not_ndarray",
-                f"{key} is a {type_name(value)}; expected a "
-                "plain numpy.ndarray (np.zeros, np.random.randn ...)",
-            )
+            return say("not_ndarray", key=key, type=type_name(value))
         if value.dtype != np.float64:
-            return Diagnosis("wrong_dtype", f"{key} has dtype {value.dtype}; expected float64")
+            return say("wrong_dtype", key=key, dtype=str(value.dtype))
     for l in range(1, len(dims)):
         W = result[f"W{l}"]
         want = (dims[l], dims[l - 1])
         if W.shape == want[::-1] and want[0] != want[1]:
-            return Diagnosis(
-                "transposed",
-                f"W{l} has shape {W.shape}: it is transposed; W{l} has shape "
-                f"(n_{l}, n_{l - 1}) = (layers_dims[{l}], layers_dims[{l - 1}]) = {want}",
-            )
+            return say("transposed", l=l, l_prev=l - 1, shape=W.shape, expected=want)
         if W.shape != want:
-            return Diagnosis(
-                "wrong_shape",
-                f"W{l} has shape {W.shape}; expected (layers_dims[{l}], layers_dims[{l - 1}])"
-                f" = {want}",
-            )
+            return say("wrong_shape", l=l, l_prev=l - 1, shape=W.shape, expected=want)
     return None
 
 
@@ -250,24 +216,12 @@ def _biases(dims: list[int], result: dict) -> list[Diagnosis]:
     for l in range(1, len(dims)):
         b = result[f"b{l}"]
         if b.shape != (dims[l], 1):
-            diagnoses.append(
-                Diagnosis(
-                    "bias_shape",
-                    f"b{l} has shape {b.shape}; expected a column (layers_dims[{l}], 1) = "
-                    f"{(dims[l], 1)}, as np.zeros((layers_dims[{l}], 1)) gives",
-                )
-            )
+            diagnoses.append(say("bias_shape", l=l, shape=b.shape, expected=(dims[l], 1)))
             break
     for l in range(1, len(dims)):
         b = result[f"b{l}"]
         if b.any():
-            diagnoses.append(
-                Diagnosis(
-                    "bias_not_zero",
-                    f"b{l} is not zero (largest |value| {np.max(np.abs(b)):.4g}); biases "
-                    "start at 0 with np.zeros: random weights already break the symmetry",
-                )
-            )
+            diagnoses.append(say("bias_not_zero", l=l, largest=float(np.max(np.abs(b)))))
             break
     return diagnoses
 
@@ -308,19 +262,6 @@ def _candidate(method: str, code: str, fan_in: int, fan_out: int) -> tuple[float
     return numerator / fan_in, f"{numerator:g}/{fan_in}"
 
 
-def _why(code: str, l: int, fan_in: int, fan_out: int) -> str:
-    if code == "scale_xavier":
-        return "that is Xavier's sqrt(1/n_{l-1}); He uses sqrt(2/n_{l-1})"
-    if code == "scale_he":
-        return "that is He's sqrt(2/n_{l-1}); Xavier uses sqrt(1/n_{l-1})"
-    if code == "scale_fan_out":
-        return (
-            f"that uses n_{l} = {fan_out}, the layer's own size; use "
-            f"n_{l - 1} = layers_dims[{l - 1}] = {fan_in}, its number of inputs"
-        )
-    return "the square root is missing"
-
-
 def _scales(
     method: str, dims: list[int], measured: dict[int, tuple[float, float]]
 ) -> dict[str, Diagnosis] | None:
@@ -335,26 +276,29 @@ def _scales(
     wrong = [l for l, (scale, rtol) in measured.items() if not fits(scale, expected[l][0], rtol)]
     if not wrong:
         return None
-    name = {"he": "He", "xavier": "Xavier", "random": "large random"}[method]
+    name = text(f"method.{method}")
     found = {}
     for code, _, _ in _candidates(method, 1, 1):
         at = {l: _candidate(method, code, dims[l - 1], dims[l]) for l in measured}
         if all(fits(scale, at[l][0], rtol) for l, (scale, rtol) in measured.items()):
             l = wrong[0]
             formula, scale = expected[l][1], expected[l][0]
-            found[code] = Diagnosis(
+            found[code] = say(
                 code,
-                f"W{l} is scaled by {_number(measured[l][0])} = {at[l][1]}: "
-                f"{_why(code, l, dims[l - 1], dims[l])} ({name} for this layer: "
-                f"{formula} = {_number(scale)})",
+                l=l,
+                l_prev=l - 1,
+                fan_in=dims[l - 1],
+                fan_out=dims[l],
+                measured=measured[l][0],
+                formula=at[l][1],
+                method=name,
+                expected_formula=formula,
+                expected=scale,
             )
     l = wrong[0]
     scale, formula = expected[l]
     uses = formula if formula == f"{scale:g}" else f"{formula} = {_number(scale)}"
-    found["scale_wrong"] = Diagnosis(
-        "scale_wrong",
-        f"W{l} is scaled by {_number(measured[l][0])}; {name} initialization uses {uses}",
-    )
+    found["scale_wrong"] = say("scale_wrong", l=l, measured=measured[l][0], method=name, uses=uses)
     return found
 
 
@@ -395,23 +339,13 @@ def _weights(method: str, dims: list[int], weights: list[np.ndarray]) -> _Call:
             if biases:
                 diagnoses.insert(
                     0,
-                    Diagnosis(
-                        "bias_not_zero",
-                        "the biases are drawn with np.random.randn; they start at 0 with "
-                        "np.zeros((layers_dims[l], 1)). Drawing them also takes numbers from "
-                        "the generator, which is why the weights after b1 differ from the "
-                        "course's too: the seed and the weights' draws are right",
-                    ),
+                    say("bias_not_zero.drawn"),
                 )
                 return _Call(diagnoses, CREDIT_WRONG_SCALE if scales else 1.0, scales=scales)
             if reseeded:
                 diagnoses.insert(
                     0,
-                    Diagnosis(
-                        "wrong_seed",
-                        "every layer starts the generator again: np.random.seed(3) is called "
-                        "inside the loop; call it once, before the loop",
-                    ),
+                    say("wrong_seed.reseeded"),
                 )
                 credit = CREDIT_WRONG_SCALE if len(diagnoses) > 1 else CREDIT_WRONG_SEED
                 return _Call(diagnoses, credit, scales=scales)
@@ -430,12 +364,7 @@ def _weights(method: str, dims: list[int], weights: list[np.ndarray]) -> _Call:
         standard_error = STANDARD_ERRORS / np.sqrt(2 * values.size)
         if kurtosis < UNIFORM_KURTOSIS_BELOW or abs(values.mean()) > 0.5 * rms:
             diagnoses.append(
-                Diagnosis(
-                    "uniform_not_normal",
-                    f"W{l} does not look normal (mean {values.mean():.3g}, excess kurtosis "
-                    f"{kurtosis:.2f}; a standard normal has 0 and 0, a uniform one -1.2): "
-                    "draw with np.random.randn, not np.random.rand",
-                )
+                say("uniform_not_normal", l=l, mean=float(values.mean()), kurtosis=kurtosis)
             )
             continue
         measured[l] = (rms, standard_error)
@@ -445,23 +374,8 @@ def _weights(method: str, dims: list[int], weights: list[np.ndarray]) -> _Call:
     if diagnoses:
         return _Call(diagnoses, CREDIT_WRONG_SCALE, scales=scales)
     if not measured_any:
-        message = (
-            "the weights are not the values np.random.seed(3) gives: call np.random.seed(3) "
-            "once, before the loop, and draw each layer with np.random.randn"
-        )
-        return _Call([Diagnosis("wrong_seed", message)], CREDIT_WRONG_SEED, measured=False)
-    return _Call(
-        [
-            Diagnosis(
-                "wrong_seed",
-                "the scale and distribution are right, but "
-                "the weights are not the values np.random.seed(3) gives: call "
-                "np.random.seed(3) once, before the loop, and draw each layer with "
-                "np.random.randn(layers_dims[l], layers_dims[l - 1]) in order l = 1, 2, ...",
-            )
-        ],
-        CREDIT_WRONG_SEED,
-    )
+        return _Call([say("wrong_seed.small")], CREDIT_WRONG_SEED, measured=False)
+    return _Call([say("wrong_seed")], CREDIT_WRONG_SEED)
 
 
 # Trace tolerances. The kernel gives the same bits everywhere, but a correct
@@ -490,7 +404,7 @@ def check_training(name: str, parameters: dict) -> Diagnosis | None:
     try:
         trained, trace = kernel.train(train_X, train_Y, parameters)
     except (TypeError, ValueError) as error:
-        return Diagnosis("trace_wrong", f"the course model cannot train from these: {error}")
+        return say("trace_wrong.cannot_train", error=str(error))
     accuracy = (
         reference.accuracy(kernel.forward(train_X, trained), train_Y),
         reference.accuracy(kernel.forward(test_X, trained), test_Y),
@@ -507,12 +421,15 @@ def check_training(name: str, parameters: dict) -> Diagnosis | None:
         ):
             return None
         first = len(trace) - 1
-    return Diagnosis(
+    return say(
         "trace_wrong",
-        f"training the course model from these parameters gives cost {float(trace[first])!r} "
-        f"at iteration {first * 1000}, expected {float(expected_trace[first])!r}; accuracy "
-        f"{accuracy[0]:.3g} / {accuracy[1]:.3g}, expected "
-        f"{expected_accuracy[0]:.3g} / {expected_accuracy[1]:.3g}",
+        cost=float(trace[first]),
+        iteration=first * 1000,
+        expected=float(expected_trace[first]),
+        train=accuracy[0],
+        test=accuracy[1],
+        expected_train=expected_accuracy[0],
+        expected_test=expected_accuracy[1],
     )
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from initlab import kernel, reference
 from initlab.checks import Diagnosis, Verdict, type_name
+from initlab.messages import checked_on, say, text
 
 # The reference computes in another summation order than a student's numpy
 # code: values agree to a few ulp, entries that are near-cancelling sums to a
@@ -36,11 +37,9 @@ def close(actual: np.ndarray, expected: np.ndarray) -> bool:
 def _array(value: object, what: str) -> tuple[np.ndarray | None, Diagnosis | None]:
     """value as a float64 ndarray, or the diagnosis of why it is not one."""
     if type(value) is not np.ndarray:
-        return None, Diagnosis(
-            "not_ndarray", f"{what} is a {type_name(value)}; expected a numpy.ndarray"
-        )
+        return None, say("not_ndarray.propagation", key=what, type=type_name(value))
     if value.dtype != np.float64:
-        return None, Diagnosis("wrong_dtype", f"{what} has dtype {value.dtype}; expected float64")
+        return None, say("wrong_dtype", key=what, dtype=str(value.dtype))
     return value, None
 
 
@@ -56,7 +55,7 @@ def network(parameters: dict, X: np.ndarray | None = None) -> str:
 def _verdict_at(where: str, name: str, max_score: float, diagnoses: list[Diagnosis]) -> Verdict:
     """The verdict, each diagnosis saying the network it was found on."""
     if where:
-        diagnoses = [Diagnosis(d.code, f"{d.message} (checked on {where})") for d in diagnoses]
+        diagnoses = [checked_on(d, where) for d in diagnoses]
     return _verdict(name, max_score, diagnoses)
 
 
@@ -110,28 +109,20 @@ def cache_problem(X: np.ndarray, parameters: dict, cache: object) -> Diagnosis |
     """None when cache is the list of (A_prev, W, b, Z, A) per layer; else what is not."""
     L = len(parameters) // 2
     expected = reference.layer_caches(X, parameters)
-    fix = f"a list of L = {L} tuples (A_prev, W, b, Z, A), one per layer, in order"
+    fix = text("cache_wrong.fix", layers=L)
     entries = _items(cache)
     if entries is None:
-        return Diagnosis("cache_wrong", f"the cache is a {type_name(cache)}; expected {fix}")
+        return say("cache_wrong.type", type=type_name(cache), fix=fix)
     if len(entries) != L:
-        return Diagnosis("cache_wrong", f"the cache has {len(entries)} entries; expected {fix}")
+        return say("cache_wrong.length", length=len(entries), fix=fix)
     for l, (entry, want) in enumerate(zip(entries, expected, strict=True), start=1):
         values = _items(entry)
         if values is None or len(values) != len(CACHE_NAMES):
-            return Diagnosis(
-                "cache_wrong",
-                f"cache[{l - 1}] is a {type_name(entry)}"
-                + (f" of {len(values)} items" if values is not None else "")
-                + f"; expected the tuple (A_prev, W, b, Z, A) of layer {l}",
-            )
+            items = f" of {len(values)} items" if values is not None else ""
+            return say("cache_wrong.entry", index=l - 1, type=type_name(entry), items=items, l=l)
         for what, value, right in zip(CACHE_NAMES, values, want, strict=True):
             if type(value) is not np.ndarray or not close(value, right):
-                return Diagnosis(
-                    "cache_wrong",
-                    f"cache[{l - 1}] holds a wrong {what} for layer {l}: the tuple is "
-                    f"(A_prev, W, b, Z, A) = (A[{l - 1}], W[{l}], b[{l}], Z[{l}], A[{l}])",
-                )
+                return say("cache_wrong.value", index=l - 1, what=what, l=l)
     return None
 
 
@@ -151,12 +142,7 @@ def check_forward(calls: list[tuple[np.ndarray, dict, object]], max_score: float
                 where,
                 name,
                 max_score,
-                [
-                    Diagnosis(
-                        "forward_wrong",
-                        f"returned a {type_name(result)}; expected the pair (AL, cache)",
-                    )
-                ],
+                [say("forward_wrong.not_a_pair", type=type_name(result))],
             )
         AL = result[0] if isinstance(result, tuple) else result.array["items"].get(0)
         AL, problem = _array(AL, "AL")
@@ -169,10 +155,12 @@ def check_forward(calls: list[tuple[np.ndarray, dict, object]], max_score: float
                 name,
                 max_score,
                 [
-                    Diagnosis(
-                        "forward_wrong",
-                        f"AL has shape {AL.shape}; expected (n_L, m) = {expected.shape} for "
-                        f"X of shape {X.shape} and {len(parameters) // 2} layers",
+                    say(
+                        "forward_wrong.shape",
+                        shape=AL.shape,
+                        expected=expected.shape,
+                        x_shape=X.shape,
+                        layers=len(parameters) // 2,
                     )
                 ],
             )
@@ -183,8 +171,7 @@ def check_forward(calls: list[tuple[np.ndarray, dict, object]], max_score: float
         for X, parameters, _, _, cache in outputs:
             problem = cache_problem(X, parameters, cache)
             if problem:
-                diagnosis = Diagnosis(problem.code, f"{problem.message} (checked on "
-                                      f"{network(parameters, X)})")  # fmt: skip
+                diagnosis = checked_on(problem, network(parameters, X))
                 score = round(max_score * CREDIT_CACHE, 6)
                 return Verdict(name, max_score, score, [diagnosis], "failed")
         return _verdict_at(where, name, max_score, [])
@@ -205,13 +192,7 @@ def check_forward(calls: list[tuple[np.ndarray, dict, object]], max_score: float
                 where,
                 name,
                 max_score,
-                [
-                    Diagnosis(
-                        "hidden_activation_wrong",
-                        f"the hidden layers use {hidden}; layers 1 to L-1 use relu, "
-                        "A = np.maximum(0, Z)",
-                    )
-                ],
+                [say("hidden_activation_wrong", activation=hidden)],
             )
     for output in ("relu", "tanh", "no activation"):
         if explains("relu", output):
@@ -219,13 +200,7 @@ def check_forward(calls: list[tuple[np.ndarray, dict, object]], max_score: float
                 where,
                 name,
                 max_score,
-                [
-                    Diagnosis(
-                        "output_activation_wrong",
-                        f"the last layer uses {output}; layer L uses sigmoid, "
-                        "A = 1 / (1 + np.exp(-Z))",
-                    )
-                ],
+                [say("output_activation_wrong", activation=output)],
             )
     X, parameters, AL, expected = wrong[0]
     where = network(parameters, X)
@@ -235,10 +210,12 @@ def check_forward(calls: list[tuple[np.ndarray, dict, object]], max_score: float
         name,
         max_score,
         [
-            Diagnosis(
+            say(
                 "forward_wrong",
-                f"AL differs for {len(parameters) // 2} layers: AL{list(worst)} is "
-                f"{float(AL[worst])!r}, expected {float(expected[worst])!r}",
+                layers=len(parameters) // 2,
+                index=list(worst),
+                value=float(AL[worst]),
+                expected=float(expected[worst]),
             )
         ],
     )
@@ -263,7 +240,7 @@ def check_loss(
                 where,
                 name,
                 max_score,
-                [Diagnosis("loss_wrong", f"returned a {type_name(result)}; expected a float")],
+                [say("loss_wrong.type", type=type_name(result))],
             )
         expected = reference.compute_loss(AL, Y)
         if value == expected or (
@@ -276,18 +253,10 @@ def check_loss(
             summed = float(np.sum(terms) / m)
             averaged = float(np.nanmean(terms)) if not np.isnan(terms).all() else np.nan
         hints = [
-            (expected * m, "the sum is not divided by m: loss = (1/m) nansum(...)"),
-            (-expected, "the sign is flipped: loss = -(1/m) sum(Y log AL + (1-Y) log(1-AL))"),
-            (
-                summed,
-                "np.sum gives nan when a unit saturates to the right answer "
-                "(0 * log 0); use np.nansum",
-            ),
-            (
-                averaged,
-                "np.nanmean divides by the number of terms that are not nan (and by n_L "
-                "units too), not by m: loss = (1/m) * np.nansum(...)",
-            ),
+            (expected * m, "loss_wrong.not_divided"),
+            (-expected, "loss_wrong.sign"),
+            (summed, "loss_wrong.sum"),
+            (averaged, "loss_wrong.nanmean"),
         ]
         for candidate, why in hints:
             if (
@@ -299,22 +268,13 @@ def check_loss(
                     where,
                     name,
                     max_score,
-                    [
-                        Diagnosis(
-                            "loss_wrong", f"loss is {value!r}, expected {float(expected)!r}: {why}"
-                        )
-                    ],
+                    [say("loss_wrong.hint", value=value, expected=float(expected), why=text(why))],
                 )
         return _verdict_at(
             where,
             name,
             max_score,
-            [
-                Diagnosis(
-                    "loss_wrong",
-                    f"loss is {value!r} for AL of shape {AL.shape}, expected {float(expected)!r}",
-                )
-            ],
+            [say("loss_wrong", value=value, shape=AL.shape, expected=float(expected))],
         )
     return _verdict_at(where, name, max_score, [])
 
@@ -367,12 +327,7 @@ def check_backward(
                 where,
                 name,
                 max_score,
-                [
-                    Diagnosis(
-                        "grad_wrong",
-                        f"returned a {type_name(grads)}; expected a dict {', '.join(keys)}",
-                    )
-                ],
+                [say("grad_wrong.type", type=type_name(grads), keys=", ".join(keys))],
             )
         missing = [k for k in keys if k not in grads]
         if missing:
@@ -380,7 +335,7 @@ def check_backward(
                 where,
                 name,
                 max_score,
-                [Diagnosis("grad_wrong", f"grads is missing {', '.join(missing)}")],
+                [say("grad_wrong.missing", keys=", ".join(missing))],
             )
         _, expected = kernel.gradients(X, Y, parameters)
         for key in keys:
@@ -391,21 +346,14 @@ def check_backward(
             if value.shape == want.shape:
                 continue
             if key.startswith("db"):
-                diagnosis = Diagnosis(
-                    "db_shape",
-                    f"{key} has shape {value.shape}; expected {want.shape}: "
-                    "np.sum(dZ, axis=1, keepdims=True) keeps the column",
-                )
+                diagnosis = say("db_shape", key=key, shape=value.shape, expected=want.shape)
             elif value.shape == want.shape[::-1]:
-                diagnosis = Diagnosis(
-                    "grad_transposed",
-                    f"{key} has shape {value.shape}: it is transposed; expected {want.shape}, "
-                    f"the shape of {key[1:]} (dW = dZ A_prev^T)",
+                diagnosis = say(
+                    "grad_transposed", key=key, shape=value.shape, expected=want.shape, of=key[1:]
                 )
             else:
-                diagnosis = Diagnosis(
-                    "grad_wrong",
-                    f"{key} has shape {value.shape}; expected {want.shape}, the shape of {key[1:]}",
+                diagnosis = say(
+                    "grad_wrong.shape", key=key, shape=value.shape, expected=want.shape, of=key[1:]
                 )
             return _verdict_at(where, name, max_score, [diagnosis])
         student = {k: grads[k] for k in keys}
@@ -419,32 +367,17 @@ def check_backward(
                 where,
                 name,
                 max_score,
-                [
-                    Diagnosis(
-                        "grad_missing_1_over_m",
-                        f"every gradient is off by a factor m = {m}: the 1/m belongs in dZ[L] = "
-                        "(1/m)(AL - Y) once, not again (or never)",
-                    )
-                ],
+                [say("grad_missing_1_over_m", m=m)],
             )
         for derivative in ("none", "times A", "sigmoid"):
             variant = _backward(X, Y, parameters, derivative)
             if L > 1 and all(close(student[k], variant[k]) for k in keys):
-                how = {
-                    "none": "is left out",
-                    "times A": "is taken as A itself",
-                    "sigmoid": "is the sigmoid's",
-                }[derivative]
+                how = text(f"relu_derivative_wrong.{derivative}")
                 return _verdict_at(
                     where,
                     name,
                     max_score,
-                    [
-                        Diagnosis(
-                            "relu_derivative_wrong",
-                            f"the ReLU derivative {how}: dZ[l] = dA[l] * (A[l] > 0)",
-                        )
-                    ],
+                    [say("relu_derivative_wrong", how=how)],
                 )
         key = next(k for k in reversed(keys) if not close(student[k], expected[k]))
         value, want = student[key], expected[key]
@@ -455,12 +388,14 @@ def check_backward(
             name,
             max_score,
             [
-                Diagnosis(
+                say(
                     "grad_wrong",
-                    f"{key} is wrong (the first wrong tensor, going back from layer {L}): "
-                    f"{key}{list(index)} is {float(value[index])!r}; the gradient is "
-                    f"{float(want[index])!r} "
-                    f"(centred difference: {numeric:.6g})",
+                    key=key,
+                    layers=L,
+                    index=list(index),
+                    value=float(value[index]),
+                    expected=float(want[index]),
+                    numeric=float(numeric),
                 )
             ],
         )
@@ -482,15 +417,15 @@ def check_update(calls: list[tuple[dict, dict, float, object]], max_score: float
                 name,
                 max_score,
                 [
-                    Diagnosis(
-                        "update_wrong",
-                        f"returned {type_name(result)}"
-                        + (
+                    say(
+                        "update_wrong.type",
+                        type=type_name(result),
+                        keys=(
                             f" with keys {', '.join(map(str, result))}"
                             if isinstance(result, dict)
                             else ""
-                        )
-                        + f"; expected the parameters dict {', '.join(parameters)}",
+                        ),
+                        expected=", ".join(parameters),
                     )
                 ],
             )
@@ -501,14 +436,14 @@ def check_update(calls: list[tuple[dict, dict, float, object]], max_score: float
             grad = grads["d" + key]
             if close(new, value - learning_rate * grad):
                 continue
-            why = "is not updated"
+            why = text("update_wrong.not_updated")
             if close(new, value + learning_rate * grad):
-                why = "moves up the gradient: W = W - learning_rate * dW"
+                why = text("update_wrong.ascends")
             elif close(new, value - grad):
-                why = "ignores the learning rate: W = W - learning_rate * dW"
+                why = text("update_wrong.no_rate")
             elif new.shape != value.shape:
-                why = f"has shape {new.shape}, expected {value.shape}"
+                why = text("update_wrong.shape", shape=new.shape, expected=value.shape)
             elif not close(new, value):
-                why = "differs from W - learning_rate * dW"
-            return _verdict_at(where, name, max_score, [Diagnosis("update_wrong", f"{key} {why}")])
+                why = text("update_wrong.differs")
+            return _verdict_at(where, name, max_score, [say("update_wrong", key=key, why=why)])
     return _verdict_at(where, name, max_score, [])

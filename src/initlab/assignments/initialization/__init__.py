@@ -21,7 +21,7 @@ from initlab.assignments.base import (
     Step,
     runner_verdict,
 )
-from initlab.checks import Diagnosis, Verdict
+from initlab.checks import Verdict
 from initlab.checks.initializers import check_initializer, check_training
 from initlab.checks.propagation import (
     check_backward,
@@ -30,6 +30,7 @@ from initlab.checks.propagation import (
     check_update,
     network,
 )
+from initlab.messages import checked_on, say
 
 INITIALIZERS = [
     "initialize_parameters_zeros",
@@ -199,23 +200,14 @@ def judge(name: str, points: float, plan: Plan, outcomes: Mapping[str, Outcome])
         return _judge(name, points, mine, [o.value for o in results], plan.context)
     if stopped.status in ("exception", "timeout", "unavailable"):
         step = mine[results.index(stopped)]
-        where = f" (checked on {_network_of(step, plan.context)})"
-        verdict.diagnoses = [
-            Diagnosis(d.code, d.message + _hard_coded(stopped.error) + where)
-            for d in verdict.diagnoses
-        ]
+        layer = re.match(r"KeyError: '(d?[WbAZ]\d+)'", stopped.error)
+        if layer:  # the layers were written out by hand, for another network
+            verdict.diagnoses = [
+                say("exception.hard_coded", name=name, error=stopped.error, key=layer.group(1))
+            ]
+        where = _network_of(step, plan.context)
+        verdict.diagnoses = [checked_on(d, where) for d in verdict.diagnoses]
     return verdict
-
-
-def _hard_coded(error: str) -> str:
-    """A hint when a KeyError names a layer's parameter: the layers were written out."""
-    match = re.match(r"KeyError: '(d?[WbAZ])(\d+)'", error)
-    if not match:
-        return ""
-    return (
-        f"; this network has no {match.group(1)}{match.group(2)}: loop over its layers, "
-        "l = 1 .. L with L = len(parameters) // 2, instead of writing out W1, W2, W3"
-    )
 
 
 def _network_of(step: Step, problems: list[Problem]) -> str:

@@ -1,0 +1,33 @@
+"""Every message a diagnosis carries, in one catalog per language.
+
+A message is looked up by its id, the diagnosis code or ``code.variant`` (one
+code can be reached in several ways), and filled with named parameters:
+numbers, shapes and code stay as the check found them, the words are the
+catalog's. English (``initlab.messages.en``) is the only catalog today; the
+check library never writes a sentence itself, it calls ``say``.
+"""
+
+from __future__ import annotations
+
+from initlab.checks import Diagnosis
+from initlab.messages.en import CATALOG
+
+__all__ = ["CATALOG", "say", "text"]
+
+
+def text(message_id: str, /, **params: object) -> str:
+    """The catalog's message, filled with params."""
+    return CATALOG[message_id].format(**params)
+
+
+def say(message_id: str, /, **params: object) -> Diagnosis:
+    """The diagnosis of a message: its code is the message id's first part."""
+    return Diagnosis(message_id.split(".", 1)[0], text(message_id, **params), message_id, params)
+
+
+def checked_on(diagnosis: Diagnosis, where: str) -> Diagnosis:
+    """The diagnosis, its message saying the network it was found on."""
+    if f"checked on {where}" in diagnosis.message:
+        return diagnosis
+    message = text("checked_on", message=diagnosis.message, where=where)
+    return Diagnosis(diagnosis.code, message, diagnosis.key, {**diagnosis.params, "where": where})

@@ -1,0 +1,97 @@
+"""The message catalog: every message the checks give comes from it, with the
+parameters its template names; no check writes a sentence of its own."""
+
+import ast
+import string
+from pathlib import Path
+
+import pytest
+
+from initlab.messages import CATALOG, say
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "initlab"
+# Ids built at run time from a family prefix: f"method.{method}", ...
+FAMILIES = {"method.", "relu_derivative_wrong."}
+# Ids chosen at run time, by the file that gives them: a scale mistake's code, a loss hint.
+CHOSEN = {
+    "initializers.py": ["scale_xavier", "scale_he", "scale_fan_out", "scale_missing_sqrt"],
+    "propagation.py": [
+        "loss_wrong.not_divided",
+        "loss_wrong.sign",
+        "loss_wrong.sum",
+        "loss_wrong.nanmean",
+    ],  # fmt: skip
+}
+RUNNER = {
+    "not_implemented",
+    "missing_function",
+    "load_error",
+    "unavailable",
+    "timeout",
+    "exception",
+}
+
+
+def calls():
+    """(file, line, message id, keyword names) of every say(...) and text(...) call."""
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("say", "text")
+                and node.args
+            ):
+                first = node.args[0]
+                if isinstance(first, ast.JoinedStr):
+                    continue  # a family's f"prefix.{name}": FAMILIES
+                key = first.value if isinstance(first, ast.Constant) else None
+                names = {k.arg for k in node.keywords}
+                yield path.name, node.lineno, key, names
+
+
+def placeholders(template):
+    return {
+        field.split(".")[0].split("[")[0]
+        for _, field, _, _ in string.Formatter().parse(template)
+        if field
+    }
+
+
+def test_every_message_id_used_is_in_the_catalog_with_the_parameters_it_names():
+    used = list(calls())
+    assert len(used) > 40
+    for file, line, key, names in used:
+        if key is None:  # chosen at run time: each of the ids it may be
+            for chosen in CHOSEN.get(file, []):
+                missing = placeholders(CATALOG[chosen]) - names
+                assert not missing, f"{file}:{line} {chosen!r} would not get {sorted(missing)}"
+            continue
+        assert key in CATALOG, f"{file}:{line} uses {key!r}, which the catalog does not have"
+        missing = placeholders(CATALOG[key]) - names
+        assert not missing, f"{file}:{line} {key!r} does not give {sorted(missing)}"
+
+
+def test_every_catalog_message_is_used():
+    used = {key for _, _, key, _ in calls() if key} | {k for ids in CHOSEN.values() for k in ids}
+    unused = [
+        key
+        for key in CATALOG
+        if key not in used and key not in RUNNER and not any(key.startswith(f) for f in FAMILIES)
+    ]
+    assert unused == [], f"messages no code gives: {unused}"
+
+
+def test_no_check_writes_a_sentence_of_its_own():
+    for folder in ("checks", "assignments"):
+        for path in (SRC / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Diagnosis":
+                    pytest.fail(f"{path.name}:{node.lineno} builds a Diagnosis without the catalog")
+
+
+def test_a_diagnosis_keeps_its_message_id_and_parameters():
+    diagnosis = say("transposed", l=2, l_prev=1, shape=(4, 5), expected=(5, 4))
+    assert diagnosis.code == "transposed" and diagnosis.key == "transposed"
+    assert diagnosis.params == {"l": 2, "l_prev": 1, "shape": (4, 5), "expected": (5, 4)}
+    assert diagnosis.message.startswith("W2 has shape (4, 5): it is transposed")
