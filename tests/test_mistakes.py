@@ -140,7 +140,9 @@ def test_a_wrong_forward_costs_only_forwards_points(tmp_path, capsys, old, new, 
     """backward_propagation is called with a correct cache: it keeps its 20 points."""
     source = replaced(PROPAGATION, "forward_propagation", old, new)
     report, tests = graded(tmp_path, capsys, propagation=source)
-    assert tests["forward_propagation"]["diagnoses"] == [code], tests["forward_propagation"]
+    # forward's own mistake, and that the (correct) backward reads what it got wrong
+    diagnoses = tests["forward_propagation"]["diagnoses"]
+    assert diagnoses == [code, "backward_reads_forward"], tests["forward_propagation"]
     assert tests["backward_propagation"]["status"] == "passed"
     assert report["score"] == 100 - RUBRIC["forward_propagation"]
 
@@ -154,10 +156,23 @@ def test_a_cache_in_another_format_is_named_and_costs_half_of_forward(tmp_path, 
     )
     report, tests = graded(tmp_path, capsys, propagation=source)
     forward = tests["forward_propagation"]
-    assert forward["diagnoses"] == ["cache_wrong"]
+    assert forward["diagnoses"] == ["cache_wrong", "backward_reads_forward"]
     assert (
         "cache[0] is a tuple of 2 items; expected the tuple (A_prev, W, b, Z, A) of layer 1"
         in forward["message"]
     )
     assert forward["score"] == RUBRIC["forward_propagation"] / 2
+    assert tests["backward_propagation"]["status"] == "passed"
+
+
+def test_a_wrong_forward_whose_cache_backward_does_not_read_wrongly_gets_no_note(tmp_path, capsys):
+    """A cache with a wrong Z: backward reads A_prev and W only, so it is not misled."""
+    source = replaced(
+        PROPAGATION,
+        "forward_propagation",
+        "cache.append((A_prev, W, b, Z, A))",
+        "cache.append((A_prev, W, b, 2 * Z, A))",
+    )
+    _, tests = graded(tmp_path, capsys, propagation=source)
+    assert tests["forward_propagation"]["diagnoses"] == ["cache_wrong"]
     assert tests["backward_propagation"]["status"] == "passed"

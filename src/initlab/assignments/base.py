@@ -27,6 +27,7 @@ class Step:
     function: str
     args: list[dict]
     keep: list[int] | None = None
+    probe: bool = False  # a call that informs another function's verdict, not this one's
 
     def plan(self) -> dict:
         entry = {"id": self.id, "function": self.function, "args": self.args}
@@ -45,7 +46,8 @@ class Plan:
     context: object = None
 
     def steps_of(self, name: str) -> list[Step]:
-        return [s for s in self.steps if s.function == name]
+        """The calls that decide the verdict on name (not its probes)."""
+        return [s for s in self.steps if s.function == name and not s.probe]
 
     def only(self, names: list[str]) -> Plan:
         """The plan reduced to the calls of names and the earlier calls they use."""

@@ -121,6 +121,11 @@ CATALOG = {
     "output_activation_wrong": (
         "the last layer uses {activation}; layer L uses sigmoid, A = 1 / (1 + np.exp(-Z))"
     ),
+    "backward_reads_forward": (
+        "backward_propagation is right when it is given a correct cache, but with this "
+        "forward pass's cache it computes other gradients: it reads what "
+        "forward_propagation gets wrong, so fix forward_propagation and both will work together"
+    ),
     "cache_wrong.type": "the cache is a {type}; expected {fix}",
     "cache_wrong.length": "the cache has {length} entries; expected {fix}",
     "cache_wrong.entry": (

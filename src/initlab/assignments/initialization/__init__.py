@@ -179,6 +179,21 @@ def propagation_steps(problems: list[Problem]) -> tuple[list[Step], dict[str, np
                 ],
             )
         )
+    # backward_propagation on forward_propagation's own cache: when forward is wrong
+    # and backward right, this tells whether backward reads what forward got wrong.
+    steps += [
+        Step(
+            f"chained.{i}",
+            "backward_propagation",
+            [
+                {"input": f"X{i}"},
+                {"input": f"Y{i}"},
+                {"result": f"forward_propagation.{i}", "item": 1},
+            ],
+            probe=True,
+        )
+        for i in range(len(problems))
+    ]
     return steps, inputs
 
 
@@ -197,7 +212,10 @@ def judge(name: str, points: float, plan: Plan, outcomes: Mapping[str, Outcome])
     stopped = next((o for o in results if o.status != "ok"), None)
     verdict = runner_verdict(name, stopped, points)
     if verdict is None:
-        return _judge(name, points, mine, [o.value for o in results], plan.context)
+        verdict = _judge(name, points, mine, [o.value for o in results], plan.context)
+        if name == "forward_propagation" and verdict.status != "passed":
+            verdict.diagnoses += _chained(plan, outcomes)
+        return verdict
     if stopped.status in ("exception", "timeout", "unavailable"):
         step = mine[results.index(stopped)]
         layer = re.match(r"KeyError: '(d?[WbAZ]\d+)'", stopped.error)
@@ -208,6 +226,30 @@ def judge(name: str, points: float, plan: Plan, outcomes: Mapping[str, Outcome])
         where = _network_of(step, plan.context)
         verdict.diagnoses = [checked_on(d, where) for d in verdict.diagnoses]
     return verdict
+
+
+def _chained(plan: Plan, outcomes: Mapping[str, Outcome]) -> list:
+    """When backward_propagation is right with a correct cache but computes other
+    gradients from forward_propagation's own cache: it reads what forward got wrong."""
+    graded = [outcomes.get(s.id) for s in plan.steps_of("backward_propagation")]
+    if not graded or any(o is None or o.status != "ok" for o in graded):
+        return []
+    calls = list(zip(plan.context, [o.value for o in graded], strict=True))
+    if check_backward([(p.X, p.Y, p.parameters, v) for p, v in calls]).status != "passed":
+        return []
+    for step in (s for s in plan.steps if s.probe):
+        problem = plan.context[int(step.id.rsplit(".", 1)[1])]
+        outcome = outcomes.get(step.id)
+        if outcome is None:
+            continue
+        if (
+            outcome.status != "ok"
+            or check_backward([(problem.X, problem.Y, problem.parameters, outcome.value)]).status
+            != "passed"
+        ):
+            where = network(problem.parameters, problem.X)
+            return [checked_on(say("backward_reads_forward"), where)]
+    return []
 
 
 def _network_of(step: Step, problems: list[Problem]) -> str:
