@@ -46,3 +46,31 @@ def test_bad_iterations_is_a_usage_error(bad, capsys):
         main(["demo", "--iterations", bad])
     assert info.value.code == 2
     assert "positive integer" in capsys.readouterr().err
+
+
+def test_a_short_run_records_often_enough_to_show_a_trace(tmp_path, capsys):
+    """--iterations 500 records every 50 iterations: the table's cost is at 450, not 0."""
+    assert main(["demo", "--out", str(tmp_path), "--iterations", "500"]) == 0
+    out = capsys.readouterr().out
+    assert "Cost after each 50 iterations:" in out
+    assert "cost at 450" in out and "cost at 0" not in out
+
+
+def test_every_initialization_has_one_colour_in_every_picture():
+    from initlab import plots
+
+    names = {"zeros": ["zeros"], "random": ["large random (x10)", "random"],
+             "xavier": ["Xavier, sqrt(1/n)", "Xavier"], "he": ["He, sqrt(2/n)", "He"]}  # fmt: skip
+    for key, labels in names.items():
+        assert {plots.color_of(label) for label in labels} == {plots.INIT_COLORS[key]}
+    assert len(set(plots.INIT_COLORS.values())) == 4
+
+
+def test_a_bare_command_lists_the_commands_and_version_says_which(capsys):
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert all(command in out for command in ("demo", "grade", "release"))
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.startswith("initlab 0.")

@@ -57,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="initlab", description="The 'Initialization' deep-learning assignment."
     )
+    from initlab import __version__
+
+    parser.add_argument("--version", action="version", version=f"initlab {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
@@ -284,7 +287,11 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):
+        parser.print_help()  # a bare `initlab`: what it can do
+        return 0
+    args = parser.parse_args(argv)
     if args.command == "demo":
         from initlab import demo
 

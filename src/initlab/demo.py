@@ -40,6 +40,12 @@ class Run:
     train_accuracy: float
     test_accuracy: float
     seconds: float
+    record_every: int = RECORD_EVERY
+
+
+def record_every(num_iterations: int) -> int:
+    """Every 1000 iterations, as the course; about ten records for a shorter run."""
+    return RECORD_EVERY if num_iterations >= 2 * RECORD_EVERY else max(1, num_iterations // 10)
 
 
 def run(num_iterations: int = NUM_ITERATIONS) -> list[Run]:
@@ -54,7 +60,7 @@ def run(num_iterations: int = NUM_ITERATIONS) -> list[Run]:
             reference.initialize_parameters(LAYERS_DIMS, init),
             learning_rate=LEARNING_RATE,
             num_iterations=num_iterations,
-            record_every=RECORD_EVERY,
+            record_every=record_every(num_iterations),
         )
         seconds = time.perf_counter() - start
         runs.append(
@@ -65,6 +71,7 @@ def run(num_iterations: int = NUM_ITERATIONS) -> list[Run]:
                 train_accuracy=reference.accuracy(kernel.forward(train_X, parameters), train_Y),
                 test_accuracy=reference.accuracy(kernel.forward(test_X, parameters), test_Y),
                 seconds=seconds,
+                record_every=record_every(num_iterations),
             )
         )
     return runs
@@ -75,13 +82,13 @@ def format_traces(runs: list[Run]) -> str:
     lines = ["iteration " + "".join(f"{r.init:>22}" for r in runs)]
     for row in range(max(len(r.costs) for r in runs)):
         cells = "".join(f"{repr(float(r.costs[row])):>22}" for r in runs)
-        lines.append(f"{row * RECORD_EVERY:>9} " + cells)
+        lines.append(f"{row * runs[0].record_every:>9} " + cells)
     return "\n".join(lines)
 
 
 def format_table(runs: list[Run]) -> str:
     """The conclusion table: accuracies, the last recorded cost and the training time."""
-    last = (len(runs[0].costs) - 1) * RECORD_EVERY
+    last = (len(runs[0].costs) - 1) * runs[0].record_every
     header = (
         f"{'initialization':<20}{'train accuracy':>16}{'test accuracy':>15}"
         f"{f'cost at {last}':>22}{'seconds':>9}"
@@ -107,7 +114,9 @@ def plot(runs: list[Run], out_dir: Path) -> list[Path]:
 
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for r in runs:
-        plots.cost_curve(axes, r.costs, RECORD_EVERY, label=INITIALIZATIONS[r.init])
+        plots.cost_curve(
+            axes, r.costs, r.record_every, INITIALIZATIONS[r.init], plots.INIT_COLORS[r.init]
+        )
     axes.set_title(
         "Cost during training, learning rate 0.01\n(random's first cost is inf: not drawn)"
     )
@@ -122,9 +131,13 @@ def plot(runs: list[Run], out_dir: Path) -> list[Path]:
         title = (
             f"{INITIALIZATIONS[r.init]}\ntrain {r.train_accuracy:.1%}, test {r.test_accuracy:.1%}"
         )
-        plots.decision_boundary(ax, r.parameters, train_X, train_Y, title)
-    figure.suptitle("Decision boundaries after training (circles data)")
-    figure.tight_layout()
+        plots.decision_boundary(ax, r.parameters, train_X, train_Y, title, legend=False)
+    figure.suptitle(
+        "Decision boundaries after training: the regions the network predicts,\n"
+        "and the training set (circles data)"
+    )
+    figure.legend(handles=plots.legend_handles(), loc="lower center", ncol=4, fontsize=9)
+    figure.tight_layout(rect=(0, 0.04, 1, 1))
     boundaries = out_dir / "decision_boundaries.png"
     figure.savefig(boundaries, dpi=110)
     plt.close(figure)
@@ -138,7 +151,7 @@ def main(out_dir: Path, num_iterations: int = NUM_ITERATIONS) -> None:
         f"compiled kernel ({kernel.INSTRUCTION_SET} build)"
     )
     runs = run(num_iterations)
-    print("\nCost after each 1000 iterations:")
+    print(f"\nCost after each {record_every(num_iterations)} iterations:")
     print(format_traces(runs))
     print()
     print(format_table(runs))

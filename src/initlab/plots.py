@@ -1,6 +1,8 @@
 """The course's two pictures: a cost curve and a decision boundary (matplotlib).
 
-Shared by ``initlab demo`` and the notebook; each draws into axes it is given.
+Shared by ``initlab demo`` and the notebook; each draws into axes it is given, in
+the same colours everywhere: one per initialization, and one per class for both
+the dots of the data and the region the network labels with that class.
 """
 
 from __future__ import annotations
@@ -10,23 +12,56 @@ import numpy as np
 from initlab import kernel, reference
 
 GRID_POINTS = 150  # per side of the decision-boundary grid
+# Class 0 (the outer circle) and class 1 (the inner one): dots, and lighter regions.
+CLASS_COLORS = ("#c0392b", "#2471a3")
+REGION_COLORS = ("#f5b7b1", "#aed6f1")
+# One colour per initialization, whatever the order it is drawn in.
+INIT_COLORS = {"zeros": "#7f7f7f", "random": "#d68910", "xavier": "#8e44ad", "he": "#1e8449"}
 
 
-def cost_curve(ax, costs: np.ndarray, record_every: int = 1000, label: str | None = None) -> None:
+def color_of(label: str | None) -> str | None:
+    """The colour of an initialization named in label ("zeros", "large random (x10)",
+    "He, sqrt(2/n)", ...), or None for matplotlib's next colour."""
+    words = (label or "").lower().replace(",", " ").split()
+    for key in ("zeros", "random", "xavier", "he"):
+        if key in words or (key == "zeros" and "zero" in words):
+            return INIT_COLORS[key]
+    return None
+
+
+def cost_curve(
+    ax,
+    costs: np.ndarray,
+    record_every: int = 1000,
+    label: str | None = None,
+    color: str | None = None,
+) -> None:
     """The recorded costs against the iteration; an infinite cost is not drawn."""
     iterations = np.arange(len(costs)) * record_every
     finite = np.isfinite(costs)
-    ax.plot(iterations[finite], costs[finite], marker="o", ms=3, label=label)
+    ax.plot(
+        iterations[finite],
+        costs[finite],
+        marker="o",
+        ms=3,
+        label=label,
+        color=color or color_of(label),
+    )
     ax.set_xlabel("iteration")
     ax.set_ylabel("cost (cross-entropy)")
     ax.grid(alpha=0.3)
 
 
-def decision_boundary(ax, parameters: dict, X: np.ndarray, Y: np.ndarray, title: str = "") -> None:
-    """The region the network labels 1 on a grid around the data, and the data.
+def decision_boundary(
+    ax, parameters: dict, X: np.ndarray, Y: np.ndarray, title: str = "", legend: bool = True
+) -> None:
+    """The region the network labels 1 on a grid around the data, and the data (the
+    training set, as the course draws it), with axis labels and a legend.
 
     The regions are an image of the grid's labels (a fraction of the time contour
     filling takes to draw, which matters in a notebook graded many times)."""
+    from matplotlib.colors import ListedColormap
+
     low = X.min(axis=1) - 0.3
     high = X.max(axis=1) + 0.3
     grid_x, grid_y = np.meshgrid(
@@ -38,12 +73,39 @@ def decision_boundary(ax, parameters: dict, X: np.ndarray, Y: np.ndarray, title:
         labels,
         origin="lower",
         extent=(low[0], high[0], low[1], high[1]),
-        cmap="Spectral",
-        vmin=-0.5,
-        vmax=1.5,
-        alpha=0.8,
+        cmap=ListedColormap(REGION_COLORS),
+        vmin=0,
+        vmax=1,
         interpolation="nearest",
     )
-    ax.scatter(X[0], X[1], c=Y[0], cmap="Spectral", s=12, edgecolors="k", linewidths=0.3)
+    for label, color in enumerate(CLASS_COLORS):
+        chosen = Y[0] == label
+        ax.scatter(
+            X[0, chosen],
+            X[1, chosen],
+            c=color,
+            s=12,
+            edgecolors="k",
+            linewidths=0.3,
+        )
+    ax.set_xlabel("x1")
+    ax.set_ylabel("x2")
     ax.set_title(title)
     ax.set_aspect("equal")
+    if legend:
+        ax.legend(handles=legend_handles(), loc="upper right", fontsize=7, framealpha=0.85)
+
+
+def legend_handles() -> list:
+    """What a decision boundary's colours mean: the training examples of each class,
+    and the regions the network predicts each class in."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    dots = [
+        Line2D([], [], marker="o", ls="", color=color, markeredgecolor="k", markersize=5,
+               label=f"training example, class {label}")
+        for label, color in enumerate(CLASS_COLORS)
+    ]  # fmt: skip
+    regions = [Patch(color=c, label=f"predicted {label}") for label, c in enumerate(REGION_COLORS)]
+    return dots + regions
