@@ -275,3 +275,22 @@ def test_the_self_check_grades_a_notebook_left_beside_the_stubs(tmp_path):
     assert done.returncode == 0, done.stdout
     assert "3 passed" in done.stdout and "30 / 30" in done.stdout
     assert "(Initialization.ipynb)" in done.stdout
+
+
+def test_a_function_reading_a_global_set_by_training_code_is_told_why(tmp_path):
+    """Top-level code is not run while grading: a name it sets is named, with the cell."""
+    notebook = handed_in(tmp_path, "edition2017")
+    edit_cell(notebook, 4, lambda s: "n_layers = len([3, 2, 1])\n" + s)
+    edit_cell(
+        notebook,
+        HE_CELL["edition2017"],
+        lambda s: s.replace("L = len(layers_dims) - 1", "L = n_layers - 1"),
+    )
+    _, tests = graded(notebook, ("rubric", "course"))
+    he = tests["initialize_parameters_he"]
+    assert [d.code for d in he.diagnoses] == ["exception"]
+    assert (
+        "n_layers is set by top-level code, Initialization.ipynb, code cell 4 (In [4])"
+        in he.message
+    )
+    assert "compute it inside the function" in he.message

@@ -148,10 +148,21 @@ class Source:
     definitions: dict[str, Definition] = field(default_factory=dict)
     imported: dict[str, str] = field(default_factory=dict)  # name -> the import that binds it
     star_failures: list[str] = field(default_factory=list)  # "from m import *" that failed
+    # names that top-level code (not run while grading) sets, and where
+    script_names: dict[str, str] = field(default_factory=dict)
 
     def explain(self, error: BaseException) -> str:
-        """A hint for a NameError that a failed ``from m import *`` may explain."""
-        if isinstance(error, NameError) and self.star_failures:
+        """A hint for a NameError: a name the file's top-level code sets, which is not
+        run while grading, or one a failed ``from m import *`` may have given."""
+        if not isinstance(error, NameError):
+            return ""
+        where = self.script_names.get(getattr(error, "name", None) or "")
+        if where:
+            return (
+                f" ({error.name} is set by top-level code, {where}, which is not run while "
+                "grading: compute it inside the function, or pass it in)"
+            )
+        if self.star_failures:
             modules = ", ".join(self.star_failures)
             return f" (it may come from `from {modules} import *`, not available while grading)"
         return ""
@@ -314,6 +325,21 @@ def is_stub(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     return False
 
 
+def _assigned(node: ast.stmt) -> list[str]:
+    """The plain names a top-level statement that is not run would have set."""
+    targets = []
+    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = getattr(node, "targets", [getattr(node, "target", None)])
+    elif isinstance(node, (ast.For, ast.With)):
+        targets = [node.target] if isinstance(node, ast.For) else []
+    names = []
+    for target in targets:
+        for part in ast.walk(target) if target is not None else []:
+            if isinstance(part, ast.Name):
+                names.append(part.id)
+    return names
+
+
 def _bound_names(node: ast.stmt) -> list[str]:
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return [node.name]
@@ -382,6 +408,8 @@ class Loader:
             source.namespace[name] = _Unavailable(f"{source.name}'s {name}", why)
         for node in statements:
             if not _is_definition(node):
+                for name in _assigned(node):
+                    source.script_names.setdefault(name, f"{unit.label}, line {node.lineno}")
                 continue
             names = _bound_names(node)
             line = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
