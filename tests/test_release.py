@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from initlab import assignments
 from initlab.cli import main
 from initlab.release import (
     NBGRADER_OUTPUT,
@@ -30,24 +31,35 @@ def load(path):
     return module
 
 
-@pytest.mark.parametrize("name", MODULES)
-def test_assignment_stub_is_the_generated_one(name):
-    """Edit graders/solutions/ and run `initlab release assignment --force`; never edit the stubs."""
-    expected = strip_solutions((SOLUTIONS / name).read_text())
-    assert (ASSIGNMENT / name).read_text() == expected, (
-        f"assignment/{name} has drifted from graders/solutions/{name}: "
-        "run `initlab release assignment --force`"
+# Every assignment: its solution folder and the folder its students get.
+FOLDERS = {
+    name: (ROOT / "graders" / "solutions" / name, ROOT / "assignment" / name)
+    for name in assignments.names()
+}
+STUBS = [(name, f"{module}.py") for name in FOLDERS for module in assignments.get(name).modules]
+
+
+@pytest.mark.parametrize("assignment, name", STUBS)
+def test_assignment_stub_is_the_generated_one(assignment, name):
+    """Edit graders/solutions/<assignment>/ and run `initlab release --assignment NAME
+    --force`; never edit the stubs."""
+    solutions, students = FOLDERS[assignment]
+    expected = strip_solutions((solutions / name).read_text())
+    assert (students / name).read_text() == expected, (
+        f"assignment/{assignment}/{name} has drifted from graders/solutions/{assignment}/{name}:"
+        f" run `initlab release --assignment {assignment} --force`"
     )
 
 
-def test_no_solution_line_reaches_the_students():
+@pytest.mark.parametrize("assignment", sorted(FOLDERS))
+def test_no_solution_line_reaches_the_students(assignment):
     """Not in the stubs, not in the self-check: no file of assignment/ holds an answer."""
-    secret = [line for name in MODULES for line in solution_lines((SOLUTIONS / name).read_text())]
-    assert len(secret) >= 20
-    shipped = sorted(
-        p for p in ASSIGNMENT.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-    )
-    assert {p.name for p in shipped} >= {*MODULES, "test_assignment.py", "conftest.py"}
+    solutions, students = FOLDERS[assignment]
+    modules = [name for a, name in STUBS if a == assignment]
+    secret = [line for name in modules for line in solution_lines((solutions / name).read_text())]
+    assert len(secret) >= 15
+    shipped = sorted(p for p in students.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    assert {p.name for p in shipped} >= {*modules, "test_assignment.py", "conftest.py"}
     for path in shipped:
         text = path.read_text()
         lines = {line.strip() for line in text.splitlines()}

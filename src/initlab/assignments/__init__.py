@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 
+from initlab import messages
 from initlab.assignments.base import Assignment, UnknownName
 
 __all__ = ["DEFAULT", "REGISTRY", "Assignment", "UnknownName", "get", "names"]
@@ -18,6 +19,7 @@ __all__ = ["DEFAULT", "REGISTRY", "Assignment", "UnknownName", "get", "names"]
 # name -> the module whose ASSIGNMENT it is
 REGISTRY = {
     "initialization": "initlab.assignments.initialization",
+    "planar": "initlab.assignments.planar",
 }
 DEFAULT = "initialization"
 
@@ -31,4 +33,6 @@ def get(name: str | None = None) -> Assignment:
     name = name or DEFAULT
     if name not in REGISTRY:
         raise UnknownName(f"no assignment {name!r}; the assignments are {', '.join(REGISTRY)}")
-    return importlib.import_module(REGISTRY[name]).ASSIGNMENT
+    assignment = importlib.import_module(REGISTRY[name]).ASSIGNMENT
+    messages.register(assignment.messages)
+    return assignment

@@ -28,11 +28,15 @@ class Step:
     args: list[dict]
     keep: list[int] | None = None
     probe: bool = False  # a call that informs another function's verdict, not this one's
+    seed: int | None = None  # np.random.seed(seed) just before the call
+    optional: list[dict] | None = None  # more arguments, if the function takes them
+    helpers: dict[str, str] | None = None  # name -> source of a correct helper, during the call
 
     def plan(self) -> dict:
         entry = {"id": self.id, "function": self.function, "args": self.args}
-        if self.keep is not None:
-            entry["keep"] = self.keep
+        for name in ("keep", "seed", "optional", "helpers"):
+            if getattr(self, name) is not None:
+                entry[name] = getattr(self, name)
         return entry
 
 
@@ -130,6 +134,7 @@ class Assignment:
     notebook: str
     default_rubric: str = "full"
     rubric_help: Mapping[str, str] = field(default_factory=dict)
+    messages: Mapping[str, str] = field(default_factory=dict)  # its own catalog entries (en)
 
     def points(self, rubric: str | None = None) -> dict[str, float]:
         """The points of every function of rubric (default: the default rubric)."""

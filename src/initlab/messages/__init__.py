@@ -12,7 +12,15 @@ from __future__ import annotations
 from initlab.checks import Diagnosis
 from initlab.messages.en import CATALOG
 
-__all__ = ["CATALOG", "say", "text"]
+__all__ = ["CATALOG", "register", "say", "text"]
+
+
+def register(entries: dict[str, str]) -> None:
+    """Add an assignment's own messages; an id may not mean two things."""
+    for key, template in entries.items():
+        if CATALOG.get(key, template) != template:
+            raise ValueError(f"the message {key!r} is defined twice, differently")
+        CATALOG[key] = template
 
 
 def text(message_id: str, /, **params: object) -> str:

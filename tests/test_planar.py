@@ -1,0 +1,171 @@
+"""The second exercise, planar data with one hidden layer: the solution gets full marks
+with the hidden checks, the stubs zero, and each mistake students make costs only
+its own function, with its own diagnosis."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from initlab import assignments
+from initlab.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTION = (ROOT / "graders" / "solutions" / "planar" / "planar.py").read_text()
+RUBRIC = assignments.get("planar").points()
+
+
+def graded(tmp_path, capsys, source, *options):
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (folder / "planar.py").write_text(source)
+    assert main(["grade", "--json", "--assignment", "planar", *options, str(folder)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    return report, {t["name"]: t for t in report["tests"]}
+
+
+def function(name):
+    start = SOLUTION.index(f"def {name}(")
+    end = SOLUTION.find("\ndef ", start + 1)
+    return SOLUTION[start : end if end > 0 else len(SOLUTION)]
+
+
+def mistaken(name, old, new):
+    body = function(name)
+    assert old in body, (name, old)
+    return SOLUTION.replace(body, body.replace(old, new))
+
+
+def test_the_solution_gets_full_marks_with_the_hidden_checks(tmp_path, capsys):
+    report, tests = graded(tmp_path, capsys, SOLUTION, "--hidden")
+    assert report["assignment"] == "planar" and report["score"] == report["max_score"] == 100
+    assert set(tests) == set(RUBRIC)
+
+
+def test_the_released_stubs_get_zero_with_not_implemented(capsys):
+    assert (
+        main(["grade", "--json", "--assignment", "planar", str(ROOT / "assignment" / "planar")])
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["score"] == 0
+    assert {code for t in report["tests"] for code in t["diagnoses"]} == {"not_implemented"}
+
+
+MISTAKES = [
+    ("layer_sizes", "n_x = X.shape[0]", "n_x = 2", "layer_sizes_wrong"),
+    (
+        "initialize_parameters",
+        "W1 = np.random.randn(n_h, n_x) * 0.01",
+        "W1 = np.random.randn(n_h, n_x)",
+        "scale_one",
+    ),
+    (
+        "initialize_parameters",
+        "b1 = np.zeros((n_h, 1))",
+        "b1 = np.random.randn(n_h, 1) * 0.01",
+        "bias_not_zero",
+    ),
+    (
+        "initialize_parameters",
+        "    W1 = np.random.randn(n_h, n_x) * 0.01",
+        "    np.random.seed(3)\n    W1 = np.random.randn(n_h, n_x) * 0.01",
+        "wrong_seed",
+    ),
+    (
+        "forward_propagation",
+        "A1 = np.tanh(Z1)",
+        "A1 = np.maximum(0, Z1)",
+        "hidden_activation_wrong",
+    ),
+    (
+        "compute_cost",
+        "cost = float(-np.sum(logprobs) / m)",
+        "cost = float(-np.sum(logprobs))",
+        "loss_wrong",
+    ),
+    (
+        "backward_propagation",
+        "1 - np.power(A1, 2)",
+        "1 - np.power(cache['Z1'], 2)",
+        "tanh_derivative_wrong",
+    ),
+    (
+        "backward_propagation",
+        "1 - np.power(A1, 2)",
+        "np.multiply(A1, 1 - A1)",
+        "tanh_derivative_wrong",
+    ),
+    (
+        "backward_propagation",
+        "dW2 = np.dot(dZ2, A1.T) / m",
+        "dW2 = np.dot(A1, dZ2.T) / m",
+        "grad_transposed",
+    ),
+    (
+        "backward_propagation",
+        "dW1 = np.dot(dZ1, X.T) / m",
+        "dW1 = np.dot(dZ1, A1.T) / m",
+        "dW1_uses_A1",
+    ),
+    ("update_parameters", "learning_rate=1.2", "learning_rate=0.01", "learning_rate_wrong"),
+    (
+        "nn_model",
+        "parameters = update_parameters(parameters, grads)",
+        "parameters = update_parameters(parameters, grads, 0.5)",
+        "learning_rate_wrong",
+    ),
+    ("predict", "predictions = A2 > 0.5", "predictions = A2 >= 0.5", "predict_threshold"),
+]
+
+
+@pytest.mark.parametrize(
+    "name, old, new, code", MISTAKES, ids=[m[3] + "-" + m[0] for m in MISTAKES]
+)
+def test_each_mistake_costs_only_its_function_with_its_own_diagnosis(
+    tmp_path, capsys, name, old, new, code
+):
+    report, tests = graded(tmp_path, capsys, mistaken(name, old, new))
+    assert tests[name]["diagnoses"] == [code], tests[name]["message"]
+    others = {n: t["status"] for n, t in tests.items() if n != name}
+    assert set(others.values()) == {"passed"}, others
+    assert "checked on n_x = " in tests[name]["message"] or code == "predict_threshold"
+
+
+def test_a_wrong_backward_does_not_cost_nn_model_that_calls_it(tmp_path, capsys):
+    """nn_model is judged on its own loop: the helpers it calls are correct ones."""
+    source = mistaken(
+        "backward_propagation", "dW1 = np.dot(dZ1, X.T) / m", "dW1 = np.dot(dZ1, X.T)"
+    )
+    _, tests = graded(tmp_path, capsys, source)
+    assert tests["backward_propagation"]["status"] == "failed"
+    assert tests["nn_model"]["status"] == "passed"
+
+
+def test_both_editions_conventions_get_full_marks(tmp_path, capsys):
+    """2017-2021: np.random.seed(2) inside initialize_parameters and compute_cost(A2, Y,
+    parameters); 2022+: no seed inside, compute_cost(A2, Y)."""
+    older = mistaken(
+        "initialize_parameters",
+        "    W1 = np.random.randn(n_h, n_x) * 0.01",
+        "    np.random.seed(2)\n    W1 = np.random.randn(n_h, n_x) * 0.01",
+    ).replace("def compute_cost(A2, Y):", "def compute_cost(A2, Y, parameters):")
+    older = older.replace("cost = compute_cost(A2, Y)", "cost = compute_cost(A2, Y, parameters)")
+    report, _ = graded(tmp_path, capsys, older, "--hidden")
+    assert report["score"] == 100
+
+
+def test_the_self_check_grades_the_planar_folder(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    folder = tmp_path / "planar"
+    shutil.copytree(ROOT / "assignment" / "planar", folder)
+    run = [sys.executable, "-m", "pytest", "-q"]
+    done = subprocess.run(run, cwd=folder, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "8 failed" in done.stdout and "0 / 100" in done.stdout
+    (folder / "planar.py").write_text(mistaken("predict", "A2 > 0.5", "A2 >= 0.5"))
+    done = subprocess.run(run, cwd=folder, capture_output=True, text=True, timeout=120)
+    assert "1 failed, 7 passed" in done.stdout and "[predict_threshold]" in done.stdout
+    assert "95 / 100" in done.stdout
