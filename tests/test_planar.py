@@ -169,3 +169,23 @@ def test_the_self_check_grades_the_planar_folder(tmp_path):
     done = subprocess.run(run, cwd=folder, capture_output=True, text=True, timeout=120)
     assert "1 failed, 7 passed" in done.stdout and "[predict_threshold]" in done.stdout
     assert "95 / 100" in done.stdout
+
+
+# SPEC section 5: hidden sizes 1, 2, 3, 4, 5, 20, 50 give roughly these accuracies (%).
+PUBLISHED_SIZES = {1: 67.5, 2: 67.25, 3: 90.75, 4: 90.5, 5: 91.25, 20: 90.0, 50: 90.25}
+
+
+@pytest.mark.slow
+def test_the_planar_demo_prints_the_courses_results(tmp_path, capsys):
+    assert main(["demo", "planar", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "       0  0.693048" in out  # the published first cost, seed(2) initialization
+    assert "logistic regression [2, 1]            47.00%" in out
+    accuracy = float(out.split("4 tanh hidden units [2, 4, 1]")[1].split("%")[0])
+    assert 89.5 <= accuracy <= 91.5
+    table = out.split("5000 iterations each:")[1].splitlines()[2:9]
+    measured = {int(line.split()[0]): float(line.split()[1].rstrip("%")) for line in table}
+    assert set(measured) == set(PUBLISHED_SIZES)
+    for size, published in PUBLISHED_SIZES.items():
+        assert abs(measured[size] - published) <= 0.75, (size, measured[size], published)
+    assert (tmp_path / "planar_hidden_sizes.png").stat().st_size > 10_000

@@ -65,7 +65,19 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="train the course model with zeros, random, Xavier and He initialization",
         description="Train [2, 10, 5, 1] on the circles data with each initialization, "
-        "print the cost traces and the results table, and save the plots.",
+        "print the cost traces and the results table, and save the plots; "
+        "`initlab demo planar`: the second exercise's models and hidden-size experiment.",
+    )
+    from initlab import assignments
+
+    demo.add_argument(
+        "exercise",
+        nargs="?",
+        default=assignments.DEFAULT,
+        choices=assignments.names(),
+        metavar="EXERCISE",
+        help=f"whose demo (default: {assignments.DEFAULT}; one of "
+        f"{', '.join(assignments.names())})",
     )
     demo.add_argument(
         "--out",
@@ -77,9 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--iterations",
         type=_positive(int),
-        default=15000,
         metavar="N",
-        help="gradient-descent iterations (default: 15000, as the course)",
+        help="gradient-descent iterations (default: the course's, 15000 or 10000 for planar)",
     )
     grade = commands.add_parser(
         "grade",
@@ -293,13 +304,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args = parser.parse_args(argv)
     if args.command == "demo":
-        from initlab import demo
+        from initlab import assignments
 
         if args.out.exists() and not args.out.is_dir():
             print(f"initlab demo: --out {args.out} exists and is not a folder", file=sys.stderr)
             return 2
         try:
-            demo.main(args.out, args.iterations)
+            assignments.get(args.exercise).run_demo(args.out, args.iterations)
         except OSError as error:
             print(f"initlab demo: cannot write the plots to {args.out}: {error}", file=sys.stderr)
             return 2

@@ -53,7 +53,13 @@ def cost_curve(
 
 
 def decision_boundary(
-    ax, parameters: dict, X: np.ndarray, Y: np.ndarray, title: str = "", legend: bool = True
+    ax,
+    parameters: dict,
+    X: np.ndarray,
+    Y: np.ndarray,
+    title: str = "",
+    legend: bool = True,
+    activation: str = "relu",
 ) -> None:
     """The region the network labels 1 on a grid around the data, and the data (the
     training set, as the course draws it), with axis labels and a legend.
@@ -68,7 +74,8 @@ def decision_boundary(
         np.linspace(low[0], high[0], GRID_POINTS), np.linspace(low[1], high[1], GRID_POINTS)
     )
     points = np.ascontiguousarray(np.vstack([grid_x.ravel(), grid_y.ravel()]))
-    labels = reference.predict(kernel.forward(points, parameters)).reshape(grid_x.shape)
+    output = kernel.forward(points, parameters, activation)
+    labels = reference.predict(output).reshape(grid_x.shape)
     ax.imshow(
         labels,
         origin="lower",

@@ -135,6 +135,16 @@ class Assignment:
     default_rubric: str = "full"
     rubric_help: Mapping[str, str] = field(default_factory=dict)
     messages: Mapping[str, str] = field(default_factory=dict)  # its own catalog entries (en)
+    demo: str = ""  # "module:function" of its ``initlab demo``: function(out_dir, iterations)
+    demo_iterations: int = 0  # the course's number of iterations, the demo's default
+
+    def run_demo(self, out_dir: Path, iterations: int | None = None) -> None:
+        import importlib
+
+        module, function = self.demo.split(":")
+        getattr(importlib.import_module(module), function)(
+            out_dir, iterations or self.demo_iterations
+        )
 
     def points(self, rubric: str | None = None) -> dict[str, float]:
         """The points of every function of rubric (default: the default rubric)."""

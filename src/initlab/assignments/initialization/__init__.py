@@ -291,6 +291,8 @@ ASSIGNMENT = Assignment(
     planner=make_plan,
     judge=judge,
     notebook="Initialization.ipynb",
+    demo="initlab.demo:main",
+    demo_iterations=15000,
     rubric_help={
         "full": "all eight functions, 100 points",
         "course": "the course notebook's zeros, random and He initialization, 30 points",

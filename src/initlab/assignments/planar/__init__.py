@@ -178,6 +178,8 @@ ASSIGNMENT = Assignment(
     planner=make_plan,
     judge=judge,
     notebook="Planar_data_classification.ipynb",
+    demo="initlab.assignments.planar.demo:main",
+    demo_iterations=10000,
     rubric_help={"full": "all eight functions of the planar exercise, 100 points"},
     messages=checks.MESSAGES,
 )
