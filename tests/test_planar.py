@@ -189,3 +189,31 @@ def test_the_planar_demo_prints_the_courses_results(tmp_path, capsys):
     for size, published in PUBLISHED_SIZES.items():
         assert abs(measured[size] - published) <= 0.75, (size, measured[size], published)
     assert (tmp_path / "planar_hidden_sizes.png").stat().st_size > 10_000
+
+
+PLANAR_NOTEBOOK = ROOT / "tests" / "fixtures" / "course" / "planar2022"
+
+
+def test_a_course_notebook_of_the_exercise_as_handed_in_gets_full_marks(tmp_path, capsys):
+    """planar_utils, testCases_v2, public_tests and sklearn are not there; the course's
+    sigmoid from planar_utils stands in; the training and the plots are not run."""
+    assert (
+        main(["grade", "--json", "--hidden", "--assignment", "planar", str(PLANAR_NOTEBOOK)]) == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["score"] == 100, [
+        t["message"] for t in report["tests"] if t["score"] < t["max_score"]
+    ]
+
+
+def test_a_broken_backward_cell_costs_backward_only(tmp_path, capsys):
+    notebook = next(PLANAR_NOTEBOOK.glob("*.ipynb"))
+    data = json.loads(notebook.read_text())
+    cell = next(c for c in data["cells"] if "def backward_propagation" in "".join(c["source"]))
+    cell["source"] = "".join(cell["source"]).replace("dZ2 = A2 - Y", "dZ2 = A2 - Y)")
+    (tmp_path / notebook.name).write_text(json.dumps(data))
+    assert main(["grade", "--json", "--assignment", "planar", str(tmp_path / notebook.name)]) == 0
+    tests = {t["name"]: t for t in json.loads(capsys.readouterr().out)["tests"]}
+    assert tests["backward_propagation"]["diagnoses"] == ["load_error"]
+    assert "does not parse" in tests["backward_propagation"]["message"]
+    assert all(t["status"] == "passed" for n, t in tests.items() if n != "backward_propagation")

@@ -279,7 +279,9 @@ def load_submission(plan: dict, channel: int | list) -> dict[str, _loader.Choice
         _send(channel, {"kind": "loading", "statement": statement, "label": label,
                         "defines": names})  # fmt: skip
 
-    loader = _loader.Loader(Path(plan["path"]), plan.get("skip") or {}, announce, _LABELS)
+    loader = _loader.Loader(
+        Path(plan["path"]), plan.get("skip") or {}, announce, _LABELS, plan.get("stand_ins")
+    )
     loader.install()
     loaded, failures = {}, []
     for name in plan["sources"]:

@@ -160,6 +160,7 @@ def run(
                 "sources": list(submission.sources),
                 "functions": {f: submission.preference(assignment, f) for f in functions},
                 "skip": skip,
+                "stand_ins": dict(assignment.stand_ins),
                 "memory_mb": memory_mb,
                 # Each function has timeout seconds for all its calls (the child stops
                 # it); the run as a whole, that for each function and for the loading.

@@ -135,6 +135,9 @@ class Assignment:
     default_rubric: str = "full"
     rubric_help: Mapping[str, str] = field(default_factory=dict)
     messages: Mapping[str, str] = field(default_factory=dict)  # its own catalog entries (en)
+    # module -> source: the course's helper functions a graded function may call
+    # (planar_utils.sigmoid), standing in when a submission does not hand the file in
+    stand_ins: Mapping[str, str] = field(default_factory=dict)
     demo: str = ""  # "module:function" of its ``initlab demo``: function(out_dir, iterations)
     demo_iterations: int = 0  # the course's number of iterations, the demo's default
 

@@ -182,4 +182,5 @@ ASSIGNMENT = Assignment(
     demo_iterations=10000,
     rubric_help={"full": "all eight functions of the planar exercise, 100 points"},
     messages=checks.MESSAGES,
+    stand_ins={"planar_utils": checks.PLANAR_UTILS},
 )
