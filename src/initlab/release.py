@@ -98,7 +98,7 @@ hidden_tests = False
 ### BEGIN HIDDEN TESTS
 hidden_tests = True  # the instructors' networks (deep, wide, random sizes), drawn when grading
 ### END HIDDEN TESTS
-check("{name}", globals(), hidden=hidden_tests)"""
+check("{name}", globals(), hidden=hidden_tests{assignment})"""
 
 
 def function_source(source: str, name: str, filename: str = "<source>") -> str:
@@ -149,7 +149,12 @@ def sync_notebook(notebook: dict, solutions_dir: Path, assignment=None) -> dict:
             cell["source"] = function_source(path.read_text(), name, str(path))
             cell["metadata"]["nbgrader"] = _nbgrader(name, solution=True)
         else:
-            cell["source"] = TEST_CELL.format(name=name, points=rubric[name])
+            which = (
+                ""
+                if assignment.name == assignments.DEFAULT
+                else f', assignment="{assignment.name}"'
+            )
+            cell["source"] = TEST_CELL.format(name=name, points=rubric[name], assignment=which)
             cell["metadata"]["nbgrader"] = _nbgrader(
                 f"test_{name}", solution=False, points=rubric[name]
             )
