@@ -196,6 +196,7 @@ def _grade(args: argparse.Namespace) -> int:
         args.workers = args.workers or bulk.default_workers()
         return classroom.run(args)
 
+    from initlab._text import plain
     from initlab.grading import SubmissionError, grade
     from initlab.sandbox import SandboxError
 
@@ -209,20 +210,21 @@ def _grade(args: argparse.Namespace) -> int:
             rubric=args.rubric,
         )
     except SubmissionError as error:
-        print(f"initlab grade: {error}", file=sys.stderr)
+        print(f"initlab grade: {plain(str(error))}", file=sys.stderr)
         return 2
     except SandboxError as error:  # the machine's failure, not the submission's
-        print(f"initlab grade: {error}", file=sys.stderr)
+        print(f"initlab grade: {plain(str(error))}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(report.to_json()))
         return 0
-    print(f"{report.submission}: {report.score:g} / {report.max_score:g} points")
+    # Student text (messages, file names) is printed without its control characters.
+    print(f"{plain(report.submission)}: {report.score:g} / {report.max_score:g} points")
     for test in report.tests:
-        source = f"  ({test.source})" if test.source else ""
+        source = f"  ({plain(test.source)})" if test.source else ""
         print(f"  {test.name:<32}{test.score:>6g} / {test.max_score:<4g}{test.status}{source}")
         for diagnosis in test.diagnoses:
-            print(f"      [{diagnosis.code}] {diagnosis.message}")
+            print(f"      [{diagnosis.code}] {plain(diagnosis.message)}")
     return 0
 
 
