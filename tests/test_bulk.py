@@ -437,6 +437,7 @@ def test_nbgrader_layout_is_accepted(tmp_path, capsys):
         folder.mkdir(parents=True)
         (folder / "Initialization.ipynb").write_text(json.dumps(notebook))
         (folder / "timestamp.txt").write_text("2026-11-23 10:00:00")
+    (tmp_path / "course" / "nbgrader_config.py").write_text("c = get_config()\n")
     assert main(["grade", str(tmp_path / "course"), "--db", str(tmp_path / "db.sqlite")]) == 0
     rows = ledger_rows(tmp_path / "db.sqlite")
     assert {k: v["score"] for k, v in rows.items()} == {"ann": 100, "ben": 100}
@@ -574,3 +575,18 @@ def test_a_grading_process_that_answers_garbage_is_infrastructure(tmp_path, monk
     [result] = list(pool.map([read_task("dana", folder)]))
     pool.close()
     assert result.status == "infrastructure" and "garbage" in result.reason
+
+
+def test_a_student_folder_named_submitted_cannot_replace_the_class(tmp_path, capsys):
+    """Only an nbgrader course (nbgrader_config.py, gradebook.db or source/) has its
+    submissions in submitted/; elsewhere that folder is a student's, and the layout is
+    ambiguous: a one-line error, nobody graded as someone else."""
+    for student in ("alice", "bob", "submitted/alice", "submitted/bob"):
+        (tmp_path / "class" / student).mkdir(parents=True)
+        (tmp_path / "class" / student / "initialization.py").write_text(INITIALIZATION)
+    db = tmp_path / "g.sqlite"
+    assert main(["grade", str(tmp_path / "class"), "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("initlab grade: ") and err.count("\n") == 1, err
+    assert "not an nbgrader course" in err
+    assert not db.exists() or ledger_rows(db) == {}

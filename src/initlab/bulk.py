@@ -97,14 +97,13 @@ class Task:
 
 def discover(root: Path) -> list[tuple[str, Path]]:
     """(student id, folder) of each submission under root: ``root/<student_id>/``, or
-    nbgrader's ``submitted/<student_id>/<assignment>/`` (root being the course folder
-    or its ``submitted`` folder)."""
+    nbgrader's ``submitted/<student_id>/<assignment>/`` (root being the course folder,
+    recognised by its marks, or its ``submitted`` folder)."""
     if not root.exists():
         raise BulkError(f"{root} does not exist")
     if not root.is_dir():
         raise BulkError(f"{root} is not a folder of submissions")
-    if (root / "submitted").is_dir():
-        root = root / "submitted"
+    root = _class_folder(root)
     try:
         students = sorted(p for p in root.iterdir() if p.is_dir() and not _hidden(p))
     except OSError as error:
@@ -122,10 +121,31 @@ def discover(root: Path) -> list[tuple[str, Path]]:
     return [(student.name, _submission_folder(student)) for student in students]
 
 
+# What only an nbgrader course folder holds: a student's folder holds none of them.
+NBGRADER_MARKS = ("nbgrader_config.py", "gradebook.db", "source")
+
+
+def _class_folder(root: Path) -> Path:
+    """The folder holding one folder per student: root, or the ``submitted`` folder of
+    the nbgrader course at root. A folder named ``submitted`` elsewhere is a student's,
+    and a student cannot decide who the class is: without the course's marks the
+    layout is ambiguous, and that is an error."""
+    if not (root / "submitted").is_dir():
+        return root
+    if any((root / mark).exists() for mark in NBGRADER_MARKS):
+        return root / "submitted"
+    raise BulkError(
+        f"{root} holds a folder named submitted but is not an nbgrader course (no "
+        f"{', '.join(NBGRADER_MARKS)}): pass the submitted folder itself, or rename that student's"
+    )
+
+
 def loose_files(root: Path) -> list[Path]:
     """Files lying beside the student folders, which are not graded."""
-    if (root / "submitted").is_dir():
-        root = root / "submitted"
+    try:
+        root = _class_folder(root)
+    except BulkError:
+        return []
     try:
         return sorted(p for p in root.iterdir() if not p.is_dir() and not _hidden(p))
     except OSError:
