@@ -33,10 +33,15 @@ import initlab
 from initlab import assignments
 from initlab.grading import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, SubmissionError, grade
 from initlab.ledger import Ledger, Result
-from initlab.sandbox import SKIPPED_NAMES, SandboxError, scratch, submission_files
+from initlab.sandbox import (
+    MAX_BYTES,
+    MAX_FILES,
+    SKIPPED_NAMES,
+    SandboxError,
+    scratch,
+    submission_files,
+)
 
-MAX_FILES = 200
-MAX_BYTES = 20 * 1024 * 1024  # per submission
 # A grading process that dies while grading the same submission this many times
 # (its own death, not the student process's) ends that submission as "crashed".
 MAX_WORKER_DEATHS = 2

@@ -25,7 +25,15 @@ import numpy as np
 from initlab import assignments
 from initlab.assignments.base import Assignment, Outcome, Plan, Step, with_dependencies
 from initlab.checks import Foreign, Verdict
-from initlab.sandbox import MAX_CHANNEL_BYTES, ChildRun, launch, scratch
+from initlab.sandbox import (
+    MAX_BYTES,
+    MAX_CHANNEL_BYTES,
+    MAX_FILES,
+    ChildRun,
+    launch,
+    scratch,
+    submission_files,
+)
 from initlab.sandbox import current as current_sandbox
 
 DEFAULT_TIMEOUT = 10.0
@@ -67,14 +75,38 @@ def locate(path: Path, assignment: Assignment | None = None) -> Submission:
     assignment = assignment or assignments.get()
     if not path.exists():
         raise SubmissionError(f"{path} does not exist")
+    # A link could point into another student's folder: what is graded is what is there.
+    _not_a_link(path)
     if path.is_dir():
-        return _folder(path.resolve(), assignment)
-    if path.suffix == ".py":
-        return _alone(path.resolve())
-    if path.suffix == ".ipynb":
+        submission = _folder(path.resolve(), assignment)
+    elif path.suffix == ".py":
+        submission = _alone(path.resolve())
+    elif path.suffix == ".ipynb":
         _check_notebook(path)
-        return _alone(path.resolve())
-    raise SubmissionError(f"{path} is not a .py file, a .ipynb notebook or a folder")
+        submission = _alone(path.resolve())
+    else:
+        raise SubmissionError(f"{path} is not a .py file, a .ipynb notebook or a folder")
+    _check_size(submission)
+    return submission
+
+
+def _not_a_link(path: Path) -> None:
+    if path.is_symlink():
+        raise SubmissionError(f"{path} is a symbolic link; a submission is graded from its files")
+
+
+def _check_size(submission: Submission) -> None:
+    """The caps of a submission sent to the sandbox, as in bulk grading."""
+    root = submission.root
+    files = (
+        [root / name for name in submission.files]
+        if submission.files is not None
+        else list(submission_files(root))
+    )
+    if len(files) > MAX_FILES or sum(f.stat().st_size for f in files) > MAX_BYTES:
+        raise SubmissionError(
+            f"{submission.path} holds more than {MAX_FILES} files or {MAX_BYTES} bytes"
+        )
 
 
 def _folder(path: Path, assignment: Assignment) -> Submission:
@@ -91,6 +123,8 @@ def _folder(path: Path, assignment: Assignment) -> Submission:
                 f"{path} holds {len(notebooks)} notebooks ({', '.join(notebooks)}); expected "
                 f"one, or one named {assignment.notebook}"
             )
+    for name in modules + notebooks:
+        _not_a_link(path / name)
     if notebooks and not modules:
         _check_notebook(path / notebooks[0])
     if not modules and not notebooks:
@@ -103,7 +137,10 @@ def _alone(path: Path) -> Submission:
     """A file graded on its own, with the .py files beside it (its helpers)."""
     helpers = []
     for other in sorted(path.parent.glob("*.py")):
-        if other == path or other.is_symlink() or not other.is_file():
+        if other == path:
+            continue
+        _not_a_link(other)
+        if not other.is_file():
             continue
         if len(helpers) < MAX_HELPERS and other.stat().st_size <= MAX_HELPER_BYTES:
             helpers.append(other.name)

@@ -55,6 +55,10 @@ TMP_BYTES = 64 * 1024 * 1024  # the child's private /tmp
 # is stopped. A frame's header is small; arrays are capped by the child per step.
 MAX_CHANNEL_BYTES = 512 * 1024 * 1024
 MAX_HEADER_BYTES = 1 << 20
+# A submission sent to the sandbox, at most (its private /tmp holds TMP_BYTES), in
+# single mode and in bulk.
+MAX_FILES = 200
+MAX_BYTES = 20 * 1024 * 1024
 ZYGOTE_START_SECONDS = 60.0
 SKIPPED_NAMES = {"__pycache__", ".ipynb_checkpoints"}
 # A child that cannot start (an exhausted process table right after a fork bomb)
