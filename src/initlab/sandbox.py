@@ -55,6 +55,9 @@ TMP_BYTES = 64 * 1024 * 1024  # the child's private /tmp
 # is stopped. A frame's header is small; arrays are capped by the child per step.
 MAX_CHANNEL_BYTES = 512 * 1024 * 1024
 MAX_HEADER_BYTES = 1 << 20
+# Frames of one run, at most: a run sends one per statement it loads, one per array and
+# one per step; a flood of tiny frames would otherwise cost the grader a dict each.
+MAX_FRAMES = 20_000
 # A submission sent to the sandbox, at most (its private /tmp holds TMP_BYTES), in
 # single mode and in bulk.
 MAX_FILES = 200
@@ -197,14 +200,14 @@ def _launch_once(sandbox: Sandbox, workdir: Path, submission: Path, timeout: flo
     finally:
         os.close(write_end)
     try:
-        data, timed_out, overflowed = _collect(process, read_end, timeout)
+        frames, timed_out, overflowed = _collect(process, read_end, timeout)
     finally:
         os.close(read_end)
     if timed_out or overflowed:
         # The whole group: bubblewrap, and with it the child's PID namespace.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-    return ChildRun(_frames(data), timed_out, overflowed, process.wait())
+    return ChildRun(frames, timed_out, overflowed, process.wait())
 
 
 class _Zygote:
@@ -262,7 +265,7 @@ class _Zygote:
         finally:
             os.close(write_end)
         try:
-            data, timed_out, overflowed = _collect(self.process, read_end, timeout, False)
+            frames, timed_out, overflowed = _collect(self.process, read_end, timeout, False)
         finally:
             os.close(read_end)
         code = None
@@ -274,7 +277,7 @@ class _Zygote:
             self.control.settimeout(None)
         if timed_out or overflowed or code is None:
             self.stop()  # its PID namespace, and the run in it, end with it
-        return ChildRun(_frames(data), timed_out, overflowed, code)
+        return ChildRun(frames, timed_out, overflowed, code)
 
 
 _zygotes = threading.local()
@@ -341,14 +344,78 @@ def _recv_exactly(connection: socket.socket, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
+class _Frames:
+    """The frames of a channel, decoded as its bytes come: up to the first one that is
+    cut short or malformed (the channel is open to student code, which may write
+    anything to it). Each frame costs its header's JSON once, and the bytes held are
+    those of the frames kept and the one being received."""
+
+    def __init__(self):
+        self.frames: list[tuple[dict, bytes]] = []
+        self.pending = bytearray()
+        self.received = 0
+        self.broken = False
+
+    def feed(self, chunk: bytes) -> bool:
+        """Take chunk; False once the channel sent more than MAX_CHANNEL_BYTES or
+        MAX_FRAMES frames (the run is then stopped)."""
+        self.received += len(chunk)
+        if self.received > MAX_CHANNEL_BYTES:
+            return False
+        if self.broken:
+            return True  # read and dropped: nothing after a malformed frame counts
+        self.pending += chunk
+        at = 0
+        while not self.broken:
+            frame = self._frame(at)
+            if frame is None:
+                break
+            header, start, end = frame
+            self.frames.append((header, bytes(self.pending[start:end])))
+            at = end
+            if len(self.frames) > MAX_FRAMES:
+                self.pending.clear()
+                return False
+        del self.pending[:at]  # once per chunk, not once per frame
+        if self.broken:
+            self.pending.clear()
+        return True
+
+    def _frame(self, at: int) -> tuple[dict, int, int] | None:
+        """The complete frame at offset at: (header, body start, body end); None when
+        it is not all there yet, or it is malformed (then broken)."""
+        pending = self.pending
+        if at + 4 > len(pending):
+            return None
+        length = int.from_bytes(pending[at : at + 4], "big")
+        if length > MAX_HEADER_BYTES:
+            self.broken = True
+            return None
+        start = at + 4 + length
+        if start > len(pending):
+            return None
+        try:
+            header = json.loads(bytes(pending[at + 4 : start]))
+        except (ValueError, RecursionError):
+            header = None
+        size = header.get("size") if isinstance(header, dict) else None
+        if type(size) is not int or not 0 <= size <= MAX_CHANNEL_BYTES:
+            self.broken = True
+            return None
+        if start + size > len(pending):
+            return None
+        return header, start, start + size
+
+
 def _collect(
     process: subprocess.Popen, channel: int, timeout: float, until_exit: bool = True
-) -> tuple[bytes, bool, bool]:
-    """(what the child sent, timed out, sent more than MAX_CHANNEL_BYTES), read as it
-    comes (a pipe holds 64 KiB) until every writer closed the channel and, until_exit,
-    process ended; or until process ended early, or the time is up."""
+) -> tuple[list[tuple[dict, bytes]], bool, bool]:
+    """(the frames the child sent, timed out, sent more than the caps: MAX_CHANNEL_BYTES,
+    MAX_FRAMES), decoded as they come (a pipe holds 64 KiB) until every writer closed
+    the channel and, until_exit, process ended; or until process ended early, or the
+    time is up."""
     deadline = time.monotonic() + timeout
-    received = bytearray()
+    decoder = _Frames()
     try:
         pidfd = os.pidfd_open(process.pid)
     except (AttributeError, OSError):
@@ -358,58 +425,33 @@ def _collect(
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return bytes(received), True, False
+                return decoder.frames, True, False
             wait = remaining if pidfd is not None else min(remaining, 0.05)
             if channel in select.select(watched, [], [], wait)[0]:
                 chunk = os.read(channel, 1 << 20)
-                received += chunk
-                if len(received) > MAX_CHANNEL_BYTES:
-                    return bytes(received), False, True
+                if not decoder.feed(chunk):
+                    return decoder.frames, False, True
                 if chunk:
                     continue
                 if not until_exit:
-                    return bytes(received), False, False
+                    return decoder.frames, False, False
                 # Every writer closed the channel: the child is ending.
                 try:
                     process.wait(timeout=remaining)
                 except subprocess.TimeoutExpired:
-                    return bytes(received), True, False
-                return bytes(received), False, False
+                    return decoder.frames, True, False
+                return decoder.frames, False, False
             if process.poll() is not None:
                 # Ended. A copy it made may still hold the pipe: take what is there now.
                 os.set_blocking(channel, False)
                 with contextlib.suppress(BlockingIOError):
                     while chunk := os.read(channel, 1 << 20):
-                        received += chunk
-                        if len(received) > MAX_CHANNEL_BYTES:
-                            return bytes(received), False, True
-                return bytes(received), False, False
+                        if not decoder.feed(chunk):
+                            return decoder.frames, False, True
+                return decoder.frames, False, False
     finally:
         if pidfd is not None:
             os.close(pidfd)
-
-
-def _frames(data: bytes) -> list[tuple[dict, bytes]]:
-    """The frames in data, up to the first one that is cut short or malformed (the
-    channel is open to student code, which may write anything to it)."""
-    frames, at = [], 0
-    while at + 4 <= len(data):
-        length = int.from_bytes(data[at : at + 4], "big")
-        if length > MAX_HEADER_BYTES or at + 4 + length > len(data):
-            break
-        try:
-            header = json.loads(data[at + 4 : at + 4 + length])
-            size = int(header["size"])
-        except (ValueError, KeyError, TypeError, RecursionError):
-            break
-        if not isinstance(header, dict) or size < 0:
-            break
-        start = at + 4 + length
-        if start + size > len(data):
-            break
-        frames.append((header, data[start : start + size]))
-        at = start + size
-    return frames
 
 
 def _bwrap_prefix() -> list[str]:
