@@ -45,11 +45,18 @@ def he_verdict(tmp_path, source):
     return {t.name: t for t in report.tests}["initialize_parameters_he"], report
 
 
+FALLBACK_TESTS = {
+    "test_the_fallback_is_recorded_and_says_the_uid_the_code_really_ran_as",
+    "test_the_fallback_never_runs_student_code_as_root_unless_allowed",
+    "test_a_failed_probe_does_not_fall_back_to_root",
+}
+
+
 @pytest.fixture(autouse=True)
 def full_sandbox(request):
     """The attacks below are real: they run only inside the full sandbox."""
     current = sandbox.current()
-    if request.node.name != "test_the_fallback_is_recorded_and_still_grades" and (
+    if request.node.name not in FALLBACK_TESTS and (
         current.mode != "bwrap" or (os.geteuid() == 0 and current.uid is None)
     ):
         pytest.fail(f"the attacks need the full sandbox; this machine has {current.description}")
@@ -230,20 +237,83 @@ def test_flooding_the_results_channel_costs_only_that_function(tmp_path):
     assert tests["initialize_parameters_he"].status == "passed"
 
 
-def test_the_fallback_is_recorded_and_still_grades(tmp_path):
-    """Without bubblewrap the command still grades, and says how the child ran."""
+RUNS_AS = (
+    "\n_he = initialize_parameters_he\n"
+    "def initialize_parameters_he(layers_dims):\n"
+    "    import os\n"
+    "    raise RuntimeError(f'ran as uid {os.geteuid()}')\n"
+)
+
+
+def fallback(tmp_path, *args):
+    """`initlab grade --json` of a submission that says its uid, without bubblewrap."""
     file = tmp_path / "solution.py"
-    file.write_text(SOLUTION)
-    done = subprocess.run(
-        [sys.executable, "-m", "initlab", "grade", "--json", str(file)],
+    file.write_text(SOLUTION + RUNS_AS)
+    return subprocess.run(
+        [sys.executable, "-m", "initlab", "grade", "--json", *args, str(file)],
         capture_output=True,
         text=True,
         env={**os.environ, "INITLAB_SANDBOX": "rlimits-only"},
-        check=True,
     )
+
+
+def test_the_fallback_is_recorded_and_says_the_uid_the_code_really_ran_as(tmp_path):
+    """Without bubblewrap the command still grades (here the interpreter lives under
+    /root, so no other uid can run it and the instructor must allow root), and its
+    label names the uid the student code had."""
+    done = fallback(tmp_path, "--allow-unsandboxed")
+    assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["score"] == 100
+    tests = {t["name"]: t for t in report["tests"]}
+    assert report["score"] == 100 - tests["initialize_parameters_he"]["max_score"]
+    uid = int(tests["initialize_parameters_he"]["message"].split("ran as uid ")[1].split()[0])
     assert report["sandbox"].startswith("sandbox: rlimits-only"), report["sandbox"]
+    assert f"as uid {uid}" in report["sandbox"], (uid, report["sandbox"])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can run student code as root")
+def test_the_fallback_never_runs_student_code_as_root_unless_allowed(tmp_path):
+    """No sandbox and no uid to drop to: a one-line refusal naming the flag, in single
+    mode and for a class, before any student code ran."""
+    if sandbox._reachable_uid(sandbox.UID_BASE) is not None:
+        pytest.skip("here the fallback can drop to an unprivileged uid")
+    done = fallback(tmp_path)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "would run as root" in done.stderr, done.stderr
+    assert "--allow-unsandboxed" in done.stderr
+    (tmp_path / "class" / "ann").mkdir(parents=True)
+    (tmp_path / "class" / "ann" / "initialization.py").write_text(SOLUTION)
+    db = tmp_path / "g.sqlite"
+    command = [sys.executable, "-m", "initlab", "grade", str(tmp_path / "class"), "--db", str(db)]
+    env = {**os.environ, "INITLAB_SANDBOX": "rlimits-only"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert done.returncode == 2 and "would run as root" in done.stderr, done.stderr
+    assert not db.exists()
+
+
+def test_a_failed_probe_does_not_fall_back_to_root(monkeypatch):
+    """bubblewrap failing its probe (memory pressure) is tried again, and a fallback
+    that would run as root is refused, not taken silently."""
+    calls = []
+
+    def failing(candidate):
+        calls.append(candidate)
+        return "bubblewrap does not start (Cannot allocate memory)"
+
+    monkeypatch.setattr(sandbox, "_probe", failing)
+    monkeypatch.setattr(sandbox, "PROBE_RETRIES", (0.0, 0.0))
+    monkeypatch.setattr(sandbox, "_reachable_uid", lambda uid: None)
+    monkeypatch.delenv(sandbox.ALLOW_UNSANDBOXED, raising=False)
+    sandbox._probed.cache_clear()
+    try:
+        if os.geteuid() == 0:
+            with pytest.raises(sandbox.SandboxError, match="would run as root"):
+                sandbox.current()
+        else:
+            assert sandbox.current().mode == "rlimits-only"
+        assert len(calls) == 3
+    finally:
+        sandbox._probed.cache_clear()
 
 
 def test_an_unknown_sandbox_setting_is_a_clear_error(tmp_path):

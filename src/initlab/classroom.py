@@ -32,7 +32,8 @@ from initlab.bulk import (
     read_task,
 )
 from initlab.ledger import Ledger, LedgerError, Result
-from initlab.sandbox import sweep_scratch
+from initlab.sandbox import SandboxError, sweep_scratch
+from initlab.sandbox import current as current_sandbox
 
 BANDS = [("100%", 100, 101), ("80-99%", 80, 100), ("50-79%", 50, 80), ("1-49%", 1e-9, 50)]
 LISTED = 20  # submissions named in the summary's list of errors, at most
@@ -45,8 +46,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         _check_exports(args)
         found = discover(args.path)
+        if not args.scheduler:
+            # The local grading processes have this machine's sandbox: one that would
+            # run student code as root is refused before anything is made or graded.
+            current_sandbox()
         ledger = Ledger(args.db)
-    except (BulkError, LedgerError) as error:
+    except (BulkError, LedgerError, SandboxError) as error:
         print(f"initlab grade: {error}", file=sys.stderr)
         return 2
     sweep_scratch()
@@ -62,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         "memory_mb": args.memory,
         "assignment": assignment.name,
         "rubric": args.rubric or assignment.default_rubric,
+        "allow_unsandboxed": args.allow_unsandboxed,
     }
     try:
         tasks = [read_task(student, folder, **options) for student, folder in found]

@@ -118,6 +118,11 @@ class Sandbox:
     def description(self) -> str:
         return f"sandbox: {self.mode} ({self.detail})"
 
+    @property
+    def as_root(self) -> bool:
+        """Whether student code would run as this machine's root."""
+        return self.uid is None and os.geteuid() == 0
+
     def command(self, workdir: Path, submission: Path, channel: int) -> list[str]:
         """The argv of one child for workdir's plan, sending its frames on channel."""
         # The child runs as a script: it needs numpy, not the rest of the package.
@@ -513,30 +518,62 @@ def _bwrap_path() -> Path | None:
         return Path(found) if found else None
 
 
-@lru_cache(maxsize=1)
+# Set (to 1) by --allow-unsandboxed: student code may run as root where no sandbox and
+# no other uid is available. The grading processes of a batch inherit it.
+ALLOW_UNSANDBOXED = "INITLAB_ALLOW_UNSANDBOXED"
+# A failed probe (bubblewrap not starting under memory pressure) is tried again after
+# these pauses before the fallback is considered.
+PROBE_RETRIES = (0.5, 2.0)
+
+
 def current() -> Sandbox:
     """This process's sandbox, probed once: bwrap when it works here, else rlimits-only.
 
     ``INITLAB_SANDBOX=bwrap`` makes a missing bubblewrap an error instead of a
-    fallback; ``INITLAB_SANDBOX=rlimits-only`` skips it."""
+    fallback; ``INITLAB_SANDBOX=rlimits-only`` skips it. Student code never runs as
+    root unless the instructor allowed it (``INITLAB_ALLOW_UNSANDBOXED=1``, which
+    ``--allow-unsandboxed`` sets): SandboxError instead."""
+    found = _probed()
+    if found.as_root and os.environ.get(ALLOW_UNSANDBOXED) != "1":
+        raise SandboxError(
+            f"{found.description}: student code would run as root, with every file of this "
+            "machine readable; pass --allow-unsandboxed to grade like that anyway"
+        )
+    return found
+
+
+@lru_cache(maxsize=1)
+def _probed() -> Sandbox:
     wanted = os.environ.get("INITLAB_SANDBOX", "auto")
     if wanted not in ("auto", "bwrap", "rlimits-only"):
         raise SandboxError(f"INITLAB_SANDBOX={wanted!r}; expected auto, bwrap or rlimits-only")
     uid, who = _unprivileged_uid()
     if wanted == "rlimits-only":
-        return Sandbox("rlimits-only", _reachable_uid(uid), f"asked for; {who}")
+        uid = _reachable_uid(uid)
+        return Sandbox("rlimits-only", uid, f"asked for; {_who(uid)}")
     if _bwrap_path() is None:
         why = "bubblewrap is not installed"
     else:
         candidate = Sandbox("bwrap", uid, f"no network, own PID namespace, {who}")
-        why = _probe(candidate)
-        if why is None:
-            return candidate
+        for pause in (*PROBE_RETRIES, None):
+            why = _probe(candidate)
+            if why is None:
+                return candidate
+            if pause is not None:
+                time.sleep(pause)
     if wanted == "bwrap":
         raise SandboxError(f"INITLAB_SANDBOX=bwrap but {why}")
     uid = _reachable_uid(uid)
-    who = f"as uid {uid}" if uid is not None else f"as uid {os.geteuid()}"
-    return Sandbox("rlimits-only", uid, f"{why}; {who}")
+    return Sandbox("rlimits-only", uid, f"{why}; {_who(uid)}")
+
+
+def _who(uid: int | None) -> str:
+    """The uid the child really runs under, said for people."""
+    if uid is not None:
+        return f"as uid {uid}"
+    if os.geteuid() == 0:
+        return "as uid 0, root: no other uid can run the interpreter here"
+    return f"as uid {os.geteuid()}"
 
 
 _slot_locks: list[int] = []  # held open for the life of the process: the slot is ours
