@@ -22,7 +22,6 @@ import queue
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +41,7 @@ from initlab.sandbox import (
     scratch,
     submission_files,
 )
+from initlab.sandbox import current as current_sandbox
 
 # A grading process that dies while grading the same submission this many times
 # (its own death, not the student process's) ends that submission as "crashed".
@@ -224,15 +224,18 @@ def grade_task(task: Task) -> Result:
         return result
     if task.allow_unsandboxed:
         os.environ[ALLOW_UNSANDBOXED] = "1"
+    # Under bubblewrap the sandbox is sent the files as bytes: the copy stays the
+    # grader's own. Only a child running on the host as another uid reads it itself.
+    shared = current_sandbox().mode != "bwrap"
     with scratch("submission") as temporary:
         folder = Path(temporary) / "submission"
         for name, data in task.files.items():
             path = folder / name
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o755 if shared else 0o700)
             path.write_bytes(data)
-            path.chmod(0o644)
-        folder.chmod(0o755)
-        Path(temporary).chmod(0o711)  # a child running as another uid reads the files
+            path.chmod(0o644 if shared else 0o600)
+        folder.chmod(0o755 if shared else 0o700)
+        Path(temporary).chmod(0o711 if shared else 0o700)
         try:
             report = grade(
                 folder, task.hidden, task.timeout, task.memory_mb, task.assignment, task.rubric
@@ -278,7 +281,9 @@ class LocalPool:
         self.stopping = threading.Event()
         self.processes: set[subprocess.Popen] = set()
         self.lock = threading.Lock()
-        self.log = tempfile.TemporaryDirectory(prefix="initlab-workers-")
+        # Named for this process like the scratch folders: a kill -9 leaves it for the
+        # next batch's sweep_scratch.
+        self.log = scratch("workers")
         self.description = f"{workers} local worker{'s' if workers > 1 else ''}"
 
     def map(self, tasks: list[Task]) -> Iterator[Result]:
@@ -349,7 +354,12 @@ class LocalPool:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
-                env={**os.environ, "INITLAB_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+                env={
+                    **os.environ,
+                    "INITLAB_NUM_THREADS": "1",
+                    "OPENBLAS_NUM_THREADS": "1",
+                    DRIVER_PID: str(os.getpid()),
+                },
             )
             log.close()
             self.processes.add(process)
@@ -385,8 +395,28 @@ def _exchange(worker: subprocess.Popen, line: str) -> str:
     return worker.stdout.readline().decode()
 
 
+# The pid of the command a local grading process works for: it ends with that command.
+DRIVER_PID = "INITLAB_DRIVER_PID"
+
+
+def _die_with_driver() -> None:
+    """A parent-death signal (SIGKILL), so that a ``kill -9`` of the command ends its
+    grading processes too (their sandboxes die with them); if the command is already
+    gone, end now."""
+    import ctypes
+    import signal
+
+    driver = os.environ.get(DRIVER_PID)
+    if not driver or not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != int(driver):
+        os._exit(1)
+
+
 def serve() -> None:
     """A local grading process: one JSON task per line in, one JSON result per line out."""
+    _die_with_driver()
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not break lines
     for line in sys.stdin:
