@@ -377,3 +377,26 @@ def test_scratch_folders_of_dead_processes_are_swept(tmp_path):
         sandbox.sweep_scratch()
         assert not stale.exists()
         assert Path(mine).exists()
+
+
+CAPABILITY_BITS = {"CAP_DAC_OVERRIDE": 1, "CAP_FOWNER": 3, "CAP_KILL": 5, "CAP_SETGID": 6,
+                   "CAP_SETUID": 7, "CAP_SYS_ADMIN": 21}  # fmt: skip
+
+
+def test_the_sandbox_keeps_only_the_capabilities_it_needs(tmp_path):
+    """Its first process (root in it) has setuid, setgid, kill, dac_override and fowner,
+    nothing else (no CAP_SYS_ADMIN); a run has none at all."""
+    wanted = sum(1 << CAPABILITY_BITS[name] for name in sandbox.ZYGOTE_CAPABILITIES)
+    check = (
+        "def caps(pid):\n"
+        "    lines = open(f'/proc/{pid}/status').read().splitlines()\n"
+        "    return {l.split(':')[0]: int(l.split()[1], 16) for l in lines if l.startswith('Cap')}\n"
+        "zygote, mine = caps(os.getppid()), caps('self')\n"
+        f"if zygote['CapEff'] != {wanted} or zygote['CapPrm'] != {wanted}:\n"
+        "    leaks.append(f'the zygote has {zygote}')\n"
+        "if any(mine[k] for k in ('CapEff', 'CapPrm', 'CapInh', 'CapAmb')):\n"
+        "    leaks.append(f'the run has {mine}')\n"
+    )
+    verdict, _ = he_verdict(tmp_path, guarded(check))
+    assert verdict.status == "passed", verdict.message
+    assert not wanted & (1 << CAPABILITY_BITS["CAP_SYS_ADMIN"])

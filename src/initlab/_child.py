@@ -326,7 +326,7 @@ def serve(control: int, uid: int | None) -> None:
             return  # something will not die: the grader starts a new sandbox
         # Nothing of one run may reach the next: its files, its System V IPC objects.
         _clear(Path("/tmp"), _mounted_under(Path("/tmp")), shutil)
-        _remove_ipc_objects()
+        _remove_ipc_objects(uid)
         _send(control, {"kind": "ended", "code": os.waitstatus_to_exitcode(status)})
 
 
@@ -335,7 +335,13 @@ def _become(uid: int, ctypes) -> None:
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
-    if ctypes.CDLL(None).prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+    libc = ctypes.CDLL(None, use_errno=True)
+    # Its permitted and effective capabilities went with root; the inheritable ones the
+    # sandbox's root kept go too: a run holds none at all.
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    if libc.capset(header, (ctypes.c_uint32 * 6)()) != 0:
+        raise OSError(ctypes.get_errno(), "cannot clear the inheritable capabilities")
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
         raise OSError("cannot set no_new_privs")
 
 
@@ -418,17 +424,25 @@ def _remove(path: Path, shutil) -> None:
         path.unlink(missing_ok=True)
 
 
-def _remove_ipc_objects() -> None:
+def _remove_ipc_objects(uid: int | None = None) -> None:
     """Remove the shared memory segments, message queues and semaphores of this
-    sandbox's IPC namespace (its own: every one was made by a run)."""
+    sandbox's IPC namespace (its own: every one was made by a run). Removing one takes
+    its owner or CAP_SYS_ADMIN, which the sandbox does not keep: runs as uid, their
+    objects are removed as uid (effective only, and back)."""
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
-    for kind, control in (("shm", libc.shmctl), ("msg", libc.msgctl), ("sem", libc.semctl)):
-        with open(f"/proc/sysvipc/{kind}") as table:
-            for line in table.readlines()[1:]:
-                identifier = int(line.split()[1])
-                control(identifier, 0, None)  # IPC_RMID; semctl ignores its 3rd argument
+    if uid is not None:
+        os.seteuid(uid)
+    try:
+        for kind, control in (("shm", libc.shmctl), ("msg", libc.msgctl), ("sem", libc.semctl)):
+            with open(f"/proc/sysvipc/{kind}") as table:
+                for line in table.readlines()[1:]:
+                    identifier = int(line.split()[1])
+                    control(identifier, 0, None)  # IPC_RMID; semctl ignores its 3rd argument
+    finally:
+        if uid is not None:
+            os.seteuid(0)
 
 
 def _end_leftovers() -> bool:

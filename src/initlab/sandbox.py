@@ -63,6 +63,11 @@ MAX_FRAMES = 20_000
 MAX_FILES = 200
 MAX_BYTES = 20 * 1024 * 1024
 ZYGOTE_START_SECONDS = 60.0
+# What the sandbox's first process (root in it) keeps: setuid/setgid to give each run
+# the slot's uid, kill to end what a run left, dac_override and fowner to remove the
+# files a run left (in folders it made unwritable). It removes a run's IPC objects as
+# their owner (seteuid), so no CAP_SYS_ADMIN. Each run has none once it is that uid.
+ZYGOTE_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
 SKIPPED_NAMES = {"__pycache__", ".ipynb_checkpoints"}
 # A child that cannot start (an exhausted process table right after a fork bomb)
 # is tried again after these pauses before the run counts as an infrastructure error.
@@ -135,7 +140,9 @@ class Sandbox:
         drop = []
         if self.uid is not None and drop_uid:
             drop = [f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups"]
-            drop += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+            drop += ["--inh-caps=-all", "--no-new-privs"]
+            if self.mode == "rlimits-only":  # in bwrap, the few capabilities left go with root
+                drop.append("--bounding-set=-all")
         # Killed with the process that started it, even by SIGKILL: a grading worker
         # that dies leaves no student code running. (setpriv sets it after the uid.)
         guard = [setpriv, "--pdeathsig", "KILL"] if setpriv else []
@@ -469,6 +476,10 @@ def _bwrap_prefix() -> list[str]:
         "--unshare-cgroup-try",
         "--die-with-parent",
         "--new-session",
+        # Root in the sandbox keeps only what its first process needs to hand each run a
+        # fresh uid and clean up after it (ZYGOTE_CAPABILITIES), never CAP_SYS_ADMIN.
+        "--cap-drop", "ALL",
+        *[arg for cap in ZYGOTE_CAPABILITIES for arg in ("--cap-add", cap)],
         "--clearenv",
         *[arg for key, value in CHILD_ENV.items() for arg in ("--setenv", key, value)],
         "--ro-bind", "/usr", "/usr",
