@@ -400,3 +400,43 @@ def test_the_sandbox_keeps_only_the_capabilities_it_needs(tmp_path):
     verdict, _ = he_verdict(tmp_path, guarded(check))
     assert verdict.status == "passed", verdict.message
     assert not wanted & (1 << CAPABILITY_BITS["CAP_SYS_ADMIN"])
+
+
+@pytest.mark.skipif(not X86_64, reason="the key system calls are spelled for x86_64")
+def test_no_run_reaches_a_kernel_key_of_the_grader_or_of_another_run(tmp_path):
+    """A first run tries to fill its uid's key quota through the persistent keyring (so
+    the next run could not get a fresh session keyring and kept the grader's); the next
+    one looks for a key in the grader's session keyring. Neither gets a key system call
+    through: they fail with EPERM."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    secret = libc.syscall(248, b"user", b"initlab-grader-secret", b"x", 1, ctypes.c_int(-3))
+    assert secret > 0, ctypes.get_errno()
+    try:
+        filler = (
+            "import ctypes\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "persistent = libc.syscall(250, 22, ctypes.c_int(-1), ctypes.c_int(-3))\n"
+            "target = persistent if persistent >= 0 else -4\n"
+            "added = 0\n"
+            "for i in range(1000):\n"
+            "    if libc.syscall(248, b'user', f'k{i}'.encode(), b'x' * 1000, 1000, ctypes.c_int(target)) < 0:\n"
+            "        break\n"
+            "    added += 1\n"
+            "if added:\n"
+            "    leaks.append(f'{added} keys stored')\n"
+        )
+        assert he_verdict(tmp_path, guarded(filler))[0].status == "passed"
+        finder = (
+            "import ctypes, errno\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "found = libc.syscall(250, 10, ctypes.c_int(-3), b'user', b'initlab-grader-secret', 0)\n"
+            "if found >= 0:\n"
+            "    leaks.append('the grader key')\n"
+            "if libc.syscall(250, 0, ctypes.c_int(-3), 0) != -1 or ctypes.get_errno() != errno.EPERM:\n"
+            "    leaks.append('keyctl is not filtered')\n"
+        )
+        assert he_verdict(tmp_path, guarded(finder))[0].status == "passed"
+    finally:
+        libc.syscall(250, 3, ctypes.c_int(secret))  # KEYCTL_REVOKE

@@ -132,19 +132,88 @@ def limit_resources(memory_mb: int, cpu_seconds: int | None = None) -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
 
 
+# System call numbers of the kernel key facility, and the audit arch of the machine.
+_KEY_CALLS = {
+    "x86_64": (0xC000003E, {"add_key": 248, "request_key": 249, "keyctl": 250}),
+    "aarch64": (0xC00000B7, {"add_key": 217, "request_key": 218, "keyctl": 219}),
+}
+
+
 def fresh_keyrings() -> None:
-    """No kernel key of an earlier run: a new session keyring, and the uid's user
-    keyrings (which outlive its processes) emptied, before any student code."""
+    """No kernel key of an earlier run or of the grader: the uid's user and persistent
+    keyrings (which outlive its processes) emptied, a new session keyring joined (an
+    OSError when there is none to be had: the run must not go on with the one it
+    inherited), then no key system call at all for the student code (seccomp)."""
+    import ctypes
+    import platform
+    import time
+
+    machine = _KEY_CALLS.get(platform.machine())
+    if machine is None:
+        return
+    keyctl = machine[1]["keyctl"]
+    libc = ctypes.CDLL(None, use_errno=True)
+    for keyring in (-4, -5):  # KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING
+        libc.syscall(keyctl, 7, ctypes.c_int(keyring))  # KEYCTL_CLEAR
+    persistent = libc.syscall(keyctl, 22, ctypes.c_int(-1), ctypes.c_int(-4))  # GET_PERSISTENT
+    if persistent >= 0:
+        libc.syscall(keyctl, 7, ctypes.c_int(persistent))
+    # Freed keys are reclaimed by the kernel a moment later: a quota still full is tried
+    # again before the run gives up.
+    for pause in (0.0, 0.05, 0.2, 0.5):
+        time.sleep(pause)
+        if _join_session_keyring():
+            break
+    else:
+        raise OSError("cannot join a fresh session keyring (the uid's key quota is full)")
+    _forbid_key_calls(libc, *machine)
+
+
+def _join_session_keyring() -> bool:
+    """KEYCTL_JOIN_SESSION_KEYRING: a new, anonymous session keyring; False if refused."""
     import ctypes
     import platform
 
-    keyctl = {"x86_64": 250, "aarch64": 219}.get(platform.machine())
-    if keyctl is None:
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall(keyctl, 1, None)  # KEYCTL_JOIN_SESSION_KEYRING: a new, anonymous one
-    for keyring in (-4, -5):  # KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING
-        libc.syscall(keyctl, 7, ctypes.c_int(keyring))  # KEYCTL_CLEAR
+    machine = _KEY_CALLS.get(platform.machine())
+    if machine is None:
+        return True
+    return ctypes.CDLL(None).syscall(machine[1]["keyctl"], 1, None) >= 0
+
+
+def _forbid_key_calls(libc, arch: int, calls: dict[str, int]) -> None:
+    """A seccomp filter: add_key, request_key and keyctl fail with EPERM, and so does
+    every system call of another ABI (x32, 32-bit), whose numbers differ."""
+    import ctypes
+
+    class Filter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                    ("k", ctypes.c_uint32)]  # fmt: skip
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+
+    load, equal, at_least, answer = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, JEQ|K, JGE|K, RET|K
+    allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    add_key, request_key, keyctl = calls["add_key"], calls["request_key"], calls["keyctl"]
+    program = [
+        (load, 0, 0, 4),  # seccomp_data.arch
+        (equal, 1, 0, arch),
+        (answer, 0, 0, deny),
+        (load, 0, 0, 0),  # seccomp_data.nr
+        (at_least, 4, 0, 0x40000000),  # the x32 ABI's numbers
+        (equal, 3, 0, add_key),
+        (equal, 2, 0, request_key),
+        (equal, 1, 0, keyctl),
+        (answer, 0, 0, allow),
+        (answer, 0, 0, deny),
+    ]
+    filters = (Filter * len(program))(*[Filter(*line) for line in program])
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS, which seccomp needs
+        raise OSError(ctypes.get_errno(), "cannot set no_new_privs")
+    prog = Program(len(program), filters)
+    # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+    if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "cannot install the seccomp filter")
 
 
 def run(workdir: Path, channel: int) -> None:
@@ -314,6 +383,10 @@ def serve(control: int, uid: int | None) -> None:
                 workdir = _unpack(request, body, folder)
                 sys.argv[1:] = [str(workdir), str(channel)]  # as when run on its own
                 os.chdir(workdir)
+                # A session keyring of its own, made as the sandbox's root (whose key quota
+                # no run can fill), so the one it inherited, the grader's, is never its.
+                if not _join_session_keyring():
+                    raise OSError("cannot join a fresh session keyring")
                 if uid is not None:
                     _become(uid, ctypes)
                 run(workdir, channel)
