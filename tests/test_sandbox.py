@@ -440,3 +440,31 @@ def test_no_run_reaches_a_kernel_key_of_the_grader_or_of_another_run(tmp_path):
         assert he_verdict(tmp_path, guarded(finder))[0].status == "passed"
     finally:
         libc.syscall(250, 3, ctypes.c_int(secret))  # KEYCTL_REVOKE
+
+
+def test_system_v_shared_memory_and_queues_are_bounded_per_sandbox(tmp_path):
+    """Memory --memory does not see: a segment larger than 1 MiB is refused, and
+    segments created, filled and detached in a loop stop at 1 MiB in all."""
+    check = (
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "libc.shmat.restype = ctypes.c_void_p\n"
+        "if libc.shmget(0, 4 << 20, 0o1600) != -1:\n"
+        "    leaks.append('a 4 MiB segment')\n"
+        "held = 0\n"
+        "for _ in range(64):\n"
+        "    segment = libc.shmget(0, 256 << 10, 0o1600)\n"
+        "    if segment == -1:\n"
+        "        break\n"
+        "    address = libc.shmat(segment, None, 0)\n"
+        "    ctypes.memset(address, 1, 256 << 10)\n"
+        "    libc.shmdt(ctypes.c_void_p(address))\n"
+        "    held += 256 << 10\n"
+        "if held > 1 << 20:\n"
+        "    leaks.append(f'{held} bytes of shared memory')\n"
+        "queues = sum(libc.msgget(0, 0o1600) != -1 for _ in range(64))\n"
+        "if queues > 16:\n"
+        "    leaks.append(f'{queues} message queues')\n"
+    )
+    verdict, _ = he_verdict(tmp_path, guarded(check))
+    assert verdict.status == "passed", verdict.message

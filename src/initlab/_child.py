@@ -366,6 +366,7 @@ def serve(control: int, uid: int | None) -> None:
 
     # Not dumpable: a child can neither trace it nor open its files in /proc.
     ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    _limit_ipc()
     connection = socket.socket(fileno=control)
     _send(control, {"kind": "ready"})
     while True:
@@ -401,6 +402,28 @@ def serve(control: int, uid: int | None) -> None:
         _clear(Path("/tmp"), _mounted_under(Path("/tmp")), shutil)
         _remove_ipc_objects(uid)
         _send(control, {"kind": "ended", "code": os.waitstatus_to_exitcode(status)})
+
+
+# System V IPC of a whole sandbox, at most (the limits of its own IPC namespace, which
+# its root sets): memory that --memory (an address-space limit) does not see, held by
+# the kernel for as long as the objects exist.
+IPC_LIMITS = {
+    "shmmax": 1 << 20,  # bytes per shared memory segment
+    "shmall": 256,  # pages of shared memory in all: 1 MiB
+    "shmmni": 16,  # segments
+    "msgmax": 8192,  # bytes per message
+    "msgmnb": 65536,  # bytes per message queue
+    "msgmni": 16,  # message queues: 1 MiB in all
+    "sem": "32 512 32 16",  # per set, in all, per semop call, sets
+}
+
+
+def _limit_ipc() -> None:
+    """Set IPC_LIMITS in this sandbox's IPC namespace; an OSError if it cannot (the
+    sandbox then does not start: a run must not have the host's limits)."""
+    for name, value in IPC_LIMITS.items():
+        with open(f"/proc/sys/kernel/{name}", "w") as setting:
+            setting.write(f"{value}\n")
 
 
 def _become(uid: int, ctypes) -> None:
