@@ -148,6 +148,15 @@ HOSTILE = {
         ["initialize_parameters_he"],
         {"error"},
     ),
+    # Full marks by handing the work to the answer key, which the sandbox does not hold.
+    "delegates_to_the_grader": (
+        he_first(
+            "from initlab import reference\n"
+            "return reference.initialize_parameters_he(layers_dims)"
+        ),
+        ["initialize_parameters_he"],
+        {"error"},
+    ),
     "reads_ledger": (
         he_first("open(LEDGER, 'rb').read()"),
         ["initialize_parameters_he"],
@@ -249,6 +258,12 @@ def test_each_hostile_submission_is_recorded_with_zero_for_its_attack(graded_cla
     # The attack costs nothing else: the other functions are the solution's.
     for function in set(RUBRIC) - set(attacked) - {"initialize_parameters_he"}:
         assert row["tests"][function][1] == "passed", (function, row["tests"][function])
+
+
+def test_a_submission_that_delegates_to_the_grader_is_diagnosed_uses_grader(graded_class):
+    _, db, _ = graded_class
+    row = ledger_rows(db)["delegates_to_the_grader"]
+    assert row["tests"]["initialize_parameters_he"] == (0, "error", ["uses_grader"]), row
 
 
 @pytest.mark.parametrize("name", sorted(HONEST))

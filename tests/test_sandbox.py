@@ -468,3 +468,47 @@ def test_system_v_shared_memory_and_queues_are_bounded_per_sandbox(tmp_path):
     )
     verdict, _ = he_verdict(tmp_path, guarded(check))
     assert verdict.status == "passed", verdict.message
+
+
+DELEGATES = {
+    "import": "import initlab.reference\n    return initlab.reference.initialize_parameters_he(layers_dims)\n",
+    "from_import": "from initlab import reference\n    return reference.initialize_parameters_he(layers_dims)\n",
+    "importlib": "import importlib\n    return importlib.import_module('initlab.reference').initialize_parameters_he(layers_dims)\n",
+}
+
+
+@pytest.mark.parametrize("how", sorted(DELEGATES))
+def test_a_submission_that_delegates_to_the_grader_gets_uses_grader_and_no_points(tmp_path, how):
+    """The answer key is not in the sandbox: a function that imports initlab fails with
+    its own diagnosis, uses_grader, and the honest functions keep their points."""
+    source = SOLUTION.replace(
+        "def initialize_parameters_he(layers_dims):\n",
+        "def initialize_parameters_he(layers_dims):\n    " + DELEGATES[how]
+        + "\n\ndef _replaced(layers_dims):\n",
+    )
+    verdict, report = he_verdict(tmp_path, source)
+    assert (verdict.score, verdict.status) == (0, "error"), verdict
+    assert [d.code for d in verdict.diagnoses] == ["uses_grader"], verdict.diagnoses
+    assert report.score == 100 - verdict.max_score
+
+
+def test_the_grader_files_are_not_readable_in_the_sandbox(tmp_path):
+    """Neither the package folder (reference, kernel, checks) nor its installed copy, nor
+    anything but the child's own two files."""
+    import initlab
+
+    package = Path(initlab.__file__).resolve().parent
+    check = (
+        "import glob\n"
+        f"for name in ('reference.py', 'checks', 'assignments', '_kernel.pyx', 'grading.py'):\n"
+        f"    if os.path.exists(os.path.join({str(package)!r}, name)):\n"
+        "        leaks.append(name)\n"
+        "here = os.path.dirname(sys.argv[0])\n"
+        "if sorted(os.listdir(here)) != ['_child.py', '_loader.py']:\n"
+        "    leaks.append(f'beside the child: {os.listdir(here)}')\n"
+        "found = [p for p in glob.glob(sys.prefix + '/lib/*/site-packages/initlab/*')]\n"
+        "if found:\n"
+        "    leaks.append(f'installed: {found[:3]}')\n"
+    )
+    verdict, _ = he_verdict(tmp_path, guarded(check))
+    assert verdict.status == "passed", verdict.message

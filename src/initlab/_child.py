@@ -559,7 +559,23 @@ def _end_leftovers() -> bool:
     return False
 
 
+class _GraderHidden:
+    """A meta path finder: the initlab package (the reference, the kernel, the checks)
+    is not importable by submission code, said as such. The sandbox does not hold its
+    files either; this makes the attempt a clear error rather than a namespace package."""
+
+    @staticmethod
+    def find_spec(fullname, path=None, target=None):
+        if fullname == "initlab" or fullname.startswith("initlab."):
+            raise ModuleNotFoundError(GRADER_HIDDEN, name="initlab")
+        return None
+
+
+GRADER_HIDDEN = "initlab is the grader: submissions cannot use it while graded"
+
+
 if __name__ == "__main__":
+    sys.meta_path.insert(0, _GraderHidden)
     if sys.argv[1] == "--zygote":
         serve(int(sys.argv[2]), int(sys.argv[3]) if sys.argv[3] else None)
     else:

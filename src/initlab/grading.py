@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import shutil
 import time
 from collections.abc import Mapping
@@ -341,9 +342,24 @@ def _outcome(record: dict, arrays: dict[str, bytes]) -> Outcome:
             return Outcome("exception", error="its result record is malformed")
     error = record.get("error", "")
     error = plain(error[:2000], one_line=False) if isinstance(error, str) else "unknown error"
+    if status in ("unavailable", "exception", "load_error") and _uses_grader(error):
+        return Outcome("uses_grader", error=USES_GRADER)
     if status in ("not_implemented", "missing_function", "load_error", "unavailable"):
         return Outcome(status, error=error)
     return Outcome("exception", error=error or "unknown error")
+
+
+USES_GRADER = "it uses initlab, the grader's own code, which a submission may not use"
+# How the child says an import of initlab failed: its loader's placeholder, the finder
+# that hides the package, or Python's own message where the package is simply absent.
+_GRADER_IMPORT = re.compile(
+    r"(?<![\w.])initlab (?:is not available while grading|could not be imported|is the grader)"
+    r"|No module named 'initlab[.']"
+)
+
+
+def _uses_grader(error: str) -> bool:
+    return _GRADER_IMPORT.search(error) is not None
 
 
 class Unreadable(ValueError):

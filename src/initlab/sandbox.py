@@ -26,6 +26,7 @@ never the student's: ``launch`` raises ``SandboxError``.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import json
@@ -131,7 +132,7 @@ class Sandbox:
     def command(self, workdir: Path, submission: Path, channel: int) -> list[str]:
         """The argv of one child for workdir's plan, sending its frames on channel."""
         # The child runs as a script: it needs numpy, not the rest of the package.
-        child = [str(CHILD), str(workdir), str(channel)]
+        child = [str(_child_script()), str(workdir), str(channel)]
         return self._argv(child, _binds([submission, workdir]))
 
     def _argv(self, python_args: list[str], binds: list[str], drop_uid: bool = True) -> list[str]:
@@ -229,7 +230,7 @@ class _Zygote:
         ours, theirs = socket.socketpair()
         # The zygote keeps the sandbox's root; each child it forks drops to the slot's
         # uid before any student code, so no child can signal or trace its zygote.
-        zygote = [str(CHILD), "--zygote", str(theirs.fileno()), str(sandbox.uid or "")]
+        zygote = [str(_child_script()), "--zygote", str(theirs.fileno()), str(sandbox.uid or "")]
         argv = sandbox._argv(zygote, _binds([]), drop_uid=False)
         self.process = subprocess.Popen(
             argv,
@@ -494,12 +495,39 @@ def _bwrap_prefix() -> list[str]:
     ]  # fmt: skip
 
 
+PACKAGE = Path(__file__).resolve().parent
+# The files the child runs: everything else of the package (the reference, the kernel,
+# the checks, the assignments' expected values) is the grader's and stays out of reach.
+CHILD_FILES = ("_child.py", "_loader.py")
+
+
+def _child_script() -> Path:
+    """The child's script in a folder of its own holding only CHILD_FILES: copies made
+    once per process (readable by the slot's uid, which runs them without bwrap)."""
+    folder = _child_folder()
+    for name in CHILD_FILES:
+        source, target = CHILD.with_name(name), folder / name
+        if source.is_file() and not target.exists():
+            shutil.copyfile(source, target)
+            target.chmod(0o644)
+    return folder / CHILD.name
+
+
+@lru_cache(maxsize=1)
+def _child_folder() -> Path:
+    # Named like the scratch folders: swept when this process was killed.
+    folder = Path(tempfile.mkdtemp(prefix=f"initlab-child-{os.getpid()}-", dir=SCRATCH))
+    folder.chmod(0o755)
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
 def _binds(paths: list[Path]) -> list[str]:
-    """Read-only binds of the interpreter, the environment, the package and paths, at
-    their own paths: nothing the child can write outlives it."""
-    # The package, for the child's script and for notebooks that import initlab (an
-    # editable install keeps it outside the environment); never the project around it.
-    read_only = [Path(sys.base_prefix), Path(sys.prefix), CHILD.parent, *paths]
+    """Read-only binds of the interpreter, the environment, the child's own files and
+    paths, at their own paths: nothing the child can write outlives it. The initlab
+    package is not there: installed in the environment, it is covered by an empty
+    folder."""
+    read_only = [Path(sys.base_prefix), Path(sys.prefix), _child_script().parent, *paths]
     args: list[str] = []
     made: set[Path] = {Path("/"), Path("/tmp")}
     for path in read_only:
@@ -513,6 +541,8 @@ def _binds(paths: list[Path]) -> list[str]:
                 made.add(parent)
         args += ["--ro-bind", str(path), str(path)]
         made.add(path)
+    if any(PACKAGE.is_relative_to(p.resolve()) for p in read_only[:2]):
+        args += ["--size", "4096", "--perms", "0555", "--tmpfs", str(PACKAGE)]
     return args
 
 
@@ -620,7 +650,8 @@ def _reachable_uid(uid: int | None) -> int | None:
 
 def _probe(sandbox: Sandbox) -> str | None:
     """None when the sandbox starts Python and imports the child here, else why not."""
-    argv = sandbox._argv(["-c", f"import numpy; open({str(CHILD)!r}).close()"], _binds([]))
+    script = str(_child_script())
+    argv = sandbox._argv(["-c", f"import numpy; open({script!r}).close()"], _binds([]))
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env={})
     except (OSError, subprocess.TimeoutExpired) as error:
