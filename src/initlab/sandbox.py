@@ -294,14 +294,26 @@ class _Zygote:
 
 
 _zygotes = threading.local()
+_started: set[_Zygote] = set()  # every zygote of this process, stopped when it exits
 
 
 def _zygote(sandbox: Sandbox) -> _Zygote:
     """This thread's zygote, started again when the last one ended."""
     zygote = getattr(_zygotes, "current", None)
     if zygote is None or not zygote.alive:
+        if zygote is not None:  # ended: only its end of the control socket is left
+            zygote.control.close()
+            _started.discard(zygote)
         zygote = _zygotes.current = _Zygote(sandbox)
+        _started.add(zygote)
     return zygote
+
+
+@atexit.register
+def _stop_zygotes() -> None:
+    for zygote in list(_started):
+        if zygote.alive:
+            zygote.stop()
 
 
 def _request(workdir: Path, submission: Path) -> tuple[dict, bytes]:
