@@ -396,7 +396,8 @@ class _Frames:
             if frame is None:
                 break
             header, start, end = frame
-            self.frames.append((header, bytes(self.pending[start:end])))
+            with memoryview(self.pending) as view:  # one copy of the body, not two
+                self.frames.append((header, bytes(view[start:end])))
             at = end
             if len(self.frames) > MAX_FRAMES:
                 self.pending.clear()
