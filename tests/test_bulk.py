@@ -148,6 +148,15 @@ HOSTILE = {
         ["initialize_parameters_he"],
         {"error"},
     ),
+    # Full marks by handing the work to the answer key, which the sandbox does not hold.
+    "delegates_to_the_grader": (
+        he_first(
+            "from initlab import reference\n"
+            "return reference.initialize_parameters_he(layers_dims)"
+        ),
+        ["initialize_parameters_he"],
+        {"error"},
+    ),
     "reads_ledger": (
         he_first("open(LEDGER, 'rb').read()"),
         ["initialize_parameters_he"],
@@ -249,6 +258,12 @@ def test_each_hostile_submission_is_recorded_with_zero_for_its_attack(graded_cla
     # The attack costs nothing else: the other functions are the solution's.
     for function in set(RUBRIC) - set(attacked) - {"initialize_parameters_he"}:
         assert row["tests"][function][1] == "passed", (function, row["tests"][function])
+
+
+def test_a_submission_that_delegates_to_the_grader_is_diagnosed_uses_grader(graded_class):
+    _, db, _ = graded_class
+    row = ledger_rows(db)["delegates_to_the_grader"]
+    assert row["tests"]["initialize_parameters_he"] == (0, "error", ["uses_grader"]), row
 
 
 @pytest.mark.parametrize("name", sorted(HONEST))
@@ -437,6 +452,7 @@ def test_nbgrader_layout_is_accepted(tmp_path, capsys):
         folder.mkdir(parents=True)
         (folder / "Initialization.ipynb").write_text(json.dumps(notebook))
         (folder / "timestamp.txt").write_text("2026-11-23 10:00:00")
+    (tmp_path / "course" / "nbgrader_config.py").write_text("c = get_config()\n")
     assert main(["grade", str(tmp_path / "course"), "--db", str(tmp_path / "db.sqlite")]) == 0
     rows = ledger_rows(tmp_path / "db.sqlite")
     assert {k: v["score"] for k, v in rows.items()} == {"ann": 100, "ben": 100}
@@ -574,3 +590,93 @@ def test_a_grading_process_that_answers_garbage_is_infrastructure(tmp_path, monk
     [result] = list(pool.map([read_task("dana", folder)]))
     pool.close()
     assert result.status == "infrastructure" and "garbage" in result.reason
+
+
+def test_a_student_folder_named_submitted_cannot_replace_the_class(tmp_path, capsys):
+    """Only an nbgrader course (nbgrader_config.py, gradebook.db or source/) has its
+    submissions in submitted/; elsewhere that folder is a student's, and the layout is
+    ambiguous: a one-line error, nobody graded as someone else."""
+    for student in ("alice", "bob", "submitted/alice", "submitted/bob"):
+        (tmp_path / "class" / student).mkdir(parents=True)
+        (tmp_path / "class" / student / "initialization.py").write_text(INITIALIZATION)
+    db = tmp_path / "g.sqlite"
+    assert main(["grade", str(tmp_path / "class"), "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("initlab grade: ") and err.count("\n") == 1, err
+    assert "not an nbgrader course" in err
+    assert not db.exists() or ledger_rows(db) == {}
+
+
+def _descendants(pid: int) -> set[int]:
+    """The processes whose chain of parents leads to pid."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_kill_9_of_the_command_ends_its_grading_processes_and_their_folders_go(tmp_path):
+    """The grading processes (and the sandboxes under them) die with the command, not
+    after their submission; the log folder it leaves is swept by the next batch."""
+    for student in ("ann", "ben"):
+        (tmp_path / "class" / student).mkdir(parents=True)
+        (tmp_path / "class" / student / "initialization.py").write_text(
+            he_first("while True:\n    pass")
+        )
+    command = [sys.executable, "-m", "initlab", "grade", str(tmp_path / "class")]
+    command += ["--db", str(tmp_path / "g.sqlite"), "--workers", "2", "--timeout", "60"]
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60  # a guard against a hang, not a speed check
+    workers: set[int] = set()
+    while time.monotonic() < deadline and len(workers) < 4:  # 2 workers, their sandboxes
+        time.sleep(0.2)
+        workers = _descendants(driver.pid)
+    assert len(workers) >= 4, workers
+    logs = list(Path(sandbox.SCRATCH or "/tmp").glob(f"initlab-workers-{driver.pid}-*"))
+    assert len(logs) == 1, logs
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(map(_alive, workers)):
+        time.sleep(0.1)
+    assert not any(map(_alive, workers)), [p for p in workers if _alive(p)]
+    sandbox.sweep_scratch()
+    assert not logs[0].exists()
+
+
+def test_the_grading_copy_of_a_submission_is_private_to_the_grader(tmp_path, monkeypatch):
+    """Under bubblewrap the sandbox gets the files as bytes: no other local user can
+    read the copy while it is graded."""
+    import initlab.bulk
+
+    assert sandbox.current().mode == "bwrap"
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "ann" / "initialization.py").write_text(INITIALIZATION)
+    seen = {}
+
+    def inspect(folder, *args):
+        for path in [folder, *folder.parents[:1], *folder.rglob("*")]:
+            seen[path.name] = path.stat().st_mode & 0o077
+        return grade(folder, *args)
+
+    monkeypatch.setattr(initlab.bulk, "grade", inspect)
+    result = grade_task(read_task("ann", tmp_path / "ann"))
+    assert result.score == 45
+    assert seen and all(mode == 0 for mode in seen.values()), {k: oct(v) for k, v in seen.items()}

@@ -25,7 +25,7 @@ CHOSEN = {
                            "loss_wrong.not_divided", "loss_wrong.sign"],
     ("checks.py", "message"): ["scale_one", "scale_wrong.planar"],
     ("base.py", "status"): ["not_implemented", "missing_function", "load_error", "unavailable",
-                            "timeout", "exception"],
+                            "timeout", "exception", "uses_grader"],
 }  # fmt: skip
 RUNNER = {
     "not_implemented",

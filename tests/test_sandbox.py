@@ -45,11 +45,18 @@ def he_verdict(tmp_path, source):
     return {t.name: t for t in report.tests}["initialize_parameters_he"], report
 
 
+FALLBACK_TESTS = {
+    "test_the_fallback_is_recorded_and_says_the_uid_the_code_really_ran_as",
+    "test_the_fallback_never_runs_student_code_as_root_unless_allowed",
+    "test_a_failed_probe_does_not_fall_back_to_root",
+}
+
+
 @pytest.fixture(autouse=True)
 def full_sandbox(request):
     """The attacks below are real: they run only inside the full sandbox."""
     current = sandbox.current()
-    if request.node.name != "test_the_fallback_is_recorded_and_still_grades" and (
+    if request.node.name not in FALLBACK_TESTS and (
         current.mode != "bwrap" or (os.geteuid() == 0 and current.uid is None)
     ):
         pytest.fail(f"the attacks need the full sandbox; this machine has {current.description}")
@@ -230,20 +237,83 @@ def test_flooding_the_results_channel_costs_only_that_function(tmp_path):
     assert tests["initialize_parameters_he"].status == "passed"
 
 
-def test_the_fallback_is_recorded_and_still_grades(tmp_path):
-    """Without bubblewrap the command still grades, and says how the child ran."""
+RUNS_AS = (
+    "\n_he = initialize_parameters_he\n"
+    "def initialize_parameters_he(layers_dims):\n"
+    "    import os\n"
+    "    raise RuntimeError(f'ran as uid {os.geteuid()}')\n"
+)
+
+
+def fallback(tmp_path, *args):
+    """`initlab grade --json` of a submission that says its uid, without bubblewrap."""
     file = tmp_path / "solution.py"
-    file.write_text(SOLUTION)
-    done = subprocess.run(
-        [sys.executable, "-m", "initlab", "grade", "--json", str(file)],
+    file.write_text(SOLUTION + RUNS_AS)
+    return subprocess.run(
+        [sys.executable, "-m", "initlab", "grade", "--json", *args, str(file)],
         capture_output=True,
         text=True,
         env={**os.environ, "INITLAB_SANDBOX": "rlimits-only"},
-        check=True,
     )
+
+
+def test_the_fallback_is_recorded_and_says_the_uid_the_code_really_ran_as(tmp_path):
+    """Without bubblewrap the command still grades (here the interpreter lives under
+    /root, so no other uid can run it and the instructor must allow root), and its
+    label names the uid the student code had."""
+    done = fallback(tmp_path, "--allow-unsandboxed")
+    assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["score"] == 100
+    tests = {t["name"]: t for t in report["tests"]}
+    assert report["score"] == 100 - tests["initialize_parameters_he"]["max_score"]
+    uid = int(tests["initialize_parameters_he"]["message"].split("ran as uid ")[1].split()[0])
     assert report["sandbox"].startswith("sandbox: rlimits-only"), report["sandbox"]
+    assert f"as uid {uid}" in report["sandbox"], (uid, report["sandbox"])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can run student code as root")
+def test_the_fallback_never_runs_student_code_as_root_unless_allowed(tmp_path):
+    """No sandbox and no uid to drop to: a one-line refusal naming the flag, in single
+    mode and for a class, before any student code ran."""
+    if sandbox._reachable_uid(sandbox.UID_BASE) is not None:
+        pytest.skip("here the fallback can drop to an unprivileged uid")
+    done = fallback(tmp_path)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "would run as root" in done.stderr, done.stderr
+    assert "--allow-unsandboxed" in done.stderr
+    (tmp_path / "class" / "ann").mkdir(parents=True)
+    (tmp_path / "class" / "ann" / "initialization.py").write_text(SOLUTION)
+    db = tmp_path / "g.sqlite"
+    command = [sys.executable, "-m", "initlab", "grade", str(tmp_path / "class"), "--db", str(db)]
+    env = {**os.environ, "INITLAB_SANDBOX": "rlimits-only"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert done.returncode == 2 and "would run as root" in done.stderr, done.stderr
+    assert not db.exists()
+
+
+def test_a_failed_probe_does_not_fall_back_to_root(monkeypatch):
+    """bubblewrap failing its probe (memory pressure) is tried again, and a fallback
+    that would run as root is refused, not taken silently."""
+    calls = []
+
+    def failing(candidate):
+        calls.append(candidate)
+        return "bubblewrap does not start (Cannot allocate memory)"
+
+    monkeypatch.setattr(sandbox, "_probe", failing)
+    monkeypatch.setattr(sandbox, "PROBE_RETRIES", (0.0, 0.0))
+    monkeypatch.setattr(sandbox, "_reachable_uid", lambda uid: None)
+    monkeypatch.delenv(sandbox.ALLOW_UNSANDBOXED, raising=False)
+    sandbox._probed.cache_clear()
+    try:
+        if os.geteuid() == 0:
+            with pytest.raises(sandbox.SandboxError, match="would run as root"):
+                sandbox.current()
+        else:
+            assert sandbox.current().mode == "rlimits-only"
+        assert len(calls) == 3
+    finally:
+        sandbox._probed.cache_clear()
 
 
 def test_an_unknown_sandbox_setting_is_a_clear_error(tmp_path):
@@ -307,3 +377,138 @@ def test_scratch_folders_of_dead_processes_are_swept(tmp_path):
         sandbox.sweep_scratch()
         assert not stale.exists()
         assert Path(mine).exists()
+
+
+CAPABILITY_BITS = {"CAP_DAC_OVERRIDE": 1, "CAP_FOWNER": 3, "CAP_KILL": 5, "CAP_SETGID": 6,
+                   "CAP_SETUID": 7, "CAP_SYS_ADMIN": 21}  # fmt: skip
+
+
+def test_the_sandbox_keeps_only_the_capabilities_it_needs(tmp_path):
+    """Its first process (root in it) has setuid, setgid, kill, dac_override and fowner,
+    nothing else (no CAP_SYS_ADMIN); a run has none at all."""
+    wanted = sum(1 << CAPABILITY_BITS[name] for name in sandbox.ZYGOTE_CAPABILITIES)
+    check = (
+        "def caps(pid):\n"
+        "    lines = open(f'/proc/{pid}/status').read().splitlines()\n"
+        "    return {l.split(':')[0]: int(l.split()[1], 16) for l in lines if l.startswith('Cap')}\n"
+        "zygote, mine = caps(os.getppid()), caps('self')\n"
+        f"if zygote['CapEff'] != {wanted} or zygote['CapPrm'] != {wanted}:\n"
+        "    leaks.append(f'the zygote has {zygote}')\n"
+        "if any(mine[k] for k in ('CapEff', 'CapPrm', 'CapInh', 'CapAmb')):\n"
+        "    leaks.append(f'the run has {mine}')\n"
+    )
+    verdict, _ = he_verdict(tmp_path, guarded(check))
+    assert verdict.status == "passed", verdict.message
+    assert not wanted & (1 << CAPABILITY_BITS["CAP_SYS_ADMIN"])
+
+
+@pytest.mark.skipif(not X86_64, reason="the key system calls are spelled for x86_64")
+def test_no_run_reaches_a_kernel_key_of_the_grader_or_of_another_run(tmp_path):
+    """A first run tries to fill its uid's key quota through the persistent keyring (so
+    the next run could not get a fresh session keyring and kept the grader's); the next
+    one looks for a key in the grader's session keyring. Neither gets a key system call
+    through: they fail with EPERM."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    secret = libc.syscall(248, b"user", b"initlab-grader-secret", b"x", 1, ctypes.c_int(-3))
+    assert secret > 0, ctypes.get_errno()
+    try:
+        filler = (
+            "import ctypes\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "persistent = libc.syscall(250, 22, ctypes.c_int(-1), ctypes.c_int(-3))\n"
+            "target = persistent if persistent >= 0 else -4\n"
+            "added = 0\n"
+            "for i in range(1000):\n"
+            "    if libc.syscall(248, b'user', f'k{i}'.encode(), b'x' * 1000, 1000, ctypes.c_int(target)) < 0:\n"
+            "        break\n"
+            "    added += 1\n"
+            "if added:\n"
+            "    leaks.append(f'{added} keys stored')\n"
+        )
+        assert he_verdict(tmp_path, guarded(filler))[0].status == "passed"
+        finder = (
+            "import ctypes, errno\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "found = libc.syscall(250, 10, ctypes.c_int(-3), b'user', b'initlab-grader-secret', 0)\n"
+            "if found >= 0:\n"
+            "    leaks.append('the grader key')\n"
+            "if libc.syscall(250, 0, ctypes.c_int(-3), 0) != -1 or ctypes.get_errno() != errno.EPERM:\n"
+            "    leaks.append('keyctl is not filtered')\n"
+        )
+        assert he_verdict(tmp_path, guarded(finder))[0].status == "passed"
+    finally:
+        libc.syscall(250, 3, ctypes.c_int(secret))  # KEYCTL_REVOKE
+
+
+def test_system_v_shared_memory_and_queues_are_bounded_per_sandbox(tmp_path):
+    """Memory --memory does not see: a segment larger than 1 MiB is refused, and
+    segments created, filled and detached in a loop stop at 1 MiB in all."""
+    check = (
+        "import ctypes\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "libc.shmat.restype = ctypes.c_void_p\n"
+        "if libc.shmget(0, 4 << 20, 0o1600) != -1:\n"
+        "    leaks.append('a 4 MiB segment')\n"
+        "held = 0\n"
+        "for _ in range(64):\n"
+        "    segment = libc.shmget(0, 256 << 10, 0o1600)\n"
+        "    if segment == -1:\n"
+        "        break\n"
+        "    address = libc.shmat(segment, None, 0)\n"
+        "    ctypes.memset(address, 1, 256 << 10)\n"
+        "    libc.shmdt(ctypes.c_void_p(address))\n"
+        "    held += 256 << 10\n"
+        "if held > 1 << 20:\n"
+        "    leaks.append(f'{held} bytes of shared memory')\n"
+        "queues = sum(libc.msgget(0, 0o1600) != -1 for _ in range(64))\n"
+        "if queues > 16:\n"
+        "    leaks.append(f'{queues} message queues')\n"
+    )
+    verdict, _ = he_verdict(tmp_path, guarded(check))
+    assert verdict.status == "passed", verdict.message
+
+
+DELEGATES = {
+    "import": "import initlab.reference\n    return initlab.reference.initialize_parameters_he(layers_dims)\n",
+    "from_import": "from initlab import reference\n    return reference.initialize_parameters_he(layers_dims)\n",
+    "importlib": "import importlib\n    return importlib.import_module('initlab.reference').initialize_parameters_he(layers_dims)\n",
+}
+
+
+@pytest.mark.parametrize("how", sorted(DELEGATES))
+def test_a_submission_that_delegates_to_the_grader_gets_uses_grader_and_no_points(tmp_path, how):
+    """The answer key is not in the sandbox: a function that imports initlab fails with
+    its own diagnosis, uses_grader, and the honest functions keep their points."""
+    source = SOLUTION.replace(
+        "def initialize_parameters_he(layers_dims):\n",
+        "def initialize_parameters_he(layers_dims):\n    " + DELEGATES[how]
+        + "\n\ndef _replaced(layers_dims):\n",
+    )
+    verdict, report = he_verdict(tmp_path, source)
+    assert (verdict.score, verdict.status) == (0, "error"), verdict
+    assert [d.code for d in verdict.diagnoses] == ["uses_grader"], verdict.diagnoses
+    assert report.score == 100 - verdict.max_score
+
+
+def test_the_grader_files_are_not_readable_in_the_sandbox(tmp_path):
+    """Neither the package folder (reference, kernel, checks) nor its installed copy, nor
+    anything but the child's own two files."""
+    import initlab
+
+    package = Path(initlab.__file__).resolve().parent
+    check = (
+        "import glob\n"
+        f"for name in ('reference.py', 'checks', 'assignments', '_kernel.pyx', 'grading.py'):\n"
+        f"    if os.path.exists(os.path.join({str(package)!r}, name)):\n"
+        "        leaks.append(name)\n"
+        "here = os.path.dirname(sys.argv[0])\n"
+        "if sorted(os.listdir(here)) != ['_child.py', '_loader.py']:\n"
+        "    leaks.append(f'beside the child: {os.listdir(here)}')\n"
+        "found = [p for p in glob.glob(sys.prefix + '/lib/*/site-packages/initlab/*')]\n"
+        "if found:\n"
+        "    leaks.append(f'installed: {found[:3]}')\n"
+    )
+    verdict, _ = he_verdict(tmp_path, guarded(check))
+    assert verdict.status == "passed", verdict.message

@@ -205,19 +205,88 @@ def limit_resources(memory_mb: int, cpu_seconds: int | None = None) -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
 
 
+# System call numbers of the kernel key facility, and the audit arch of the machine.
+_KEY_CALLS = {
+    "x86_64": (0xC000003E, {"add_key": 248, "request_key": 249, "keyctl": 250}),
+    "aarch64": (0xC00000B7, {"add_key": 217, "request_key": 218, "keyctl": 219}),
+}
+
+
 def fresh_keyrings() -> None:
-    """No kernel key of an earlier run: a new session keyring, and the uid's user
-    keyrings (which outlive its processes) emptied, before any student code."""
+    """No kernel key of an earlier run or of the grader: the uid's user and persistent
+    keyrings (which outlive its processes) emptied, a new session keyring joined (an
+    OSError when there is none to be had: the run must not go on with the one it
+    inherited), then no key system call at all for the student code (seccomp)."""
+    import ctypes
+    import platform
+    import time
+
+    machine = _KEY_CALLS.get(platform.machine())
+    if machine is None:
+        return
+    keyctl = machine[1]["keyctl"]
+    libc = ctypes.CDLL(None, use_errno=True)
+    for keyring in (-4, -5):  # KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING
+        libc.syscall(keyctl, 7, ctypes.c_int(keyring))  # KEYCTL_CLEAR
+    persistent = libc.syscall(keyctl, 22, ctypes.c_int(-1), ctypes.c_int(-4))  # GET_PERSISTENT
+    if persistent >= 0:
+        libc.syscall(keyctl, 7, ctypes.c_int(persistent))
+    # Freed keys are reclaimed by the kernel a moment later: a quota still full is tried
+    # again before the run gives up.
+    for pause in (0.0, 0.05, 0.2, 0.5):
+        time.sleep(pause)
+        if _join_session_keyring():
+            break
+    else:
+        raise OSError("cannot join a fresh session keyring (the uid's key quota is full)")
+    _forbid_key_calls(libc, *machine)
+
+
+def _join_session_keyring() -> bool:
+    """KEYCTL_JOIN_SESSION_KEYRING: a new, anonymous session keyring; False if refused."""
     import ctypes
     import platform
 
-    keyctl = {"x86_64": 250, "aarch64": 219}.get(platform.machine())
-    if keyctl is None:
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall(keyctl, 1, None)  # KEYCTL_JOIN_SESSION_KEYRING: a new, anonymous one
-    for keyring in (-4, -5):  # KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING
-        libc.syscall(keyctl, 7, ctypes.c_int(keyring))  # KEYCTL_CLEAR
+    machine = _KEY_CALLS.get(platform.machine())
+    if machine is None:
+        return True
+    return ctypes.CDLL(None).syscall(machine[1]["keyctl"], 1, None) >= 0
+
+
+def _forbid_key_calls(libc, arch: int, calls: dict[str, int]) -> None:
+    """A seccomp filter: add_key, request_key and keyctl fail with EPERM, and so does
+    every system call of another ABI (x32, 32-bit), whose numbers differ."""
+    import ctypes
+
+    class Filter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                    ("k", ctypes.c_uint32)]  # fmt: skip
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+
+    load, equal, at_least, answer = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, JEQ|K, JGE|K, RET|K
+    allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    add_key, request_key, keyctl = calls["add_key"], calls["request_key"], calls["keyctl"]
+    program = [
+        (load, 0, 0, 4),  # seccomp_data.arch
+        (equal, 1, 0, arch),
+        (answer, 0, 0, deny),
+        (load, 0, 0, 0),  # seccomp_data.nr
+        (at_least, 4, 0, 0x40000000),  # the x32 ABI's numbers
+        (equal, 3, 0, add_key),
+        (equal, 2, 0, request_key),
+        (equal, 1, 0, keyctl),
+        (answer, 0, 0, allow),
+        (answer, 0, 0, deny),
+    ]
+    filters = (Filter * len(program))(*[Filter(*line) for line in program])
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS, which seccomp needs
+        raise OSError(ctypes.get_errno(), "cannot set no_new_privs")
+    prog = Program(len(program), filters)
+    # PR_SET_SECCOMP, SECCOMP_MODE_FILTER
+    if libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "cannot install the seccomp filter")
 
 
 def run(workdir: Path, channel: int) -> None:
@@ -476,6 +545,7 @@ def serve(control: int, uid: int | None) -> None:
 
     # Not dumpable: a child can neither trace it nor open its files in /proc.
     ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    _limit_ipc()
     connection = socket.socket(fileno=control)
     _send(control, {"kind": "ready"})
     while True:
@@ -493,6 +563,10 @@ def serve(control: int, uid: int | None) -> None:
                 workdir = _unpack(request, body, folder)
                 sys.argv[1:] = [str(workdir), str(channel)]  # as when run on its own
                 os.chdir(workdir)
+                # A session keyring of its own, made as the sandbox's root (whose key quota
+                # no run can fill), so the one it inherited, the grader's, is never its.
+                if not _join_session_keyring():
+                    raise OSError("cannot join a fresh session keyring")
                 if uid is not None:
                     _become(uid, ctypes)
                 run(workdir, channel)
@@ -505,8 +579,30 @@ def serve(control: int, uid: int | None) -> None:
             return  # something will not die: the grader starts a new sandbox
         # Nothing of one run may reach the next: its files, its System V IPC objects.
         _clear(Path("/tmp"), _mounted_under(Path("/tmp")), shutil)
-        _remove_ipc_objects()
+        _remove_ipc_objects(uid)
         _send(control, {"kind": "ended", "code": os.waitstatus_to_exitcode(status)})
+
+
+# System V IPC of a whole sandbox, at most (the limits of its own IPC namespace, which
+# its root sets): memory that --memory (an address-space limit) does not see, held by
+# the kernel for as long as the objects exist.
+IPC_LIMITS = {
+    "shmmax": 1 << 20,  # bytes per shared memory segment
+    "shmall": 256,  # pages of shared memory in all: 1 MiB
+    "shmmni": 16,  # segments
+    "msgmax": 8192,  # bytes per message
+    "msgmnb": 65536,  # bytes per message queue
+    "msgmni": 16,  # message queues: 1 MiB in all
+    "sem": "32 512 32 16",  # per set, in all, per semop call, sets
+}
+
+
+def _limit_ipc() -> None:
+    """Set IPC_LIMITS in this sandbox's IPC namespace; an OSError if it cannot (the
+    sandbox then does not start: a run must not have the host's limits)."""
+    for name, value in IPC_LIMITS.items():
+        with open(f"/proc/sys/kernel/{name}", "w") as setting:
+            setting.write(f"{value}\n")
 
 
 def _become(uid: int, ctypes) -> None:
@@ -514,7 +610,13 @@ def _become(uid: int, ctypes) -> None:
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
-    if ctypes.CDLL(None).prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+    libc = ctypes.CDLL(None, use_errno=True)
+    # Its permitted and effective capabilities went with root; the inheritable ones the
+    # sandbox's root kept go too: a run holds none at all.
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    if libc.capset(header, (ctypes.c_uint32 * 6)()) != 0:
+        raise OSError(ctypes.get_errno(), "cannot clear the inheritable capabilities")
+    if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
         raise OSError("cannot set no_new_privs")
 
 
@@ -597,17 +699,25 @@ def _remove(path: Path, shutil) -> None:
         path.unlink(missing_ok=True)
 
 
-def _remove_ipc_objects() -> None:
+def _remove_ipc_objects(uid: int | None = None) -> None:
     """Remove the shared memory segments, message queues and semaphores of this
-    sandbox's IPC namespace (its own: every one was made by a run)."""
+    sandbox's IPC namespace (its own: every one was made by a run). Removing one takes
+    its owner or CAP_SYS_ADMIN, which the sandbox does not keep: runs as uid, their
+    objects are removed as uid (effective only, and back)."""
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
-    for kind, control in (("shm", libc.shmctl), ("msg", libc.msgctl), ("sem", libc.semctl)):
-        with open(f"/proc/sysvipc/{kind}") as table:
-            for line in table.readlines()[1:]:
-                identifier = int(line.split()[1])
-                control(identifier, 0, None)  # IPC_RMID; semctl ignores its 3rd argument
+    if uid is not None:
+        os.seteuid(uid)
+    try:
+        for kind, control in (("shm", libc.shmctl), ("msg", libc.msgctl), ("sem", libc.semctl)):
+            with open(f"/proc/sysvipc/{kind}") as table:
+                for line in table.readlines()[1:]:
+                    identifier = int(line.split()[1])
+                    control(identifier, 0, None)  # IPC_RMID; semctl ignores its 3rd argument
+    finally:
+        if uid is not None:
+            os.seteuid(0)
 
 
 def _end_leftovers() -> bool:
@@ -628,7 +738,23 @@ def _end_leftovers() -> bool:
     return False
 
 
+class _GraderHidden:
+    """A meta path finder: the initlab package (the reference, the kernel, the checks)
+    is not importable by submission code, said as such. The sandbox does not hold its
+    files either; this makes the attempt a clear error rather than a namespace package."""
+
+    @staticmethod
+    def find_spec(fullname, path=None, target=None):
+        if fullname == "initlab" or fullname.startswith("initlab."):
+            raise ModuleNotFoundError(GRADER_HIDDEN, name="initlab")
+        return None
+
+
+GRADER_HIDDEN = "initlab is the grader: submissions cannot use it while graded"
+
+
 if __name__ == "__main__":
+    sys.meta_path.insert(0, _GraderHidden)
     if sys.argv[1] == "--zygote":
         serve(int(sys.argv[2]), int(sys.argv[3]) if sys.argv[3] else None)
     else:

@@ -22,7 +22,6 @@ import queue
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,10 +32,17 @@ import initlab
 from initlab import assignments
 from initlab.grading import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, SubmissionError, grade
 from initlab.ledger import Ledger, Result
-from initlab.sandbox import SKIPPED_NAMES, SandboxError, scratch, submission_files
+from initlab.sandbox import (
+    ALLOW_UNSANDBOXED,
+    MAX_BYTES,
+    MAX_FILES,
+    SKIPPED_NAMES,
+    SandboxError,
+    scratch,
+    submission_files,
+)
+from initlab.sandbox import current as current_sandbox
 
-MAX_FILES = 200
-MAX_BYTES = 20 * 1024 * 1024  # per submission
 # A grading process that dies while grading the same submission this many times
 # (its own death, not the student process's) ends that submission as "crashed".
 MAX_WORKER_DEATHS = 2
@@ -74,6 +80,7 @@ class Task:
     problem: str = ""  # why it cannot be graded, found while reading it
     assignment: str = assignments.DEFAULT
     rubric: str = "full"
+    allow_unsandboxed: bool = False  # --allow-unsandboxed, for the workers of a cluster
 
     @property
     def key(self) -> tuple[str, str, str, bool, str, str]:
@@ -97,14 +104,13 @@ class Task:
 
 def discover(root: Path) -> list[tuple[str, Path]]:
     """(student id, folder) of each submission under root: ``root/<student_id>/``, or
-    nbgrader's ``submitted/<student_id>/<assignment>/`` (root being the course folder
-    or its ``submitted`` folder)."""
+    nbgrader's ``submitted/<student_id>/<assignment>/`` (root being the course folder,
+    recognised by its marks, or its ``submitted`` folder)."""
     if not root.exists():
         raise BulkError(f"{root} does not exist")
     if not root.is_dir():
         raise BulkError(f"{root} is not a folder of submissions")
-    if (root / "submitted").is_dir():
-        root = root / "submitted"
+    root = _class_folder(root)
     try:
         students = sorted(p for p in root.iterdir() if p.is_dir() and not _hidden(p))
     except OSError as error:
@@ -122,10 +128,31 @@ def discover(root: Path) -> list[tuple[str, Path]]:
     return [(student.name, _submission_folder(student)) for student in students]
 
 
+# What only an nbgrader course folder holds: a student's folder holds none of them.
+NBGRADER_MARKS = ("nbgrader_config.py", "gradebook.db", "source")
+
+
+def _class_folder(root: Path) -> Path:
+    """The folder holding one folder per student: root, or the ``submitted`` folder of
+    the nbgrader course at root. A folder named ``submitted`` elsewhere is a student's,
+    and a student cannot decide who the class is: without the course's marks the
+    layout is ambiguous, and that is an error."""
+    if not (root / "submitted").is_dir():
+        return root
+    if any((root / mark).exists() for mark in NBGRADER_MARKS):
+        return root / "submitted"
+    raise BulkError(
+        f"{root} holds a folder named submitted but is not an nbgrader course (no "
+        f"{', '.join(NBGRADER_MARKS)}): pass the submitted folder itself, or rename that student's"
+    )
+
+
 def loose_files(root: Path) -> list[Path]:
     """Files lying beside the student folders, which are not graded."""
-    if (root / "submitted").is_dir():
-        root = root / "submitted"
+    try:
+        root = _class_folder(root)
+    except BulkError:
+        return []
     try:
         return sorted(p for p in root.iterdir() if not p.is_dir() and not _hidden(p))
     except OSError:
@@ -195,15 +222,20 @@ def grade_task(task: Task) -> Result:
         result.reason = task.problem or "the submission folder is empty"
         result.score, result.max_score = 0.0, task.max_score
         return result
+    if task.allow_unsandboxed:
+        os.environ[ALLOW_UNSANDBOXED] = "1"
+    # Under bubblewrap the sandbox is sent the files as bytes: the copy stays the
+    # grader's own. Only a child running on the host as another uid reads it itself.
+    shared = current_sandbox().mode != "bwrap"
     with scratch("submission") as temporary:
         folder = Path(temporary) / "submission"
         for name, data in task.files.items():
             path = folder / name
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o755 if shared else 0o700)
             path.write_bytes(data)
-            path.chmod(0o644)
-        folder.chmod(0o755)
-        Path(temporary).chmod(0o711)  # a child running as another uid reads the files
+            path.chmod(0o644 if shared else 0o600)
+        folder.chmod(0o755 if shared else 0o700)
+        Path(temporary).chmod(0o711 if shared else 0o700)
         try:
             report = grade(
                 folder, task.hidden, task.timeout, task.memory_mb, task.assignment, task.rubric
@@ -249,7 +281,9 @@ class LocalPool:
         self.stopping = threading.Event()
         self.processes: set[subprocess.Popen] = set()
         self.lock = threading.Lock()
-        self.log = tempfile.TemporaryDirectory(prefix="initlab-workers-")
+        # Named for this process like the scratch folders: a kill -9 leaves it for the
+        # next batch's sweep_scratch.
+        self.log = scratch("workers")
         self.description = f"{workers} local worker{'s' if workers > 1 else ''}"
 
     def map(self, tasks: list[Task]) -> Iterator[Result]:
@@ -320,7 +354,12 @@ class LocalPool:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
-                env={**os.environ, "INITLAB_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+                env={
+                    **os.environ,
+                    "INITLAB_NUM_THREADS": "1",
+                    "OPENBLAS_NUM_THREADS": "1",
+                    DRIVER_PID: str(os.getpid()),
+                },
             )
             log.close()
             self.processes.add(process)
@@ -356,8 +395,28 @@ def _exchange(worker: subprocess.Popen, line: str) -> str:
     return worker.stdout.readline().decode()
 
 
+# The pid of the command a local grading process works for: it ends with that command.
+DRIVER_PID = "INITLAB_DRIVER_PID"
+
+
+def _die_with_driver() -> None:
+    """A parent-death signal (SIGKILL), so that a ``kill -9`` of the command ends its
+    grading processes too (their sandboxes die with them); if the command is already
+    gone, end now."""
+    import ctypes
+    import signal
+
+    driver = os.environ.get(DRIVER_PID)
+    if not driver or not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != int(driver):
+        os._exit(1)
+
+
 def serve() -> None:
     """A local grading process: one JSON task per line in, one JSON result per line out."""
+    _die_with_driver()
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # stray prints must not break lines
     for line in sys.stdin:

@@ -17,8 +17,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from initlab import assignments
+from initlab._text import cell, plain
 from initlab.bulk import (
     Batch,
     BulkError,
@@ -30,7 +32,8 @@ from initlab.bulk import (
     read_task,
 )
 from initlab.ledger import Ledger, LedgerError, Result
-from initlab.sandbox import sweep_scratch
+from initlab.sandbox import SandboxError, sweep_scratch
+from initlab.sandbox import current as current_sandbox
 
 BANDS = [("100%", 100, 101), ("80-99%", 80, 100), ("50-79%", 50, 80), ("1-49%", 1e-9, 50)]
 LISTED = 20  # submissions named in the summary's list of errors, at most
@@ -43,14 +46,18 @@ def run(args: argparse.Namespace) -> int:
     try:
         _check_exports(args)
         found = discover(args.path)
+        if not args.scheduler:
+            # The local grading processes have this machine's sandbox: one that would
+            # run student code as root is refused before anything is made or graded.
+            current_sandbox()
         ledger = Ledger(args.db)
-    except (BulkError, LedgerError) as error:
+    except (BulkError, LedgerError, SandboxError) as error:
         print(f"initlab grade: {error}", file=sys.stderr)
         return 2
     sweep_scratch()
     for entry in loose_files(args.path):
         print(
-            f"initlab grade: skipped {entry}: a submission is a folder per student",
+            f"initlab grade: skipped {plain(str(entry))}: a submission is a folder per student",
             file=sys.stderr,
         )
     assignment = assignments.get(args.assignment)
@@ -60,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         "memory_mb": args.memory,
         "assignment": assignment.name,
         "rubric": args.rubric or assignment.default_rubric,
+        "allow_unsandboxed": args.allow_unsandboxed,
     }
     try:
         tasks = [read_task(student, folder, **options) for student, folder in found]
@@ -78,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        TextColumn("{task.description}"),
+        # Student ids are shown as they are, never read as rich markup.
+        TextColumn("{task.description}", markup=False),
         console=err,
         transient=True,
     )
@@ -89,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
                 tasks,
                 ledger,
                 pool,
-                lambda result: progress.update(bar, advance=1, description=result.student_id),
+                lambda result: progress.update(
+                    bar, advance=1, description=plain(result.student_id)
+                ),
             )
     except KeyboardInterrupt:
         ledger.close()
@@ -100,17 +111,21 @@ def run(args: argparse.Namespace) -> int:
         )
         return 130
     ledger.close()
-    print_summary(batch, out)
+    # The exports first: whatever happens while the summary is shown, they are written.
+    written = None
     try:
         if args.csv:
             write_csv(batch, args.csv)
-            out.print(f"wrote {args.csv}")
         if args.gradescope:
             written = write_gradescope(batch, args.gradescope)
-            out.print(f"wrote {written} results.json files under {args.gradescope}")
     except OSError as error:
         print(f"initlab grade: cannot write the export: {error}", file=sys.stderr)
         return 2
+    print_summary(batch, out)
+    if args.csv:
+        out.print(Text(f"wrote {args.csv}"))
+    if written is not None:
+        out.print(Text(f"wrote {written} results.json files under {args.gradescope}"))
     infrastructure = [r for r in batch.results.values() if r.status == "infrastructure"]
     return 1 if infrastructure or len(batch.results) < len(batch.tasks) else 0
 
@@ -149,7 +164,7 @@ def print_summary(batch: Batch, console: Console) -> None:
         diagnoses.add_column("diagnosis")
         diagnoses.add_column("tests", justify="right")
         for code, count in codes.most_common():
-            diagnoses.add_row(code, str(count))
+            diagnoses.add_row(Text(plain(code)), str(count))
         console.print(diagnoses)
 
     troubled = [r for r in results if r.status not in ("ok",)]
@@ -158,14 +173,15 @@ def print_summary(batch: Batch, console: Console) -> None:
         for column in ("student", "status", "why"):
             listing.add_column(column)
         for result in troubled[:LISTED]:
-            listing.add_row(result.student_id, result.status, _why(result))
+            shown = (result.student_id, result.status, _why(result))
+            listing.add_row(*(Text(plain(text)) for text in shown))
         if len(troubled) > LISTED:
             listing.add_row("...", "", f"and {len(troubled) - LISTED} more (see the ledger)")
         console.print(listing)
 
     missing = len(batch.tasks) - len(results)
     graded_as = sorted({f"{t.assignment}, rubric {t.rubric}" for t in batch.tasks})
-    console.print(f"assignment {'; '.join(graded_as)}")
+    console.print(Text(f"assignment {'; '.join(graded_as)}"))
     rate = batch.graded_now / batch.seconds * 60 if batch.seconds > 0 else 0.0
     console.print(
         f"{len(batch.tasks)} submissions: {batch.graded_now} graded now, "
@@ -179,9 +195,9 @@ def print_summary(batch: Batch, console: Console) -> None:
         )
     modes = Counter(r.sandbox.split(" (")[0] for r in results if r.sandbox)
     for mode, count in sorted(modes.items()):
-        console.print(f"{mode} for {count} submission{'s' if count > 1 else ''}")
+        console.print(Text(f"{mode} for {count} submission{'s' if count > 1 else ''}"))
     for detail in sorted({r.sandbox for r in results if "rlimits-only" in r.sandbox}):
-        console.print(detail)
+        console.print(Text(detail))
 
 
 def _percent(result: Result) -> float:
@@ -192,9 +208,9 @@ def _percent(result: Result) -> float:
 
 def _why(result: Result) -> str:
     if result.reason:
-        return result.reason
+        return plain(result.reason)
     broken = [t for t in result.tests if t["status"] == "error"]
-    first = broken[0]["message"] if broken else ""
+    first = plain(broken[0]["message"]) if broken else ""
     return f"{len(broken)} function(s): {first}"[:160]
 
 
@@ -212,17 +228,17 @@ def write_csv(batch: Batch, path: Path) -> None:
         for task in batch.tasks:
             result = batch.results.get(task.key)
             if result is None:
-                writer.writerow([task.student_id, "not graded", "", "", *[""] * len(names)])
+                writer.writerow([cell(task.student_id), "not graded", "", "", *[""] * len(names)])
                 continue
             scores = {t["name"]: t["score"] for t in result.tests}
             writer.writerow(
                 [
-                    result.student_id,
+                    cell(result.student_id),
                     result.status,
                     _number(result.score),
                     _number(result.max_score),
                     *[_number(scores.get(name)) for name in names],
-                    result.reason,
+                    cell(result.reason),
                     result.digest,
                     result.grader_version,
                 ]
@@ -255,13 +271,13 @@ def gradescope_results(result: Result) -> dict:
             "score": test["score"],
             "max_score": test["max_score"],
             "status": "passed" if test["status"] == "passed" else "failed",
-            "output": test["message"],
+            "output": plain(test["message"], one_line=False),
         }
         for test in result.tests
     ]
     return {
         "score": result.score,
         "execution_time": round(result.seconds),
-        "output": result.reason or f"graded by initlab {result.grader_version}",
+        "output": plain(result.reason) or f"graded by initlab {result.grader_version}",
         "tests": tests,
     }

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import shutil
 import time
 from collections.abc import Mapping
@@ -23,9 +24,18 @@ from pathlib import Path
 import numpy as np
 
 from initlab import assignments
+from initlab._text import plain
 from initlab.assignments.base import Assignment, Outcome, Plan, Step, with_dependencies
 from initlab.checks import Foreign, Verdict
-from initlab.sandbox import MAX_CHANNEL_BYTES, ChildRun, launch, scratch
+from initlab.sandbox import (
+    MAX_BYTES,
+    MAX_CHANNEL_BYTES,
+    MAX_FILES,
+    ChildRun,
+    launch,
+    scratch,
+    submission_files,
+)
 from initlab.sandbox import current as current_sandbox
 
 DEFAULT_TIMEOUT = 10.0
@@ -68,14 +78,38 @@ def locate(path: Path, assignment: Assignment | None = None) -> Submission:
     assignment = assignment or assignments.get()
     if not path.exists():
         raise SubmissionError(f"{path} does not exist")
+    # A link could point into another student's folder: what is graded is what is there.
+    _not_a_link(path)
     if path.is_dir():
-        return _folder(path.resolve(), assignment)
-    if path.suffix == ".py":
-        return _alone(path.resolve())
-    if path.suffix == ".ipynb":
+        submission = _folder(path.resolve(), assignment)
+    elif path.suffix == ".py":
+        submission = _alone(path.resolve())
+    elif path.suffix == ".ipynb":
         _check_notebook(path)
-        return _alone(path.resolve())
-    raise SubmissionError(f"{path} is not a .py file, a .ipynb notebook or a folder")
+        submission = _alone(path.resolve())
+    else:
+        raise SubmissionError(f"{path} is not a .py file, a .ipynb notebook or a folder")
+    _check_size(submission)
+    return submission
+
+
+def _not_a_link(path: Path) -> None:
+    if path.is_symlink():
+        raise SubmissionError(f"{path} is a symbolic link; a submission is graded from its files")
+
+
+def _check_size(submission: Submission) -> None:
+    """The caps of a submission sent to the sandbox, as in bulk grading."""
+    root = submission.root
+    files = (
+        [root / name for name in submission.files]
+        if submission.files is not None
+        else list(submission_files(root))
+    )
+    if len(files) > MAX_FILES or sum(f.stat().st_size for f in files) > MAX_BYTES:
+        raise SubmissionError(
+            f"{submission.path} holds more than {MAX_FILES} files or {MAX_BYTES} bytes"
+        )
 
 
 def _folder(path: Path, assignment: Assignment) -> Submission:
@@ -92,6 +126,8 @@ def _folder(path: Path, assignment: Assignment) -> Submission:
                 f"{path} holds {len(notebooks)} notebooks ({', '.join(notebooks)}); expected "
                 f"one, or one named {assignment.notebook}"
             )
+    for name in modules + notebooks:
+        _not_a_link(path / name)
     if notebooks and not modules:
         _check_notebook(path / notebooks[0])
     if not modules and not notebooks:
@@ -104,7 +140,10 @@ def _alone(path: Path) -> Submission:
     """A file graded on its own, with the .py files beside it (its helpers)."""
     helpers = []
     for other in sorted(path.parent.glob("*.py")):
-        if other == path or other.is_symlink() or not other.is_file():
+        if other == path:
+            continue
+        _not_a_link(other)
+        if not other.is_file():
             continue
         if len(helpers) < MAX_HELPERS and other.stat().st_size <= MAX_HELPER_BYTES:
             helpers.append(other.name)
@@ -293,6 +332,12 @@ def _is_loading(header: dict) -> bool:
 
 
 def _outcome(record: dict, arrays: dict[str, bytes]) -> Outcome:
+    """A step's outcome from its record, with what the call printed. Student code can
+    write to the channel too, so a record can be forged: whatever it holds, the result
+    is an outcome, and a value the grader cannot take is the student's error, with the
+    reason."""
+    if not isinstance(record, dict):
+        return Outcome("exception", error="its result record is malformed")
     outcome = _judged_outcome(record, arrays)
     printed = record.get("printed")
     if isinstance(printed, str):
@@ -305,53 +350,138 @@ def _judged_outcome(record: dict, arrays: dict[str, bytes]) -> Outcome:
     if status == "ok":
         try:
             return Outcome("ok", _value(record.get("value", {}), arrays))
-        except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
-            # Student code can write to the channel too: a record can be forged.
+        except Unreadable as error:
+            return Outcome("exception", error=f"it returned {error}")
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError):
             return Outcome("exception", error="its result record is malformed")
     error = record.get("error", "")
-    error = error[:2000] if isinstance(error, str) else "unknown error"
+    error = plain(error[:2000], one_line=False) if isinstance(error, str) else "unknown error"
+    if status in ("unavailable", "exception", "load_error") and _uses_grader(error):
+        return Outcome("uses_grader", error=USES_GRADER)
     if status in ("not_implemented", "missing_function", "load_error", "unavailable", "timeout"):
         return Outcome(status, error=error)
     return Outcome("exception", error=error or "unknown error")
 
 
-def _value(description: dict, arrays: dict[str, bytes]) -> object:
+USES_GRADER = "it uses initlab, the grader's own code, which a submission may not use"
+# How the child says an import of initlab failed: its loader's placeholder, the finder
+# that hides the package, or Python's own message where the package is simply absent.
+_GRADER_IMPORT = re.compile(
+    r"(?<![\w.])initlab (?:is not available while grading|could not be imported|is the grader)"
+    r"|No module named 'initlab[.']"
+)
+
+
+def _uses_grader(error: str) -> bool:
+    return _GRADER_IMPORT.search(error) is not None
+
+
+class Unreadable(ValueError):
+    """A returned value the grader does not take; the message says what it was."""
+
+
+# How deep a description of a returned value may nest (the child writes two levels).
+MAX_VALUE_DEPTH = 4
+# The kinds of array the checks judge: booleans, integers and floating point numbers.
+ARRAY_KINDS = "biuf"
+# Types the child describes by kind, never as "other": a value of kind "other" that
+# claims one is an object whose class lies about its name.
+DESCRIBED_TYPES = {"builtins.dict", "builtins.float", "builtins.int", "builtins.bool",
+                   "numpy.ndarray"}  # fmt: skip
+SEQUENCES = {"builtins.tuple", "builtins.list"}
+
+
+def _type(description: dict) -> str:
+    name = description.get("type", "unknown")
+    if not isinstance(name, str):
+        raise TypeError("a type name that is not text")
+    return plain(name)[:200]
+
+
+def _value(description: dict, arrays: dict[str, bytes], depth: int = 0) -> object:
     """The value a step returned, rebuilt from its description; non-ndarray types
-    come back as Foreign so the checks can name them."""
+    come back as Foreign so the checks can name them (a tuple or a list always with
+    its length and items, which is what the checks read of one)."""
+    if not isinstance(description, dict) or depth > MAX_VALUE_DEPTH:
+        raise TypeError("not a description of a value")
     kind = description.get("kind")
     if kind == "ndarray":
         return _load(arrays, description)
     if kind == "foreign":
-        return Foreign(
-            description["type"], _load(arrays, description) if "file" in description else None
-        )
+        name = _type(description)
+        array = _load(arrays, description) if "file" in description else None
+        if name in SEQUENCES:  # its values as an array too, when it had any
+            length = 0 if array is None or array.ndim == 0 else len(array)
+            return Foreign(name, {"length": length, "items": {}, "array": array})
+        return Foreign(name, array)
     if kind == "scalar":
-        value = float(description["value"])
+        value = description["value"]
+        if type(value) not in (int, float):
+            raise TypeError("a scalar that is not a number")
+        value = float(value)
         # The child names types as module.qualname: a Python float is "builtins.float".
-        return (
-            value
-            if description["type"] in ("builtins.float", "numpy.float64")
-            else Foreign(description["type"], np.float64(value))
+        name = _type(description)
+        if name in SEQUENCES or name in ("builtins.dict", "numpy.ndarray"):
+            raise Unreadable(f"a number whose class claims to be {name}")
+        return value if name in ("builtins.float", "numpy.float64") else Foreign(
+            name, np.float64(value)
         )
     if kind == "dict":
-        keys = description.get("keys", [])
+        keys, items = description.get("keys", []), description["items"]
+        if not isinstance(keys, list) or not isinstance(items, dict):
+            raise TypeError("a dict without its keys and items")
+        if not all(isinstance(k, str) for k in keys):
+            raise TypeError("keys that are not their repr")
+        keys = [plain(k)[:200] for k in keys]
         if any(not (k.startswith("'") and k.endswith("'")) for k in keys):
             return Foreign("dict with keys " + ", ".join(keys))
-        return {k: _value(v, arrays) for k, v in description["items"].items()}
+        return {str(k): _value(v, arrays, depth + 1) for k, v in items.items()}
     if kind == "sequence":
-        items = {int(i): _value(v, arrays) for i, v in description["items"].items()}
-        return Foreign(description["type"], {"length": description["length"], "items": items})
-    return Foreign(description.get("type", "unknown"))
+        length, items = description["length"], description["items"]
+        if type(length) is not int or not isinstance(items, dict):
+            raise TypeError("a sequence without its length and items")
+        name = _type(description)
+        if name not in SEQUENCES:
+            raise TypeError("a sequence that is neither a tuple nor a list")
+        items = {int(i): _value(v, arrays, depth + 1) for i, v in items.items()}
+        return Foreign(name, {"length": length, "items": items})
+    name = _type(description)
+    if name in DESCRIBED_TYPES:
+        raise Unreadable(f"an object whose class claims to be {name}")
+    if name in SEQUENCES:
+        # A list the child could not send (ragged, or of objects): its items are unknown.
+        return Foreign(name, {"length": 0, "items": {}})
+    return Foreign(name)
 
 
 def _load(arrays: dict[str, bytes], description: dict) -> np.ndarray | None:
+    """The array of a description from its .npy bytes, read here rather than by np.load:
+    its header is checked against the bytes that came before anything is allocated,
+    and only the dtypes the checks judge are taken (Unreadable otherwise)."""
     data = arrays.get(str(description.get("file")))
     if data is None:
         return None
+    stream = io.BytesIO(data)
     try:
-        return np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError):
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            return None
+    except Exception:  # noqa: BLE001 - numpy's header parser, on forged text, raises anything
         return None
+    if dtype.kind not in ARRAY_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise Unreadable(f"an array of dtype {plain(str(dtype))[:100]}, not numbers")
+    if any(size < 0 for size in shape):
+        return None
+    count = math.prod(shape)
+    body = data[stream.tell() :]
+    if count * dtype.itemsize != len(body):
+        return None  # its header claims another size than the bytes sent: cut short or forged
+    array = np.frombuffer(body, dtype=dtype, count=count)
+    return array.reshape(shape, order="F" if fortran_order else "C").copy()
 
 
 @dataclass

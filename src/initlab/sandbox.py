@@ -26,6 +26,7 @@ never the student's: ``launch`` raises ``SandboxError``.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import json
@@ -55,7 +56,19 @@ TMP_BYTES = 64 * 1024 * 1024  # the child's private /tmp
 # is stopped. A frame's header is small; arrays are capped by the child per step.
 MAX_CHANNEL_BYTES = 512 * 1024 * 1024
 MAX_HEADER_BYTES = 1 << 20
+# Frames of one run, at most: a run sends one per statement it loads, one per array and
+# one per step; a flood of tiny frames would otherwise cost the grader a dict each.
+MAX_FRAMES = 20_000
+# A submission sent to the sandbox, at most (its private /tmp holds TMP_BYTES), in
+# single mode and in bulk.
+MAX_FILES = 200
+MAX_BYTES = 20 * 1024 * 1024
 ZYGOTE_START_SECONDS = 60.0
+# What the sandbox's first process (root in it) keeps: setuid/setgid to give each run
+# the slot's uid, kill to end what a run left, dac_override and fowner to remove the
+# files a run left (in folders it made unwritable). It removes a run's IPC objects as
+# their owner (seteuid), so no CAP_SYS_ADMIN. Each run has none once it is that uid.
+ZYGOTE_CAPABILITIES = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
 SKIPPED_NAMES = {"__pycache__", ".ipynb_checkpoints"}
 # A child that cannot start (an exhausted process table right after a fork bomb)
 # is tried again after these pauses before the run counts as an infrastructure error.
@@ -111,10 +124,15 @@ class Sandbox:
     def description(self) -> str:
         return f"sandbox: {self.mode} ({self.detail})"
 
+    @property
+    def as_root(self) -> bool:
+        """Whether student code would run as this machine's root."""
+        return self.uid is None and os.geteuid() == 0
+
     def command(self, workdir: Path, submission: Path, channel: int) -> list[str]:
         """The argv of one child for workdir's plan, sending its frames on channel."""
         # The child runs as a script: it needs numpy, not the rest of the package.
-        child = [str(CHILD), str(workdir), str(channel)]
+        child = [str(_child_script()), str(workdir), str(channel)]
         return self._argv(child, _binds([submission, workdir]))
 
     def _argv(self, python_args: list[str], binds: list[str], drop_uid: bool = True) -> list[str]:
@@ -123,7 +141,9 @@ class Sandbox:
         drop = []
         if self.uid is not None and drop_uid:
             drop = [f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups"]
-            drop += ["--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+            drop += ["--inh-caps=-all", "--no-new-privs"]
+            if self.mode == "rlimits-only":  # in bwrap, the few capabilities left go with root
+                drop.append("--bounding-set=-all")
         # Killed with the process that started it, even by SIGKILL: a grading worker
         # that dies leaves no student code running. (setpriv sets it after the uid.)
         guard = [setpriv, "--pdeathsig", "KILL"] if setpriv else []
@@ -193,14 +213,14 @@ def _launch_once(sandbox: Sandbox, workdir: Path, submission: Path, timeout: flo
     finally:
         os.close(write_end)
     try:
-        data, timed_out, overflowed = _collect(process, read_end, timeout)
+        frames, timed_out, overflowed = _collect(process, read_end, timeout)
     finally:
         os.close(read_end)
     if timed_out or overflowed:
         # The whole group: bubblewrap, and with it the child's PID namespace.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-    return ChildRun(_frames(data), timed_out, overflowed, process.wait())
+    return ChildRun(frames, timed_out, overflowed, process.wait())
 
 
 class _Zygote:
@@ -210,7 +230,7 @@ class _Zygote:
         ours, theirs = socket.socketpair()
         # The zygote keeps the sandbox's root; each child it forks drops to the slot's
         # uid before any student code, so no child can signal or trace its zygote.
-        zygote = [str(CHILD), "--zygote", str(theirs.fileno()), str(sandbox.uid or "")]
+        zygote = [str(_child_script()), "--zygote", str(theirs.fileno()), str(sandbox.uid or "")]
         argv = sandbox._argv(zygote, _binds([]), drop_uid=False)
         self.process = subprocess.Popen(
             argv,
@@ -258,7 +278,7 @@ class _Zygote:
         finally:
             os.close(write_end)
         try:
-            data, timed_out, overflowed = _collect(self.process, read_end, timeout, False)
+            frames, timed_out, overflowed = _collect(self.process, read_end, timeout, False)
         finally:
             os.close(read_end)
         code = None
@@ -270,18 +290,30 @@ class _Zygote:
             self.control.settimeout(None)
         if timed_out or overflowed or code is None:
             self.stop()  # its PID namespace, and the run in it, end with it
-        return ChildRun(_frames(data), timed_out, overflowed, code)
+        return ChildRun(frames, timed_out, overflowed, code)
 
 
 _zygotes = threading.local()
+_started: set[_Zygote] = set()  # every zygote of this process, stopped when it exits
 
 
 def _zygote(sandbox: Sandbox) -> _Zygote:
     """This thread's zygote, started again when the last one ended."""
     zygote = getattr(_zygotes, "current", None)
     if zygote is None or not zygote.alive:
+        if zygote is not None:  # ended: only its end of the control socket is left
+            zygote.control.close()
+            _started.discard(zygote)
         zygote = _zygotes.current = _Zygote(sandbox)
+        _started.add(zygote)
     return zygote
+
+
+@atexit.register
+def _stop_zygotes() -> None:
+    for zygote in list(_started):
+        if zygote.alive:
+            zygote.stop()
 
 
 def _request(workdir: Path, submission: Path) -> tuple[dict, bytes]:
@@ -337,14 +369,79 @@ def _recv_exactly(connection: socket.socket, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
+class _Frames:
+    """The frames of a channel, decoded as its bytes come: up to the first one that is
+    cut short or malformed (the channel is open to student code, which may write
+    anything to it). Each frame costs its header's JSON once, and the bytes held are
+    those of the frames kept and the one being received."""
+
+    def __init__(self):
+        self.frames: list[tuple[dict, bytes]] = []
+        self.pending = bytearray()
+        self.received = 0
+        self.broken = False
+
+    def feed(self, chunk: bytes) -> bool:
+        """Take chunk; False once the channel sent more than MAX_CHANNEL_BYTES or
+        MAX_FRAMES frames (the run is then stopped)."""
+        self.received += len(chunk)
+        if self.received > MAX_CHANNEL_BYTES:
+            return False
+        if self.broken:
+            return True  # read and dropped: nothing after a malformed frame counts
+        self.pending += chunk
+        at = 0
+        while not self.broken:
+            frame = self._frame(at)
+            if frame is None:
+                break
+            header, start, end = frame
+            with memoryview(self.pending) as view:  # one copy of the body, not two
+                self.frames.append((header, bytes(view[start:end])))
+            at = end
+            if len(self.frames) > MAX_FRAMES:
+                self.pending.clear()
+                return False
+        del self.pending[:at]  # once per chunk, not once per frame
+        if self.broken:
+            self.pending.clear()
+        return True
+
+    def _frame(self, at: int) -> tuple[dict, int, int] | None:
+        """The complete frame at offset at: (header, body start, body end); None when
+        it is not all there yet, or it is malformed (then broken)."""
+        pending = self.pending
+        if at + 4 > len(pending):
+            return None
+        length = int.from_bytes(pending[at : at + 4], "big")
+        if length > MAX_HEADER_BYTES:
+            self.broken = True
+            return None
+        start = at + 4 + length
+        if start > len(pending):
+            return None
+        try:
+            header = json.loads(bytes(pending[at + 4 : start]))
+        except (ValueError, RecursionError):
+            header = None
+        size = header.get("size") if isinstance(header, dict) else None
+        if type(size) is not int or not 0 <= size <= MAX_CHANNEL_BYTES:
+            self.broken = True
+            return None
+        if start + size > len(pending):
+            return None
+        return header, start, start + size
+
+
 def _collect(
     process: subprocess.Popen, channel: int, timeout: float, until_exit: bool = True
-) -> tuple[bytes, bool, bool]:
-    """(what the child sent, timed out, sent more than MAX_CHANNEL_BYTES), read as it
-    comes (a pipe holds 64 KiB) until every writer closed the channel and, until_exit,
-    process ended; or until process ended early, or the time is up."""
+) -> tuple[list[tuple[dict, bytes]], bool, bool]:
+    """(the frames the child sent, timed out, sent more than the caps: MAX_CHANNEL_BYTES,
+    MAX_FRAMES), decoded as they come (a pipe holds 64 KiB) until every writer closed
+    the channel and, until_exit, process ended; or until process ended early, or the
+    time is up."""
     deadline = time.monotonic() + timeout
-    received = bytearray()
+    decoder = _Frames()
     try:
         pidfd = os.pidfd_open(process.pid)
     except (AttributeError, OSError):
@@ -354,58 +451,33 @@ def _collect(
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return bytes(received), True, False
+                return decoder.frames, True, False
             wait = remaining if pidfd is not None else min(remaining, 0.05)
             if channel in select.select(watched, [], [], wait)[0]:
                 chunk = os.read(channel, 1 << 20)
-                received += chunk
-                if len(received) > MAX_CHANNEL_BYTES:
-                    return bytes(received), False, True
+                if not decoder.feed(chunk):
+                    return decoder.frames, False, True
                 if chunk:
                     continue
                 if not until_exit:
-                    return bytes(received), False, False
+                    return decoder.frames, False, False
                 # Every writer closed the channel: the child is ending.
                 try:
                     process.wait(timeout=remaining)
                 except subprocess.TimeoutExpired:
-                    return bytes(received), True, False
-                return bytes(received), False, False
+                    return decoder.frames, True, False
+                return decoder.frames, False, False
             if process.poll() is not None:
                 # Ended. A copy it made may still hold the pipe: take what is there now.
                 os.set_blocking(channel, False)
                 with contextlib.suppress(BlockingIOError):
                     while chunk := os.read(channel, 1 << 20):
-                        received += chunk
-                        if len(received) > MAX_CHANNEL_BYTES:
-                            return bytes(received), False, True
-                return bytes(received), False, False
+                        if not decoder.feed(chunk):
+                            return decoder.frames, False, True
+                return decoder.frames, False, False
     finally:
         if pidfd is not None:
             os.close(pidfd)
-
-
-def _frames(data: bytes) -> list[tuple[dict, bytes]]:
-    """The frames in data, up to the first one that is cut short or malformed (the
-    channel is open to student code, which may write anything to it)."""
-    frames, at = [], 0
-    while at + 4 <= len(data):
-        length = int.from_bytes(data[at : at + 4], "big")
-        if length > MAX_HEADER_BYTES or at + 4 + length > len(data):
-            break
-        try:
-            header = json.loads(data[at + 4 : at + 4 + length])
-            size = int(header["size"])
-        except (ValueError, KeyError, TypeError, RecursionError):
-            break
-        if not isinstance(header, dict) or size < 0:
-            break
-        start = at + 4 + length
-        if start + size > len(data):
-            break
-        frames.append((header, data[start : start + size]))
-        at = start + size
-    return frames
 
 
 def _bwrap_prefix() -> list[str]:
@@ -418,6 +490,10 @@ def _bwrap_prefix() -> list[str]:
         "--unshare-cgroup-try",
         "--die-with-parent",
         "--new-session",
+        # Root in the sandbox keeps only what its first process needs to hand each run a
+        # fresh uid and clean up after it (ZYGOTE_CAPABILITIES), never CAP_SYS_ADMIN.
+        "--cap-drop", "ALL",
+        *[arg for cap in ZYGOTE_CAPABILITIES for arg in ("--cap-add", cap)],
         "--clearenv",
         *[arg for key, value in CHILD_ENV.items() for arg in ("--setenv", key, value)],
         "--ro-bind", "/usr", "/usr",
@@ -432,12 +508,39 @@ def _bwrap_prefix() -> list[str]:
     ]  # fmt: skip
 
 
+PACKAGE = Path(__file__).resolve().parent
+# The files the child runs: everything else of the package (the reference, the kernel,
+# the checks, the assignments' expected values) is the grader's and stays out of reach.
+CHILD_FILES = ("_child.py", "_loader.py")
+
+
+def _child_script() -> Path:
+    """The child's script in a folder of its own holding only CHILD_FILES: copies made
+    once per process (readable by the slot's uid, which runs them without bwrap)."""
+    folder = _child_folder()
+    for name in CHILD_FILES:
+        source, target = CHILD.with_name(name), folder / name
+        if source.is_file() and not target.exists():
+            shutil.copyfile(source, target)
+            target.chmod(0o644)
+    return folder / CHILD.name
+
+
+@lru_cache(maxsize=1)
+def _child_folder() -> Path:
+    # Named like the scratch folders: swept when this process was killed.
+    folder = Path(tempfile.mkdtemp(prefix=f"initlab-child-{os.getpid()}-", dir=SCRATCH))
+    folder.chmod(0o755)
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
 def _binds(paths: list[Path]) -> list[str]:
-    """Read-only binds of the interpreter, the environment, the package and paths, at
-    their own paths: nothing the child can write outlives it."""
-    # The package, for the child's script and for notebooks that import initlab (an
-    # editable install keeps it outside the environment); never the project around it.
-    read_only = [Path(sys.base_prefix), Path(sys.prefix), CHILD.parent, *paths]
+    """Read-only binds of the interpreter, the environment, the child's own files and
+    paths, at their own paths: nothing the child can write outlives it. The initlab
+    package is not there: installed in the environment, it is covered by an empty
+    folder."""
+    read_only = [Path(sys.base_prefix), Path(sys.prefix), _child_script().parent, *paths]
     args: list[str] = []
     made: set[Path] = {Path("/"), Path("/tmp")}
     for path in read_only:
@@ -451,6 +554,8 @@ def _binds(paths: list[Path]) -> list[str]:
                 made.add(parent)
         args += ["--ro-bind", str(path), str(path)]
         made.add(path)
+    if any(PACKAGE.is_relative_to(p.resolve()) for p in read_only[:2]):
+        args += ["--size", "4096", "--perms", "0555", "--tmpfs", str(PACKAGE)]
     return args
 
 
@@ -467,30 +572,62 @@ def _bwrap_path() -> Path | None:
         return Path(found) if found else None
 
 
-@lru_cache(maxsize=1)
+# Set (to 1) by --allow-unsandboxed: student code may run as root where no sandbox and
+# no other uid is available. The grading processes of a batch inherit it.
+ALLOW_UNSANDBOXED = "INITLAB_ALLOW_UNSANDBOXED"
+# A failed probe (bubblewrap not starting under memory pressure) is tried again after
+# these pauses before the fallback is considered.
+PROBE_RETRIES = (0.5, 2.0)
+
+
 def current() -> Sandbox:
     """This process's sandbox, probed once: bwrap when it works here, else rlimits-only.
 
     ``INITLAB_SANDBOX=bwrap`` makes a missing bubblewrap an error instead of a
-    fallback; ``INITLAB_SANDBOX=rlimits-only`` skips it."""
+    fallback; ``INITLAB_SANDBOX=rlimits-only`` skips it. Student code never runs as
+    root unless the instructor allowed it (``INITLAB_ALLOW_UNSANDBOXED=1``, which
+    ``--allow-unsandboxed`` sets): SandboxError instead."""
+    found = _probed()
+    if found.as_root and os.environ.get(ALLOW_UNSANDBOXED) != "1":
+        raise SandboxError(
+            f"{found.description}: student code would run as root, with every file of this "
+            "machine readable; pass --allow-unsandboxed to grade like that anyway"
+        )
+    return found
+
+
+@lru_cache(maxsize=1)
+def _probed() -> Sandbox:
     wanted = os.environ.get("INITLAB_SANDBOX", "auto")
     if wanted not in ("auto", "bwrap", "rlimits-only"):
         raise SandboxError(f"INITLAB_SANDBOX={wanted!r}; expected auto, bwrap or rlimits-only")
     uid, who = _unprivileged_uid()
     if wanted == "rlimits-only":
-        return Sandbox("rlimits-only", _reachable_uid(uid), f"asked for; {who}")
+        uid = _reachable_uid(uid)
+        return Sandbox("rlimits-only", uid, f"asked for; {_who(uid)}")
     if _bwrap_path() is None:
         why = "bubblewrap is not installed"
     else:
         candidate = Sandbox("bwrap", uid, f"no network, own PID namespace, {who}")
-        why = _probe(candidate)
-        if why is None:
-            return candidate
+        for pause in (*PROBE_RETRIES, None):
+            why = _probe(candidate)
+            if why is None:
+                return candidate
+            if pause is not None:
+                time.sleep(pause)
     if wanted == "bwrap":
         raise SandboxError(f"INITLAB_SANDBOX=bwrap but {why}")
     uid = _reachable_uid(uid)
-    who = f"as uid {uid}" if uid is not None else f"as uid {os.geteuid()}"
-    return Sandbox("rlimits-only", uid, f"{why}; {who}")
+    return Sandbox("rlimits-only", uid, f"{why}; {_who(uid)}")
+
+
+def _who(uid: int | None) -> str:
+    """The uid the child really runs under, said for people."""
+    if uid is not None:
+        return f"as uid {uid}"
+    if os.geteuid() == 0:
+        return "as uid 0, root: no other uid can run the interpreter here"
+    return f"as uid {os.geteuid()}"
 
 
 _slot_locks: list[int] = []  # held open for the life of the process: the slot is ours
@@ -526,7 +663,8 @@ def _reachable_uid(uid: int | None) -> int | None:
 
 def _probe(sandbox: Sandbox) -> str | None:
     """None when the sandbox starts Python and imports the child here, else why not."""
-    argv = sandbox._argv(["-c", f"import numpy; open({str(CHILD)!r}).close()"], _binds([]))
+    script = str(_child_script())
+    argv = sandbox._argv(["-c", f"import numpy; open({script!r}).close()"], _binds([]))
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env={})
     except (OSError, subprocess.TimeoutExpired) as error:

@@ -72,8 +72,8 @@ def with_dependencies(wanted: list[Step], steps: list[Step]) -> list[Step]:
 class Outcome:
     """What one step gave: status "ok" (value), "not_implemented", "missing_function",
     "load_error" (the function's definition failed to load), "unavailable" (it used a
-    name whose import cannot be satisfied while grading), "exception" (error) or
-    "timeout"."""
+    name whose import cannot be satisfied while grading), "uses_grader" (it used
+    initlab itself), "exception" (error) or "timeout"."""
 
     status: str
     value: object = None
@@ -88,6 +88,7 @@ RUNNER_STATUSES = {
     "unavailable": "error",
     "timeout": "error",
     "exception": "error",
+    "uses_grader": "error",
 }
 
 

@@ -11,6 +11,7 @@ CATALOG = {
     "unavailable": "{name} used {error}",
     "timeout": "{error}",
     "exception": "{name} raised {error}",
+    "uses_grader": "{name}: {error}",
     "exception.hard_coded": (
         "{name} raised {error}; this network has no {key}: loop over its layers, "
         "l = 1 .. L with L = len(parameters) // 2, instead of writing out W1, W2, W3"

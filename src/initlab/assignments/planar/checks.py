@@ -229,7 +229,7 @@ def judge(name, points, values, problems, half) -> Verdict:
 def _layer_sizes(values, i, problem):
     value = values[f"layer_sizes.{i}"]
     expected = (problem.X.shape[0], 4, 2)
-    items = value.array if isinstance(value, Foreign) else None
+    items = _values(value)
     if not isinstance(items, np.ndarray) or items.shape != (3,):
         return [say("layer_sizes_wrong.type", type=type_name(value))], 0.0
     got = tuple(int(v) for v in items)
@@ -469,9 +469,20 @@ def _nn_model(values, i, problem):
     ], 0.0
 
 
+def _values(value) -> np.ndarray | None:
+    """The values of what a function returned, as an array: an ndarray, or a tuple,
+    list or ndarray subclass that had numbers."""
+    if isinstance(value, np.ndarray):
+        return value
+    array = getattr(value, "array", None) if isinstance(value, Foreign) else None
+    if isinstance(array, dict):
+        array = array.get("array")
+    return array if isinstance(array, np.ndarray) else None
+
+
 def _labels(value) -> np.ndarray | None:
     """Predictions as the course's students return them: bool, int or float, 2-D or 1-D."""
-    array = value if isinstance(value, np.ndarray) else getattr(value, "array", None)
+    array = _values(value)
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
         return None
     return np.asarray(array, dtype=np.float64)

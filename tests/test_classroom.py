@@ -1,0 +1,65 @@
+"""What a class's grades look like on the terminal and in the exports: student text
+(ids, messages, file names) is shown as text, never as escapes, markup or formulas."""
+
+import csv
+import json
+from pathlib import Path
+
+from initlab import _text
+from initlab.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "graders" / "solutions" / "initialization"
+INITIALIZATION = (SOLUTIONS / "initialization.py").read_text()
+HE = "def initialize_parameters_he(layers_dims):\n"
+# Rich markup that does not parse, a clear screen, a fake score and the clipboard set.
+HOSTILE_MESSAGE = "[/] \\x1b[2J\\x1b[H100/100 \\x1b]52;c;ZWNobyBwd25lZA==\\x07[bold]done"
+
+
+def raising(message: str) -> str:
+    return INITIALIZATION.replace(HE, HE + f"    raise ValueError('{message}')\n")
+
+
+def test_plain_strips_escapes_and_control_characters():
+    shown = _text.plain("a\x1b[2J\x1b[31mb\x1b]52;c;eA==\x07c\x07\x08\x9b1md\u202ee\nf\tg")
+    assert shown == "abcde f g", repr(shown)
+    assert _text.plain("line\nbreak", one_line=False) == "line\nbreak"
+
+
+def test_cells_a_spreadsheet_would_run_are_escaped():
+    for formula in ("=HYPERLINK(1)", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1", " =1"):
+        escaped = _text.cell(formula)
+        assert escaped.startswith("'"), (formula, escaped)
+    assert _text.cell("alice") == "alice"
+
+
+def test_student_text_is_shown_as_text_and_the_exports_are_written(tmp_path, capsys):
+    """A message with markup and escapes, and a student id that is a formula: the
+    summary prints, the exports are written, and neither holds an escape."""
+    for student in ("=HYPERLINK(1)", "@alice"):
+        folder = tmp_path / "class" / student
+        folder.mkdir(parents=True)
+        (folder / "initialization.py").write_text(raising(HOSTILE_MESSAGE))
+    db, table, gradescope = tmp_path / "g.sqlite", tmp_path / "g.csv", tmp_path / "gs"
+    args = ["grade", str(tmp_path / "class"), "--db", str(db), "--timeout", "3"]
+    assert main([*args, "--csv", str(table), "--gradescope", str(gradescope)]) == 0
+    shown = capsys.readouterr()
+    assert "\x1b" not in shown.out + shown.err
+    assert "100/100" in shown.out  # the message is there, as text
+    with table.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert sorted(row["student_id"] for row in rows) == ["'=HYPERLINK(1)", "'@alice"]
+    for student in ("=HYPERLINK(1)", "@alice"):
+        results = (gradescope / student / "results.json").read_text()
+        messages = [t["output"] for t in json.loads(results)["tests"]]
+        assert any("[/]" in m for m in messages) and not any("\x1b" in m for m in messages)
+        assert "\\u001b" not in results
+
+
+def test_one_submission_with_escapes_in_its_messages_prints_them_as_text(tmp_path, capsys):
+    file = tmp_path / "attack.py"
+    file.write_text(raising(HOSTILE_MESSAGE))
+    assert main(["grade", str(file)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "100/100" in out
