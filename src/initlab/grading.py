@@ -208,7 +208,7 @@ def run(
                 "steps": [step.plan() for step in todo],
             }
             (workdir / "plan.json").write_text(json.dumps(plan))
-            child = _run_child(workdir, folder, timeout * (len(functions) + 1))
+            child = _run_child(workdir, folder, timeout * (len(functions) + 1), loading=timeout)
             received = _received(child.frames, submission.sources)
             for name, source in received.sources.items():
                 result.sources.setdefault(name, source)
@@ -284,10 +284,13 @@ def _depends_on(step: Step, other: Step, steps: list[Step]) -> bool:
     return False
 
 
-def _run_child(workdir: Path, submission: Path, timeout: float) -> ChildRun:
+def _run_child(
+    workdir: Path, submission: Path, timeout: float, loading: float | None = None
+) -> ChildRun:
     """One run of the child in this process's sandbox (``initlab.sandbox``): what it
-    sent on its channel; its output is discarded, never read."""
-    return launch(current_sandbox(), workdir, submission, timeout)
+    sent on its channel; its output is discarded, never read. It has loading seconds
+    to load the submission and timeout for the whole run."""
+    return launch(current_sandbox(), workdir, submission, timeout, loading)
 
 
 @dataclass
@@ -423,8 +426,10 @@ def _value(description: dict, arrays: dict[str, bytes], depth: int = 0) -> objec
         name = _type(description)
         if name in SEQUENCES or name in ("builtins.dict", "numpy.ndarray"):
             raise Unreadable(f"a number whose class claims to be {name}")
-        return value if name in ("builtins.float", "numpy.float64") else Foreign(
-            name, np.float64(value)
+        return (
+            value
+            if name in ("builtins.float", "numpy.float64")
+            else Foreign(name, np.float64(value))
         )
     if kind == "dict":
         keys, items = description.get("keys", []), description["items"]

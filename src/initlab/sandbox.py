@@ -169,7 +169,13 @@ class ChildRun:
     code: int | None  # None: the process that ran it ended too
 
 
-def launch(sandbox: Sandbox, workdir: Path, submission: Path, timeout: float) -> ChildRun:
+def launch(
+    sandbox: Sandbox,
+    workdir: Path,
+    submission: Path,
+    timeout: float,
+    loading: float | None = None,
+) -> ChildRun:
     """Run the child on workdir's plan and read what it sends on its channel (never its
     output). SandboxError when it did not start: its first frame is "ready".
 
@@ -180,9 +186,9 @@ def launch(sandbox: Sandbox, workdir: Path, submission: Path, timeout: float) ->
     for pause in (*START_RETRIES, None):
         try:
             if sandbox.mode == "bwrap":
-                run = _zygote(sandbox).run(workdir, submission, timeout)
+                run = _zygote(sandbox).run(workdir, submission, timeout, loading)
             else:
-                run = _launch_once(sandbox, workdir, submission, timeout)
+                run = _launch_once(sandbox, workdir, submission, timeout, loading)
         except SandboxError as error:
             why = str(error)
         else:
@@ -196,7 +202,9 @@ def launch(sandbox: Sandbox, workdir: Path, submission: Path, timeout: float) ->
     raise AssertionError("unreachable")
 
 
-def _launch_once(sandbox: Sandbox, workdir: Path, submission: Path, timeout: float) -> ChildRun:
+def _launch_once(
+    sandbox: Sandbox, workdir: Path, submission: Path, timeout: float, loading: float | None
+) -> ChildRun:
     sandbox.prepare(workdir)
     read_end, write_end = os.pipe()
     try:
@@ -213,7 +221,7 @@ def _launch_once(sandbox: Sandbox, workdir: Path, submission: Path, timeout: flo
     finally:
         os.close(write_end)
     try:
-        frames, timed_out, overflowed = _collect(process, read_end, timeout)
+        frames, timed_out, overflowed = _collect(process, read_end, timeout, loading=loading)
     finally:
         os.close(read_end)
     if timed_out or overflowed:
@@ -263,7 +271,9 @@ class _Zygote:
         self.process.wait()
         self.control.close()
 
-    def run(self, workdir: Path, submission: Path, timeout: float) -> ChildRun:
+    def run(
+        self, workdir: Path, submission: Path, timeout: float, loading: float | None = None
+    ) -> ChildRun:
         header, body = _request(workdir, submission)
         read_end, write_end = os.pipe()
         try:
@@ -278,7 +288,9 @@ class _Zygote:
         finally:
             os.close(write_end)
         try:
-            frames, timed_out, overflowed = _collect(self.process, read_end, timeout, False)
+            frames, timed_out, overflowed = _collect(
+                self.process, read_end, timeout, False, loading
+            )
         finally:
             os.close(read_end)
         code = None
@@ -380,6 +392,7 @@ class _Frames:
         self.pending = bytearray()
         self.received = 0
         self.broken = False
+        self.loaded = False  # the child said it has loaded the submission
 
     def feed(self, chunk: bytes) -> bool:
         """Take chunk; False once the channel sent more than MAX_CHANNEL_BYTES or
@@ -398,6 +411,7 @@ class _Frames:
             header, start, end = frame
             with memoryview(self.pending) as view:  # one copy of the body, not two
                 self.frames.append((header, bytes(view[start:end])))
+            self.loaded = self.loaded or header.get("kind") == "loaded"
             at = end
             if len(self.frames) > MAX_FRAMES:
                 self.pending.clear()
@@ -434,13 +448,19 @@ class _Frames:
 
 
 def _collect(
-    process: subprocess.Popen, channel: int, timeout: float, until_exit: bool = True
+    process: subprocess.Popen,
+    channel: int,
+    timeout: float,
+    until_exit: bool = True,
+    loading: float | None = None,
 ) -> tuple[list[tuple[dict, bytes]], bool, bool]:
     """(the frames the child sent, timed out, sent more than the caps: MAX_CHANNEL_BYTES,
     MAX_FRAMES), decoded as they come (a pipe holds 64 KiB) until every writer closed
     the channel and, until_exit, process ended; or until process ended early, or the
-    time is up."""
-    deadline = time.monotonic() + timeout
+    time is up: timeout for the run, loading (when given) for the child to say it has
+    loaded the submission (its "loaded" frame)."""
+    started = time.monotonic()
+    deadline = started + timeout
     decoder = _Frames()
     try:
         pidfd = os.pidfd_open(process.pid)
@@ -449,7 +469,13 @@ def _collect(
     watched = [channel] if pidfd is None else [channel, pidfd]
     try:
         while True:
-            remaining = deadline - time.monotonic()
+            now = time.monotonic()
+            if loading is not None and not decoder.loaded:
+                if now >= started + loading:
+                    return decoder.frames, True, False
+                remaining = min(deadline, started + loading) - now
+            else:
+                remaining = deadline - now
             if remaining <= 0:
                 return decoder.frames, True, False
             wait = remaining if pidfd is not None else min(remaining, 0.05)
