@@ -155,6 +155,7 @@ def test_both_editions_conventions_get_full_marks(tmp_path, capsys):
     assert report["score"] == 100
 
 
+@pytest.mark.slow
 def test_the_self_check_grades_the_planar_folder(tmp_path):
     import shutil
     import subprocess
