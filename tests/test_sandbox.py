@@ -149,9 +149,13 @@ def test_one_run_leaves_nothing_for_the_next(tmp_path):
         "    os.chmod('/tmp/locked', 0o500)\n"
         "    ctypes.CDLL(None).shmget(4242, 4096, 0o1666)\n"
         + KEYS_STASHED
-        + "    if os.fork() == 0:\n"
-        "        os.setsid()\n"
-        "        time.sleep(600)\n",
+        # A run cannot start a process (seccomp); if one could, it would not outlive it.
+        + "    try:\n"
+        "        if os.fork() == 0:\n"
+        "            os.setsid()\n"
+        "            time.sleep(600)\n"
+        "    except OSError:\n"
+        "        pass\n",
     )
     first = tmp_path / "stash.py"
     first.write_text(stash)
@@ -483,7 +487,8 @@ def test_a_submission_that_delegates_to_the_grader_gets_uses_grader_and_no_point
     its own diagnosis, uses_grader, and the honest functions keep their points."""
     source = SOLUTION.replace(
         "def initialize_parameters_he(layers_dims):\n",
-        "def initialize_parameters_he(layers_dims):\n    " + DELEGATES[how]
+        "def initialize_parameters_he(layers_dims):\n    "
+        + DELEGATES[how]
         + "\n\ndef _replaced(layers_dims):\n",
     )
     verdict, report = he_verdict(tmp_path, source)
@@ -512,3 +517,27 @@ def test_the_grader_files_are_not_readable_in_the_sandbox(tmp_path):
     )
     verdict, _ = he_verdict(tmp_path, guarded(check))
     assert verdict.status == "passed", verdict.message
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        "os.fork()",
+        "subprocess.run(['/bin/true'])",
+        "multiprocessing.Process(target=print).start()",
+    ],
+)
+def test_a_run_cannot_start_another_process(tmp_path, start):
+    """So the memory of a run is one address space under --memory: processes that each
+    fill their own --memory are not there to add up."""
+    source = SOLUTION.replace(
+        "def initialize_parameters_he(layers_dims):\n",
+        "def initialize_parameters_he(layers_dims):\n"
+        f"    import multiprocessing, os, subprocess\n    {start}\n",
+    )
+    file = tmp_path / "spawn.py"
+    file.write_text(source)
+    tests = {t.name: t for t in grade(file, timeout=5).tests}
+    he = tests["initialize_parameters_he"]
+    assert he.status == "error" and "Operation not permitted" in he.message, he.message
+    assert tests["initialize_parameters_zeros"].status == "passed"

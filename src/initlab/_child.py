@@ -256,15 +256,6 @@ def _join_session_keyring() -> bool:
 def _forbid_key_calls(libc, arch: int, calls: dict[str, int]) -> None:
     """A seccomp filter: add_key, request_key and keyctl fail with EPERM, and so does
     every system call of another ABI (x32, 32-bit), whose numbers differ."""
-    import ctypes
-
-    class Filter(ctypes.Structure):
-        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
-                    ("k", ctypes.c_uint32)]  # fmt: skip
-
-    class Program(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
-
     load, equal, at_least, answer = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, JEQ|K, JGE|K, RET|K
     allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
     add_key, request_key, keyctl = calls["add_key"], calls["request_key"], calls["keyctl"]
@@ -280,6 +271,20 @@ def _forbid_key_calls(libc, arch: int, calls: dict[str, int]) -> None:
         (answer, 0, 0, allow),
         (answer, 0, 0, deny),
     ]
+    _install_filter(libc, program)
+
+
+def _install_filter(libc, program: list[tuple[int, int, int, int]]) -> None:
+    """Install a seccomp BPF program of (code, jt, jf, k) lines (filters stack)."""
+    import ctypes
+
+    class Filter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                    ("k", ctypes.c_uint32)]  # fmt: skip
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Filter))]
+
     filters = (Filter * len(program))(*[Filter(*line) for line in program])
     if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS, which seccomp needs
         raise OSError(ctypes.get_errno(), "cannot set no_new_privs")
@@ -289,11 +294,53 @@ def _forbid_key_calls(libc, arch: int, calls: dict[str, int]) -> None:
         raise OSError(ctypes.get_errno(), "cannot install the seccomp filter")
 
 
+# fork, vfork, clone and clone3 by architecture (None: the architecture has no such call)
+_PROCESS_CALLS = {
+    "x86_64": (0xC000003E, 57, 58, 56, 435),
+    "aarch64": (0xC00000B7, None, None, 220, 435),
+}
+
+
+def forbid_new_processes() -> None:
+    """A seccomp filter: the run cannot start another process (fork, vfork, and clone
+    without CLONE_THREAD fail with EPERM; clone3 says ENOSYS, so that threads are made
+    with clone). The memory of a run is then one address space, bounded by --memory,
+    with the sandbox's small /tmp and System V limits beside it."""
+    import ctypes
+    import platform
+
+    calls = _PROCESS_CALLS.get(platform.machine())
+    if calls is None:
+        return
+    arch, fork, vfork, clone, clone3 = calls
+    never = 0xFFFFFFF0  # a system call number no architecture has
+    load, equal, bits, answer = 0x20, 0x15, 0x45, 0x06  # LD|W|ABS, JEQ|K, JSET|K, RET|K
+    allow, deny = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    absent = 0x00050000 | 38  # SECCOMP_RET_ERRNO | ENOSYS
+    program = [
+        (load, 0, 0, 4),  # 0: seccomp_data.arch
+        (equal, 1, 0, arch),  # 1
+        (answer, 0, 0, deny),  # 2
+        (load, 0, 0, 0),  # 3: seccomp_data.nr
+        (equal, 0, 1, clone3),  # 4
+        (answer, 0, 0, absent),  # 5
+        (equal, 5, 0, never if fork is None else fork),  # 6 -> 12
+        (equal, 4, 0, never if vfork is None else vfork),  # 7 -> 12
+        (equal, 0, 2, clone),  # 8 -> 9, else 11
+        (load, 0, 0, 16),  # 9: clone's flags, the low word of args[0]
+        (bits, 0, 1, 0x00010000),  # 10: CLONE_THREAD -> 11, else 12
+        (answer, 0, 0, allow),  # 11
+        (answer, 0, 0, deny),  # 12
+    ]
+    _install_filter(ctypes.CDLL(None, use_errno=True), program)
+
+
 def run(workdir: Path, channel: int) -> None:
     plan = json.loads((workdir / "plan.json").read_text())
     if plan.get("memory_mb"):
         limit_resources(int(plan["memory_mb"]), plan.get("cpu_seconds"))
     fresh_keyrings()
+    forbid_new_processes()
     inputs = {}
     if (workdir / "inputs.npz").exists():
         with np.load(workdir / "inputs.npz", allow_pickle=False) as archive:
