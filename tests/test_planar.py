@@ -102,6 +102,7 @@ MISTAKES = [
         "dW2 = np.dot(A1, dZ2.T) / m",
         "grad_transposed",
     ),
+    ("backward_propagation", "dZ2 = A2 - Y", "dZ2 = (A2 - Y) / m", "grad_missing_1_over_m"),
     (
         "backward_propagation",
         "dW1 = np.dot(dZ1, X.T) / m",
@@ -218,3 +219,38 @@ def test_a_broken_backward_cell_costs_backward_only(tmp_path, capsys):
     assert tests["backward_propagation"]["diagnoses"] == ["load_error"]
     assert "does not parse" in tests["backward_propagation"]["message"]
     assert all(t["status"] == "passed" for n, t in tests.items() if n != "backward_propagation")
+
+
+def test_one_output_forms_of_the_cost_are_right_for_the_courses_model(tmp_path, capsys):
+    """np.dot(Y, log(A2).T) is right for one output unit, the course's model: it keeps
+    its points (SPEC section 5), and so does a cost returned as a (1, 1) array."""
+    source = mistaken(
+        "compute_cost",
+        "    logprobs = np.multiply(np.log(A2), Y) + np.multiply(np.log(1 - A2), 1 - Y)\n"
+        "    cost = float(-np.sum(logprobs) / m)",
+        "    cost = -(np.dot(Y, np.log(A2).T) + np.dot(1 - Y, np.log(1 - A2).T)) / m",
+    )
+    _, tests = graded(tmp_path, capsys, source)
+    assert tests["compute_cost"]["status"] == "passed", tests["compute_cost"]["message"]
+
+
+@pytest.mark.slow
+def test_a_class_of_planar_submissions_is_graded_in_bulk(tmp_path, capsys):
+    import csv
+    import shutil
+
+    for student, source in {
+        "ada": SOLUTION,
+        "bo": mistaken("predict", "predictions = A2 > 0.5", "predictions = A2 >= 0.5"),
+    }.items():
+        (tmp_path / "class" / student).mkdir(parents=True)
+        (tmp_path / "class" / student / "planar.py").write_text(source)
+    shutil.copytree(PLANAR_NOTEBOOK, tmp_path / "class" / "cy")
+    out = tmp_path / "grades.csv"
+    db = tmp_path / "g.sqlite"
+    args = ["grade", str(tmp_path / "class"), "--db", str(db), "--assignment", "planar"]
+    assert main([*args, "--workers", "2", "--csv", str(out)]) == 0
+    with out.open() as file:
+        rows = {row["student_id"]: row for row in csv.DictReader(file)}
+    assert {s: float(r["score"]) for s, r in rows.items()} == {"ada": 100, "bo": 95, "cy": 100}
+    assert float(rows["bo"]["predict"]) == 5 and "nn_model" in rows["bo"]
