@@ -63,3 +63,24 @@ def test_one_submission_with_escapes_in_its_messages_prints_them_as_text(tmp_pat
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out
     assert "100/100" in out
+
+
+def test_every_row_that_is_not_ok_says_why_and_results_json_always_lists_the_rubric():
+    from initlab.classroom import gradescope_results, reason_of
+    from initlab.ledger import Result
+
+    broken = {"name": "initialize_parameters_he", "score": 0.0, "max_score": 15.0,
+              "status": "error", "diagnoses": ["timeout"],
+              "message": "initialize_parameters_he did not finish in 10 s"}  # fmt: skip
+    timed_out = Result("ann", "d", "v", False, "timeout", 85.0, 100.0, tests=[broken], seconds=11.4)
+    assert "initialize_parameters_he did not finish in 10 s" in reason_of(timed_out)
+    assert reason_of(Result("bo", "d", "v", False, "ok", 100.0, 100.0)) == ""
+    assert gradescope_results(timed_out)["execution_time"] == 11.4
+    empty = Result("cy", "d", "v", False, "invalid", 0.0, 30.0, reason="the folder is empty",
+                   rubric="course")  # fmt: skip
+    results = gradescope_results(empty)
+    assert [t["name"] for t in results["tests"]] == [
+        "initialize_parameters_zeros", "initialize_parameters_random", "initialize_parameters_he",
+    ]  # fmt: skip
+    assert {t["output"] for t in results["tests"]} == {"the folder is empty"}
+    assert sum(t["max_score"] for t in results["tests"]) == 30

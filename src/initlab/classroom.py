@@ -238,11 +238,19 @@ def write_csv(batch: Batch, path: Path) -> None:
                     _number(result.score),
                     _number(result.max_score),
                     *[_number(scores.get(name)) for name in names],
-                    cell(result.reason),
+                    cell(reason_of(result)),
                     result.digest,
                     result.grader_version,
                 ]
             )
+
+
+def reason_of(result: Result) -> str:
+    """Why a submission did not simply get its score: its reason, or for an error or a
+    time-out the functions that failed (the summary's "why"); empty when ok."""
+    return (
+        plain(result.reason) if result.reason else ("" if result.status == "ok" else _why(result))
+    )
 
 
 def _number(value: float | None) -> str:
@@ -265,6 +273,9 @@ def write_gradescope(batch: Batch, folder: Path) -> int:
 
 
 def gradescope_results(result: Result) -> dict:
+    """Gradescope's results.json: one test per function of the rubric, always (a
+    submission that could not be graded gets each at 0, with the reason), and the
+    grading time in seconds."""
     tests = [
         {
             "name": test["name"],
@@ -275,9 +286,16 @@ def gradescope_results(result: Result) -> dict:
         }
         for test in result.tests
     ]
+    if not tests:
+        points = assignments.get(result.assignment).points(result.rubric)
+        tests = [
+            {"name": name, "score": 0.0, "max_score": worth, "status": "failed",
+             "output": plain(result.reason) or "not graded"}
+            for name, worth in points.items()
+        ]  # fmt: skip
     return {
         "score": result.score,
-        "execution_time": round(result.seconds),
-        "output": plain(result.reason) or f"graded by initlab {result.grader_version}",
+        "execution_time": round(result.seconds, 3),
+        "output": reason_of(result) or f"graded by initlab {result.grader_version}",
         "tests": tests,
     }
