@@ -46,7 +46,7 @@ def filled(release: dict, mistakes: dict) -> dict:
     return notebook
 
 
-def nbgrader(course: Path, *args: str) -> None:
+def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
     done = subprocess.run(
         [sys.executable, "-m", "nbgrader", *args],
         cwd=course,
@@ -55,6 +55,7 @@ def nbgrader(course: Path, *args: str) -> None:
         env={**os.environ, "INITLAB_CHECK_TIMEOUT": "5"},
     )
     assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stderr[-3000:]}"
+    return done
 
 
 @pytest.fixture(scope="module")
@@ -63,16 +64,21 @@ def course(tmp_path_factory):
     shutil.copytree(COURSE, course, ignore=shutil.ignore_patterns(*NBGRADER_OUTPUT))
     nbgrader(course, "generate_assignment", "planar", "--force")
     release = json.loads((course / "release" / "planar" / f"{NOTEBOOK}.ipynb").read_text())
+    tampered = filled(release, {})
+    for cell in tampered["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "test_predict":
+            cell["source"] = "10  # full marks, please"
     submissions = {
         "solution": filled(release, {}),
         "blank": release,
         "two_mistakes": filled(release, MISTAKES),
+        "tampered": tampered,
     }
     for student, notebook in submissions.items():
         folder = course / "submitted" / student / "planar"
         folder.mkdir(parents=True)
         (folder / f"{NOTEBOOK}.ipynb").write_text(json.dumps(notebook))
-    nbgrader(course, "autograde", "planar")
+    autograde = nbgrader(course, "autograde", "planar")
     nbgrader(course, "generate_feedback", "planar")
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         totals = {s: gradebook.find_submission("planar", s).score for s in submissions}
@@ -80,11 +86,11 @@ def course(tmp_path_factory):
             s: {n: gradebook.find_grade(f"test_{n}", NOTEBOOK, "planar", s).score for n in RUBRIC}
             for s in submissions
         }
-    return course, totals, tests
+    return course, totals, tests, autograde.stdout + autograde.stderr
 
 
 def test_the_gradebook_scores_each_submission_and_each_mistake_costs_its_test(course):
-    path, totals, tests = course
+    path, totals, tests, _ = course
     assert totals["solution"] == 100 and totals["blank"] == 0
     assert totals["two_mistakes"] == 100 - RUBRIC["backward_propagation"] - RUBRIC["predict"] / 2
     lost = {n for n, score in tests["two_mistakes"].items() if score < RUBRIC[n]}
@@ -92,7 +98,7 @@ def test_the_gradebook_scores_each_submission_and_each_mistake_costs_its_test(co
 
 
 def test_the_feedback_names_the_mistakes_and_initlab_grade_agrees(course):
-    path, totals, tests = course
+    path, totals, tests, _ = course
     page = path / "feedback" / "two_mistakes" / "planar" / f"{NOTEBOOK}.html"
     text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
     assert "[tanh_derivative_wrong]" in text and "1 - Z1**2" in text
@@ -100,3 +106,14 @@ def test_the_feedback_names_the_mistakes_and_initlab_grade_agrees(course):
     notebook = path / "submitted" / "two_mistakes" / "planar" / f"{NOTEBOOK}.ipynb"
     alone = grade(notebook, assignment="planar")
     assert {t.name: t.score for t in alone.tests} == tests["two_mistakes"]
+
+
+def test_autograde_warns_only_about_a_test_cell_a_student_edited(course):
+    """nbgrader's checksum warning for every cell with hidden tests (its checksum is
+    taken before they are cleared) is gone; an edited test cell is still named, and
+    gets its original back, so the edit gains nothing."""
+    _, totals, _, output = course
+    changed = [line for line in output.splitlines() if "has changed!" in line]
+    assert len(changed) == 1 and "test_predict" in changed[0], changed
+    assert "SAWarning" not in output
+    assert totals["tampered"] == 100

@@ -174,3 +174,15 @@ def test_release_refuses_the_solution_folder_and_a_missing_source(tmp_path, caps
         release(SOLUTIONS, SOLUTIONS, force=True)
     assert main(["release", str(tmp_path), "--source", str(tmp_path / "nope")]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_the_course_configuration_loads_whole():
+    """nbgrader drops a configuration file that raises, settings and all, with only a
+    log line: this one must load, with its settings and its OverwriteCells."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from initlab.nbgrader_support import HiddenTestsOverwriteCells
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE)).load_config()
+    assert config.ExecutePreprocessor.timeout == 60 and config.Autograde.create_student
+    assert HiddenTestsOverwriteCells in config.Autograde.sanitize_preprocessors

@@ -8,3 +8,30 @@ c.CourseDirectory.course_id = "initlab"
 c.ExecutePreprocessor.timeout = 60
 # Students are added to the gradebook when their first submission is autograded.
 c.Autograde.create_student = True
+
+# nbgrader warns that every test cell with hidden tests "has changed", even in the
+# untouched release (its checksum is taken before the hidden tests are cleared):
+# this OverwriteCells knows the release's form of such a cell, and so warns only
+# about cells a student edited. nbgrader's own database code warns too (SQLAlchemy
+# autoflush notices that are not the instructor's concern).
+import warnings  # noqa: E402
+
+from nbgrader.preprocessors import (  # noqa: E402
+    CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteKernelspec,
+)
+from sqlalchemy.exc import SAWarning  # noqa: E402
+
+from initlab.nbgrader_support import HiddenTestsOverwriteCells  # noqa: E402
+
+warnings.filterwarnings("ignore", category=SAWarning)
+# nbgrader 0.9's list (Autograde.sanitize_preprocessors), with its OverwriteCells replaced.
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteKernelspec,
+    HiddenTestsOverwriteCells,
+    CheckCellMetadata,
+]
