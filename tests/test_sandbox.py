@@ -236,7 +236,7 @@ def test_flooding_the_results_channel_costs_only_that_function(tmp_path):
     tests = {t.name: t for t in grade(file).tests}
     random = tests["initialize_parameters_random"]
     assert (random.status, random.score) == ("error", 0)
-    assert "more than" in random.message
+    assert random.message.startswith("initialize_parameters_random sent more results than")
     assert tests["initialize_parameters_zeros"].status == "passed"
     assert tests["initialize_parameters_he"].status == "passed"
 

@@ -31,6 +31,7 @@ from initlab.sandbox import (
     MAX_BYTES,
     MAX_CHANNEL_BYTES,
     MAX_FILES,
+    MAX_FRAMES,
     ChildRun,
     launch,
     scratch,
@@ -242,7 +243,10 @@ def run(
             if child.timed_out:
                 why = f"{stuck.function} did not finish in {timeout:g} s"
             elif child.overflowed:
-                why = f"{stuck.function} sent more than {MAX_CHANNEL_BYTES} bytes of results"
+                why = (
+                    f"{stuck.function} sent more results than the grader reads from one run "
+                    f"({MAX_CHANNEL_BYTES // 2**20} MiB or {MAX_FRAMES} frames)"
+                )
             else:
                 why = f"the process ended (exit code {child.code}) while running {stuck.function}"
             result.outcomes[stuck.id] = Outcome(

@@ -101,6 +101,9 @@ def runner_verdict(name: str, outcome: Outcome | None, max_score: float) -> Verd
     status = outcome.status if outcome.status in RUNNER_STATUSES else "exception"
     if status == "missing_function" and outcome.error:
         diagnosis = say("missing_function.imported", name=name, why=outcome.error)
+    elif status == "exception" and outcome.error.startswith(f"{name} "):
+        # the runner's own account ("... sent more results than ..."), a sentence already
+        diagnosis = say("exception.runner", error=outcome.error)
     else:
         diagnosis = say(status, name=name, error=outcome.error)
     return Verdict(name, max_score, 0.0, [diagnosis], RUNNER_STATUSES[status])

@@ -11,6 +11,7 @@ CATALOG = {
     "unavailable": "{name} used {error}",
     "timeout": "{error}",
     "exception": "{name} raised {error}",
+    "exception.runner": "{error}",
     "uses_grader": "{name}: {error}",
     "exception.hard_coded": (
         "{name} raised {error}; this network has no {key}: loop over its layers, "
