@@ -9,6 +9,7 @@ project under its name (``graders/solutions/<name>/``, ``assignment/<name>/``,
 
 from __future__ import annotations
 
+import functools
 import importlib
 
 from initlab import messages
@@ -33,6 +34,12 @@ def get(name: str | None = None) -> Assignment:
     name = name or DEFAULT
     if name not in REGISTRY:
         raise UnknownName(f"no assignment {name!r}; the assignments are {', '.join(REGISTRY)}")
+    return _loaded(name)
+
+
+@functools.cache
+def _loaded(name: str) -> Assignment:
+    """The assignment's module imported, and its messages added to the catalog, once."""
     assignment = importlib.import_module(REGISTRY[name]).ASSIGNMENT
     messages.register(assignment.messages)
     return assignment
