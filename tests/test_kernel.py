@@ -320,3 +320,100 @@ def test_baseline_and_avx2_builds_give_the_same_bits():
         assert used == build
         outputs[build] = lines
     assert outputs["baseline"] == outputs["avx2"]
+
+
+@pytest.mark.parametrize("scale, iteration", [(1e100, 1), (1e155, 0)])
+def test_diverging_training_stops_and_names_the_iteration(circles, scale, iteration):
+    """Huge parameters overflow to inf and nan; the error names the first iteration
+    whose update left a parameter non-finite, which the numpy reference confirms."""
+    train_X, train_Y, _, _ = circles
+    parameters = {
+        key: value * scale
+        for key, value in reference.initialize_parameters([2, 10, 5, 1], "he").items()
+    }
+    with pytest.raises(kernel.TrainingDiverged, match=rf"after the update of iteration {iteration} "):
+        kernel.train(train_X, train_Y, parameters, num_iterations=50, record_every=1)
+
+    def finite_after(iterations):
+        trained, _ = reference.train(
+            train_X, train_Y, parameters, num_iterations=iterations, record_every=1
+        )
+        return all(np.isfinite(value).all() for value in trained.values())
+
+    assert not finite_after(iteration + 1)
+    assert iteration == 0 or finite_after(iteration)
+
+
+def test_diverged_training_is_a_value_error(circles):
+    """Callers that report bad input (the graders catch ValueError) report this too."""
+    train_X, train_Y, _, _ = circles
+    parameters = {
+        key: value * 1e155
+        for key, value in reference.initialize_parameters([2, 10, 5, 1], "he").items()
+    }
+    with pytest.raises(ValueError, match="not finite"):
+        kernel.train(train_X, train_Y, parameters, num_iterations=3)
+
+
+def test_finite_training_keeps_the_course_cost_semantics(circles):
+    """Saturated (x10) weights: an inf cost with finite parameters is the course's
+    answer, not a divergence; training goes on."""
+    train_X, train_Y, _, _ = circles
+    parameters = reference.initialize_parameters([2, 10, 5, 1], "random")
+    _, costs = kernel.train(train_X, train_Y, parameters, num_iterations=2000)
+    assert costs[0] == np.inf and np.isfinite(costs[1])
+
+
+def _overcommit_mode():
+    try:
+        with open("/proc/sys/vm/overcommit_memory") as file:
+            return file.read().strip()
+    except OSError:
+        return None
+
+
+@pytest.mark.skipif(
+    _overcommit_mode() not in ("0", "2"),
+    reason="needs Linux without always-overcommit, where a 16 TiB allocation fails",
+)
+@pytest.mark.parametrize("entry", ["forward", "gradients", "train"])
+def test_allocation_that_fails_names_the_layer_and_the_bytes(entry):
+    n1, m = 2**20, 2**21
+    X = np.ones((1, m))
+    Y = np.zeros((1, m))
+    parameters = {"W1": np.ones((n1, 1)), "b1": np.zeros((n1, 1)), "W2": np.ones((1, n1)), "b2": np.zeros((1, 1))}
+    call = {
+        "forward": lambda: kernel.forward(X, parameters),
+        "gradients": lambda: kernel.gradients(X, Y, parameters),
+        "train": lambda: kernel.train(X, Y, parameters, num_iterations=1),
+    }[entry]
+    with pytest.raises(MemoryError) as error:
+        call()
+    message = str(error.value)
+    assert "\n" not in message
+    assert f"{8 * n1 * m:,} bytes" in message and "layer 1's activations A1" in message, message
+
+
+def test_thread_count_follows_the_work():
+    """The course problem is too little work to share; a wide layer is shared."""
+    assert kernel._threads_for([2, 10, 5, 1], 300) == 1
+    assert kernel._threads_for([2, 1000, 1000, 1], 300) == kernel.num_threads()
+
+
+def test_examples_split_over_threads_give_the_same_bits(rng, monkeypatch):
+    """Many examples and small layers: the work over examples is shared by the
+    threads; forward, gradients and training give the same bits on 1, 2 and 3 threads."""
+    for dims, m in (([2, 10, 5, 1], 30000), ([3, 7, 5, 2], 20011)):
+        X, Y, parameters = random_problem(rng, dims, m)
+        results = []
+        for threads in ("1", "2", "3"):
+            monkeypatch.setenv("INITLAB_NUM_THREADS", threads)
+            trained, costs = kernel.train(
+                X, Y, parameters, learning_rate=0.1, num_iterations=5, record_every=1
+            )
+            cost, grads = kernel.gradients(X, Y, trained)
+            AL = kernel.forward(X, trained)
+            results.append(
+                (costs.tobytes(), cost, AL.tobytes(), {k: v.tobytes() for k, v in grads.items()})
+            )
+        assert results[0] == results[1] == results[2], f"dims {dims}, seed {rng.seed_value}"

@@ -24,6 +24,8 @@ still computed by one thread, in the order above.
 from cython.parallel cimport prange, threadid
 from libc.math cimport log, tanh, isnan
 from libc.stdlib cimport malloc, free
+from libc.stdint cimport uintptr_t
+from cpython.pyport cimport PY_SSIZE_T_MAX
 
 import numpy as np
 
@@ -52,6 +54,7 @@ cdef extern from "_simd.h" nogil:
                                          Py_ssize_t count, const double* bias, bint relu,
                                          const double* gate, double low)
     double exp1 "initlab_exp1"(double x)
+    double peak_probe "initlab_peak_probe"(long iterations)
     int cpu_has_avx2 "initlab_cpu_has_avx2"()
     int COMPILED_AVX2 "INITLAB_COMPILED_AVX2"
 
@@ -79,6 +82,33 @@ def instruction_set():
     return "avx2" if COMPILED_AVX2 else "baseline"
 
 
+def peak_flops(int threads, double seconds):
+    """Flops per second of independent vector multiplies and adds on threads threads,
+    measured for about seconds: the peak of this build's arithmetic (see initlab_peak_probe)."""
+    cdef long iterations = 1 << 16
+    cdef int t
+    cdef double sink = 0.0
+    cdef double start, elapsed
+    import time
+    while True:
+        start = time.perf_counter()
+        with nogil:
+            sink += peak_probe(iterations)
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds / 4:
+            break
+        iterations *= 2
+    iterations = <long> (iterations * seconds / elapsed)
+    start = time.perf_counter()
+    with nogil:
+        for t in prange(threads, num_threads=threads, schedule="static"):
+            sink += peak_probe(iterations)
+    elapsed = time.perf_counter() - start
+    if sink != sink:  # never: keeps the result in use
+        return 0.0
+    return 96.0 * iterations * threads / elapsed
+
+
 def best_supported():
     """The best build this CPU runs: "avx2" or "baseline"."""
     return "avx2" if cpu_has_avx2() else "baseline"
@@ -90,9 +120,8 @@ cdef struct Net:
     const Py_ssize_t* dims  # n_0, ..., n_L
     Py_ssize_t* w_off       # offset of W{l} in params, l = 1..L (index 0 unused)
     Py_ssize_t* b_off       # offset of b{l} in params
-    Py_ssize_t* a_off       # offset of A{l} (n_l x m) in the activations buffer
+    double** A              # A{l} (n_l x m), l = 1..L, each 64-byte aligned (index 0 unused)
     Py_ssize_t n_params
-    Py_ssize_t n_acts
     Py_ssize_t widest       # max n_l, l >= 1
     int activation
     int threads             # threads for the large matrix products
@@ -105,20 +134,19 @@ cdef struct Net:
 cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
                    int activation, int threads) noexcept nogil:
     """Offsets of every layer; returns -1 when out of memory."""
-    cdef Py_ssize_t l, p = 0, a = 0
+    cdef Py_ssize_t l, p = 0
     net.L = L
     net.m = m
     net.dims = dims
     net.activation = activation
     net.threads = threads
     net.widest = 0
-    net.w_off = <Py_ssize_t*> malloc((3 * (L + 1) + _plan_size(m) + _plan_size(dims[L] * m))
+    net.w_off = <Py_ssize_t*> malloc((2 * (L + 1) + _plan_size(m) + _plan_size(dims[L] * m))
                                      * sizeof(Py_ssize_t))
     if net.w_off == NULL:
         return -1
     net.b_off = net.w_off + (L + 1)
-    net.a_off = net.w_off + 2 * (L + 1)
-    net.sum_plan = net.w_off + 3 * (L + 1)
+    net.sum_plan = net.w_off + 2 * (L + 1)
     net.loss_plan = net.sum_plan + _plan_size(m)
     _plan(m, net.sum_plan)
     _plan(dims[L] * m, net.loss_plan)
@@ -127,8 +155,6 @@ cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
         p += dims[l] * dims[l - 1]
         net.b_off[l] = p
         p += dims[l]
-        net.a_off[l] = a
-        a += dims[l] * m
         if dims[l] > net.widest:
             net.widest = dims[l]
     net.longest = m
@@ -136,7 +162,6 @@ cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
         if dims[l] > net.longest:
             net.longest = dims[l]
     net.n_params = p
-    net.n_acts = a
     return 0
 
 
@@ -681,9 +706,8 @@ cdef inline bint _short_product(const Operands* o, const double* packs, const do
     return True
 
 
-cdef void _forward(const Net* net, const double* X, const double* params,
-                   double* acts) noexcept nogil:
-    """A{l} for l = 1..L into acts; sigmoid on the last layer."""
+cdef void _forward(const Net* net, const double* X, const double* params) noexcept nogil:
+    """A{l} for l = 1..L into net.A; sigmoid on the last layer."""
     cdef Py_ssize_t l
     cdef const double* A_prev = X
     cdef double* A
@@ -691,7 +715,7 @@ cdef void _forward(const Net* net, const double* X, const double* params,
     cdef Operands o
     cdef int activation
     for l in range(1, net.L + 1):
-        A = acts + net.a_off[l]
+        A = net.A[l]
         b = params + net.b_off[l]
         activation = SIGMOID if l == net.L else net.activation
         # Z = W A_prev: W(r, k) = W[r n_prev + k], B(k, c) = A_prev[k m + c]
@@ -722,12 +746,12 @@ cdef double _loss(const double* AL, const double* Y, double* scratch,
 
 
 cdef void _backward(const Net* net, const double* X, const double* Y, const double* params,
-                    const double* acts, double* grads, double* dZ, double* dZ_prev) noexcept nogil:
+                    double* grads, double* dZ, double* dZ_prev) noexcept nogil:
     """grads = d loss / d params; dZ and dZ_prev are scratch of widest * m each."""
     cdef Py_ssize_t l, i, j, k, n, n_prev
     cdef Py_ssize_t m = net.m
     cdef double inv_m = 1.0 / m
-    cdef const double* AL = acts + net.a_off[net.L]
+    cdef const double* AL = net.A[net.L]
     cdef const double* A_prev
     cdef const double* W
     cdef double* dW
@@ -741,7 +765,7 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
     for l in range(net.L, 0, -1):
         n = net.dims[l]
         n_prev = net.dims[l - 1]
-        A_prev = X if l == 1 else acts + net.a_off[l - 1]
+        A_prev = X if l == 1 else net.A[l - 1]
         W = params + net.w_off[l]
         dW = grads + net.w_off[l]
         db = grads + net.b_off[l]
@@ -769,31 +793,97 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
         dZ_prev = swap
 
 
+cdef void* _alloc64(size_t size) noexcept nogil:
+    """size bytes at an address that is a multiple of 64 (a cache line), or NULL.
+
+    The work buffers land at the same offset within a cache line on every run, so
+    the speed of a small problem does not depend on where malloc put them. The
+    block malloc returned is kept just below the address returned (see _free64).
+    """
+    cdef char* raw = <char*> malloc(size + 64 + sizeof(void*))
+    cdef uintptr_t address
+    if raw == NULL:
+        return NULL
+    address = (<uintptr_t> (raw + sizeof(void*)) + 63) & ~(<uintptr_t> 63)
+    (<void**> address - 1)[0] = raw
+    return <void*> address
+
+
+cdef void _free64(void* p) noexcept nogil:
+    if p != NULL:
+        free((<void**> p - 1)[0])
+
+
+cdef object _bytes(Py_ssize_t rows, Py_ssize_t columns):
+    """The size of a rows x columns float64 buffer, as a Python int (no overflow)."""
+    return 8 * <object> rows * <object> columns
+
+
 cdef class _Workspace:
-    """Buffers for one network and batch size, freed with the object."""
+    """Buffers for one network and batch size, freed with the object.
+
+    Every buffer is 64-byte aligned; an allocation the machine cannot satisfy is
+    a MemoryError that names the buffer, its layer and its size in bytes.
+    """
     cdef Net net
-    cdef double* acts
     cdef double* dZ
     cdef double* dZ_prev
+    cdef double* X            # an aligned copy of the examples
+    cdef double* params       # and of the parameters (train), or NULL
+    cdef double* grads
+    cdef object owned         # the aligned blocks, freed in __dealloc__
 
-    def __cinit__(self, const Py_ssize_t[::1] dims, Py_ssize_t m, int activation, int threads):
-        self.acts = NULL
+    def __cinit__(self, const double[:, ::1] X, const Py_ssize_t[::1] dims, int activation,
+                  int threads, bint own_params):
+        cdef Py_ssize_t m = X.shape[1]
+        cdef Py_ssize_t L = dims.shape[0] - 1
+        cdef Py_ssize_t l, widest_layer = 1
+        self.owned = []
         self.net.w_off = NULL
-        self.net.packs = NULL
-        if _net_init(&self.net, &dims[0], dims.shape[0] - 1, m, activation, threads) != 0:
-            raise MemoryError()
-        self.net.packs = <double*> malloc(threads * TILE_COLUMNS * self.net.longest * sizeof(double))
-        if self.net.packs == NULL:
-            raise MemoryError()
-        self.acts = <double*> malloc((self.net.n_acts + 2 * self.net.widest * m) * sizeof(double))
-        if self.acts == NULL:
-            raise MemoryError()
-        self.dZ = self.acts + self.net.n_acts
-        self.dZ_prev = self.dZ + self.net.widest * m
+        self.net.A = NULL
+        self.params = NULL
+        if _net_init(&self.net, &dims[0], L, m, activation, threads) != 0:
+            raise MemoryError("out of memory for the layout of the network")
+        for l in range(1, L + 1):
+            if dims[l] == self.net.widest:
+                widest_layer = l
+                break
+        self.net.A = <double**> self._alloc((L + 1) * sizeof(double*), "the layer table")
+        self.X = self._alloc(_bytes(dims[0], m), f"the examples X ({dims[0]} x {m} float64)")
+        _copy(&X[0, 0], self.X, dims[0] * m)
+        for l in range(1, L + 1):
+            self.net.A[l] = self._alloc(
+                _bytes(dims[l], m), f"layer {l}'s activations A{l} ({dims[l]} x {m} float64)")
+        self.dZ = self._alloc(
+            _bytes(self.net.widest, m),
+            f"layer {widest_layer}'s gradient dZ{widest_layer} ({self.net.widest} x {m} float64)")
+        self.dZ_prev = self._alloc(
+            _bytes(self.net.widest, m),
+            f"layer {widest_layer}'s gradient dA{widest_layer} ({self.net.widest} x {m} float64)")
+        self.net.packs = self._alloc(
+            _bytes(threads * TILE_COLUMNS, self.net.longest),
+            f"the packing buffers of the matrix products ({threads} x {TILE_COLUMNS} x "
+            f"{self.net.longest} float64)")
+        self.grads = self._alloc(_bytes(self.net.n_params, 1),
+                                 f"the gradients ({self.net.n_params} float64)")
+        if own_params:
+            self.params = self._alloc(_bytes(self.net.n_params, 1),
+                                      f"the parameters ({self.net.n_params} float64)")
+
+    cdef double* _alloc(self, object size, str what) except NULL:
+        """An aligned block of size bytes, freed with the workspace; MemoryError naming it."""
+        cdef void* block = NULL
+        if size <= PY_SSIZE_T_MAX - 128:
+            block = _alloc64(max(<size_t> size, 64))
+        if block == NULL:
+            raise MemoryError(f"cannot allocate {size:,} bytes for {what}")
+        self.owned.append(<uintptr_t> block)
+        return <double*> block
 
     def __dealloc__(self):
-        free(self.acts)
-        free(self.net.packs)
+        if self.owned is not None:
+            for block in self.owned:
+                _free64(<void*> <uintptr_t> block)
         free(self.net.w_off)
 
 
@@ -801,13 +891,13 @@ def forward(const double[:, ::1] X, const double[::1] params, const Py_ssize_t[:
             int activation, int threads):
     """AL = forward pass of X, shape (n_L, m)."""
     cdef Py_ssize_t m = X.shape[1]
-    cdef _Workspace ws = _Workspace(dims, m, activation, threads)
+    cdef _Workspace ws = _Workspace(X, dims, activation, threads, False)
     cdef Py_ssize_t L = dims.shape[0] - 1
     out = np.empty((dims[L], m))
     cdef double[:, ::1] AL = out
     with nogil:
-        _forward(&ws.net, &X[0, 0], &params[0], ws.acts)
-        _copy(ws.acts + ws.net.a_off[L], &AL[0, 0], dims[L] * m)
+        _forward(&ws.net, ws.X, &params[0])
+        _copy(ws.net.A[L], &AL[0, 0], dims[L] * m)
     return out
 
 
@@ -822,37 +912,67 @@ def gradients(const double[:, ::1] X, const double[:, ::1] Y, const double[::1] 
     """(cost, grads) with grads in the layout of params."""
     cdef Py_ssize_t m = X.shape[1]
     cdef Py_ssize_t L = dims.shape[0] - 1
-    cdef _Workspace ws = _Workspace(dims, m, activation, threads)
+    cdef _Workspace ws = _Workspace(X, dims, activation, threads, False)
     grads_out = np.empty(ws.net.n_params)
     cdef double[::1] grads = grads_out
     cdef double cost
     with nogil:
-        _forward(&ws.net, &X[0, 0], &params[0], ws.acts)
-        cost = _loss(ws.acts + ws.net.a_off[L], &Y[0, 0], ws.dZ, dims[L] * m, m, ws.net.loss_plan)
-        _backward(&ws.net, &X[0, 0], &Y[0, 0], &params[0], ws.acts, &grads[0],
-                  ws.dZ, ws.dZ_prev)
+        _forward(&ws.net, ws.X, &params[0])
+        cost = _loss(ws.net.A[L], &Y[0, 0], ws.dZ, dims[L] * m, m, ws.net.loss_plan)
+        _backward(&ws.net, ws.X, &Y[0, 0], &params[0], ws.grads, ws.dZ, ws.dZ_prev)
+        _copy(ws.grads, &grads[0], ws.net.n_params)
     return cost, grads_out
+
+
+cdef bint _descend(double* params, const double* grads, Py_ssize_t size,
+                   double learning_rate) noexcept nogil:
+    """params -= learning_rate grads; False when a parameter is then inf or nan.
+
+    The test adds v - v of every new value: 0 for a finite v, nan otherwise,
+    whatever the order, so it costs one vector add per four parameters.
+    """
+    cdef Py_ssize_t p
+    cdef Py_ssize_t body = size - size % 4
+    cdef vec lr = splat(learning_rate), v, bad = splat(0.0)
+    cdef double lanes[4]
+    cdef double tail = 0.0
+    for p in range(0, body, 4):
+        v = vload(params + p) - lr * vload(grads + p)
+        vstore(params + p, v)
+        bad = bad + (v - v)
+    for p in range(body, size):
+        params[p] = params[p] - learning_rate * grads[p]
+        tail = tail + (params[p] - params[p])
+    vstore(lanes, bad)
+    return not (isnan(lanes[0]) or isnan(lanes[1]) or isnan(lanes[2]) or isnan(lanes[3])
+                or isnan(tail))
 
 
 def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
           const Py_ssize_t[::1] dims, int activation, double learning_rate,
           Py_ssize_t num_iterations, Py_ssize_t record_every, double[::1] costs, int threads):
-    """Gradient descent on params in place; costs[i // record_every] at each recorded i."""
+    """Gradient descent on params in place; costs[i // record_every] at each recorded i.
+
+    Returns -1, or the iteration after whose update a parameter was inf or nan: the
+    training stops there, params holding that update and costs the ones before it.
+    """
     cdef Py_ssize_t m = X.shape[1]
     cdef Py_ssize_t L = dims.shape[0] - 1
-    cdef _Workspace ws = _Workspace(dims, m, activation, threads)
-    grads_out = np.empty(ws.net.n_params)
-    cdef double[::1] grads = grads_out
-    cdef Py_ssize_t it, p
+    cdef _Workspace ws = _Workspace(X, dims, activation, threads, True)
+    cdef Py_ssize_t it, diverged = -1
     cdef Py_ssize_t n_params = ws.net.n_params
+    cdef double* P = ws.params
     cdef double cost
     with nogil:
+        _copy(&params[0], P, n_params)
         for it in range(num_iterations):
-            _forward(&ws.net, &X[0, 0], &params[0], ws.acts)
+            _forward(&ws.net, ws.X, P)
             if it % record_every == 0:
-                cost = _loss(ws.acts + ws.net.a_off[L], &Y[0, 0], ws.dZ, dims[L] * m, m, ws.net.loss_plan)
+                cost = _loss(ws.net.A[L], &Y[0, 0], ws.dZ, dims[L] * m, m, ws.net.loss_plan)
                 costs[it // record_every] = cost
-            _backward(&ws.net, &X[0, 0], &Y[0, 0], &params[0], ws.acts, &grads[0],
-                      ws.dZ, ws.dZ_prev)
-            for p in range(n_params):
-                params[p] = params[p] - learning_rate * grads[p]
+            _backward(&ws.net, ws.X, &Y[0, 0], P, ws.grads, ws.dZ, ws.dZ_prev)
+            if not _descend(P, ws.grads, n_params, learning_rate):
+                diverged = it
+                break
+        _copy(P, &params[0], n_params)
+    return diverged

@@ -291,6 +291,27 @@ static int initlab_stationary(const double *W, ptrdiff_t row_step, ptrdiff_t w_s
     return 0;
 }
 
+/* The peak of the arithmetic the kernel does, for the benchmark: 12 independent
+ * chains s = s c + d, a multiply then an add (no FMA: the build turns contraction
+ * off), iterations times each: 96 flops an iteration. Returns a sum of the
+ * chains, so that the compiler keeps the loop; 12 chains and the 2 constants
+ * fill the 16 vector registers of AVX2. */
+static inline double initlab_peak_probe(long iterations) {
+    const initlab_vec c = initlab_splat(0.999999), d = initlab_splat(1e-6);
+    initlab_vec s0 = initlab_splat(1.0), s1 = initlab_splat(1.01), s2 = initlab_splat(1.02);
+    initlab_vec s3 = initlab_splat(1.03), s4 = initlab_splat(1.04), s5 = initlab_splat(1.05);
+    initlab_vec s6 = initlab_splat(1.06), s7 = initlab_splat(1.07), s8 = initlab_splat(1.08);
+    initlab_vec s9 = initlab_splat(1.09), s10 = initlab_splat(1.10), s11 = initlab_splat(1.11);
+    double out[4];
+    for (long i = 0; i < iterations; i++) {
+        s0 = s0 * c + d; s1 = s1 * c + d; s2 = s2 * c + d; s3 = s3 * c + d;
+        s4 = s4 * c + d; s5 = s5 * c + d; s6 = s6 * c + d; s7 = s7 * c + d;
+        s8 = s8 * c + d; s9 = s9 * c + d; s10 = s10 * c + d; s11 = s11 * c + d;
+    }
+    initlab_store(out, ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)) + ((s8 + s9) + (s10 + s11)));
+    return (out[0] + out[1]) + (out[2] + out[3]);
+}
+
 static inline double initlab_exp1(double x) { return initlab_exp(initlab_splat(x))[0]; }
 
 /* 1 when this CPU runs AVX2 code; 0 elsewhere, and on other architectures. */

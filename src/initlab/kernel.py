@@ -36,7 +36,12 @@ except ImportError as error:  # pragma: no cover - depends on the installation
         "which compiles it; a C compiler and the Python headers are needed."
     ) from error
 
-__all__ = ["INSTRUCTION_SET", "forward", "gradients", "num_threads", "train"]
+__all__ = ["INSTRUCTION_SET", "TrainingDiverged", "forward", "gradients", "num_threads", "train"]
+
+
+class TrainingDiverged(FloatingPointError, ValueError):
+    """``train`` stopped: an update made a parameter inf or nan (the message says which
+    iteration). A ValueError too, as a bad learning rate or bad parameters are."""
 
 _BUILDS = ("baseline", "avx2")
 
@@ -84,6 +89,21 @@ def num_threads() -> int:
     return int(value)
 
 
+#: Multiply-adds of one iteration (forward and backward) from which a second thread
+#: pays for its start-up and synchronisation; below it the kernel runs on one thread.
+#: On the course problem (about 60,000) two threads were slower than one.
+PARALLEL_WORK = 1 << 20
+
+
+def _threads_for(dims, m: int) -> int:
+    """The threads for a network of these layer sizes and m examples: num_threads(),
+    or 1 when one iteration is too little work to share. The result does not depend
+    on it (see _kernel.pyx)."""
+    threads = num_threads()
+    work = m * sum(int(dims[l]) * int(dims[l - 1]) for l in range(1, len(dims)))
+    return threads if 3 * work >= PARALLEL_WORK else 1
+
+
 def _flatten(parameters: dict, dims: list[int]) -> np.ndarray:
     """W1, b1, ..., WL, bL concatenated in C order (a fresh copy)."""
     L = len(dims) - 1
@@ -126,7 +146,7 @@ def forward(X: np.ndarray, parameters: dict, hidden_activation: str = "relu") ->
     hidden_activation : "relu", "tanh", "sigmoid" or "leaky_relu" (slope 0.01)
     """
     X, flat, _, dims, activation = _prepare(X, parameters, hidden_activation)
-    return _kernel.forward(X, flat, dims, activation, num_threads())
+    return _kernel.forward(X, flat, dims, activation, _threads_for(dims, X.shape[1]))
 
 
 def gradients(
@@ -138,7 +158,7 @@ def gradients(
     """
     X, flat, dim_list, dims, activation = _prepare(X, parameters, hidden_activation)
     Y = np.ascontiguousarray(check_labels(Y, dim_list[-1], X.shape[1]))
-    cost, grads = _kernel.gradients(X, Y, flat, dims, activation, num_threads())
+    cost, grads = _kernel.gradients(X, Y, flat, dims, activation, _threads_for(dims, X.shape[1]))
     return float(cost), _unflatten(grads, dim_list, prefix="d")
 
 
@@ -162,7 +182,7 @@ def train(
     Y = np.ascontiguousarray(check_labels(Y, dim_list[-1], X.shape[1]))
     check_training_options(learning_rate, num_iterations, record_every)
     costs = np.empty(-(-num_iterations // record_every))
-    _kernel.train(
+    diverged = _kernel.train(
         X,
         Y,
         flat,
@@ -172,6 +192,12 @@ def train(
         num_iterations,
         record_every,
         costs,
-        num_threads(),
+        _threads_for(dim_list, X.shape[1]),
     )
+    if diverged >= 0:
+        raise TrainingDiverged(
+            f"training diverged: after the update of iteration {diverged} the parameters "
+            f"are not finite (inf or nan); learning_rate {learning_rate} is too large for "
+            "these parameters, or they are too large"
+        )
     return _unflatten(flat, dim_list), costs
