@@ -75,6 +75,13 @@ cdef enum:
     PARALLEL_WORK = 1 << 20
     # Columns of a tile of a short product (_short_product): 512 x count doubles of B.
     STATIONARY_TILE = 512
+    # Work split over the examples: a short product from this many multiply-adds on,
+    # an elementwise pass in chunks of CHUNK values (a multiple of 16), the sums over
+    # the examples from SPLIT_EXAMPLES examples on, in at most MAX_PARTS parts.
+    SPLIT_WORK = 1 << 16
+    CHUNK = 4096
+    SPLIT_EXAMPLES = 4096
+    MAX_PARTS = 8
 
 
 def instruction_set():
@@ -129,6 +136,16 @@ cdef struct Net:
     double* packs           # TILE_COLUMNS * longest doubles per thread
     Py_ssize_t* sum_plan    # the pairwise order of a sum over the m examples (see _plan)
     Py_ssize_t* loss_plan   # and of the loss, a sum of n_L m terms
+    # The sums over the m examples split over threads (see _split_examples): parts
+    # subtrees of the pairwise order, part t over examples [part_start[t],
+    # part_start[t + 1]) in the order part_plans + t * part_plan_size; each part's
+    # sums go to part_sums + t * part_stride. parts = 1: not split.
+    int parts
+    Py_ssize_t part_start[MAX_PARTS + 1]
+    Py_ssize_t* part_plans
+    Py_ssize_t part_plan_size
+    double* part_sums
+    Py_ssize_t part_stride
 
 
 cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
@@ -251,6 +268,48 @@ cdef Py_ssize_t _plan_steps(Py_ssize_t n, Py_ssize_t* steps, Py_ssize_t count) n
     count = _plan_steps(n - n2, steps, count)
     steps[count] = COMBINE
     return count + 1
+
+
+cdef int _split_lengths(Py_ssize_t n, int depth, Py_ssize_t* lengths, int count) noexcept nogil:
+    """The lengths of the subtrees at the given depth of numpy's pairwise order for n
+    terms (see _plan_steps), in order, appended at lengths[count:]; returns the new
+    count, or -1 when a node above that depth is a block (cannot be split)."""
+    cdef Py_ssize_t n2
+    if depth == 0:
+        lengths[count] = n
+        return count + 1
+    if n <= PAIRWISE_BLOCK:
+        return -1
+    n2 = n // 2
+    n2 -= n2 % 8
+    count = _split_lengths(n2, depth - 1, lengths, count)
+    if count < 0:
+        return -1
+    return _split_lengths(n - n2, depth - 1, lengths, count)
+
+
+cdef int _split_examples(Net* net, int threads) noexcept nogil:
+    """net.parts and net.part_start for sums over net.m examples on threads threads:
+    the 2^d >= threads subtrees at depth d of the pairwise order (at most MAX_PARTS),
+    or 1 part when there are too few examples. Each thread sums whole subtrees, in
+    their own order, and _combine_parts adds them as the tree's top levels do, so the
+    sums have the same bits as on one thread."""
+    cdef Py_ssize_t lengths[MAX_PARTS]
+    cdef int depth = 0, parts = 1, t
+    net.parts = 1
+    net.part_start[0] = 0
+    net.part_start[1] = net.m
+    if threads < 2 or net.m < SPLIT_EXAMPLES:
+        return 1
+    while parts < threads and parts < MAX_PARTS:
+        parts *= 2
+        depth += 1
+    if _split_lengths(net.m, depth, lengths, 0) != parts:
+        return 1
+    for t in range(parts):
+        net.part_start[t + 1] = net.part_start[t] + lengths[t]
+    net.parts = parts
+    return parts
 
 
 cdef inline vec _block_sums(const double* x0, const double* x1, const double* x2,
@@ -377,6 +436,44 @@ cdef void _outer(const double* dZ, const double* A_prev, double* dW, Py_ssize_t 
                                  _row(Y, b + 2, q, m), _row(Y, b + 3, q, m), plan, ROW))
             for t in range(min(4, q - b)):
                 dW[a * xs + (b + t) * ys] = s[t]
+
+
+cdef void _sums_over_examples(const Net* net, const double* dZ, const double* A_prev,
+                              double* dW, double* db, Py_ssize_t n, Py_ssize_t n_prev) noexcept nogil:
+    """db = sum_j dZ[:, j] and, when dW is not NULL, dW = dZ A_prev^T (_outer), both in
+    pairwise order; over net.parts parts on threads when the examples are split."""
+    cdef int t, stride
+    cdef Py_ssize_t e, start, size = n + (n * n_prev if dW != NULL else 0)
+    cdef Py_ssize_t m = net.m
+    cdef double* S
+    cdef double* S2
+    cdef const Py_ssize_t* plan
+    if net.parts == 1:
+        if dW != NULL:
+            _outer(dZ, A_prev, dW, n, n_prev, m, net.sum_plan)
+        _row_sums(dZ, db, n, m, net.sum_plan)
+        return
+    for t in prange(net.parts, num_threads=net.threads, schedule="dynamic"):
+        S = net.part_sums + t * net.part_stride
+        start = net.part_start[t]
+        plan = net.part_plans + t * net.part_plan_size
+        if dW != NULL:
+            _outer(dZ + start, A_prev + start, S + n, n, n_prev, m, plan)
+        _row_sums(dZ + start, S, n, m, plan)
+    # The top levels of the tree: neighbours added pairwise, left + right.
+    stride = 1
+    while stride < net.parts:
+        t = 0
+        while t < net.parts:
+            S = net.part_sums + t * net.part_stride
+            S2 = net.part_sums + (t + stride) * net.part_stride
+            for e in range(size):
+                S[e] = S[e] + S2[e]
+            t += 2 * stride
+        stride *= 2
+    _copy(net.part_sums, db, n)
+    if dW != NULL:
+        _copy(net.part_sums + n, dW, n * n_prev)
 
 
 cdef struct Operands:
@@ -535,13 +632,40 @@ cdef void _pack(const Operands* o, Py_ssize_t first, Py_ssize_t strips,
                 dst[k * 8 + t] = src[k * o.b_k + t * o.b_col]
 
 
+cdef void _pack_tail(const Operands* o, Py_ssize_t first, Py_ssize_t last,
+                     double* P) noexcept nogil:
+    """P[k][t] = B(k, min(first + t, last - 1)): the columns [first, last), fewer than 8,
+    as one strip padded with copies of the last column."""
+    cdef Py_ssize_t k, t
+    cdef Py_ssize_t column[8]
+    for t in range(8):
+        column[t] = min(first + t, last - 1) * o.b_col
+    for k in range(o.count):
+        for t in range(8):
+            P[k * 8 + t] = o.B[k * o.b_k + column[t]]
+
+
+cdef inline void _tail_block(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
+                             const double* strip, Py_ssize_t count, double* Z, Py_ssize_t z_ld,
+                             int rows, Py_ssize_t width) noexcept nogil:
+    """The first width < 8 columns of _block on a padded strip (from _pack_tail): the
+    same sums, in the same order, as _column would compute one by one."""
+    cdef double out[BLOCK_ROWS * 8]
+    cdef Py_ssize_t r, t
+    _block(W, row_step, w_step, strip, 8, count, out, 8, rows, True)
+    for r in range(rows):
+        for t in range(width):
+            Z[r * z_ld + t] = out[r * 8 + t]
+
+
 cdef void _matmul_tile(const Operands* o, Py_ssize_t first, Py_ssize_t last,
                        double* P) noexcept nogil:
     """Columns [first, last) of _matmul: blocks of at most BLOCK_ROWS rows (as equal
     as can be) by 8 columns (_block), then by 4 columns when B has b_col = 1, then
     the columns left one by one (_column).
 
-    With a pack buffer P the tile's strips are read from P, contiguously; without,
+    With a pack buffer P the tile's strips are read from P, contiguously, and the
+    columns left (fewer than 8) are one more strip, padded (_tail_block); without,
     straight from B, which must then have b_col = 1.
     """
     # Locals, not o->...: stores to Z could alias *o, which would force reloads.
@@ -558,11 +682,17 @@ cdef void _matmul_tile(const Operands* o, Py_ssize_t first, Py_ssize_t last,
     cdef Py_ssize_t strip_step = 8
     cdef const double* strips_at = B + first
     cdef const double* quad = NULL
+    cdef const double* tail = NULL
+    cdef Py_ssize_t width = last - done
     if P != NULL:
         _pack(o, first, strips, P)
         b_step = 8
         strip_step = 8 * count
         strips_at = P
+        if width > 0:
+            tail = P + strips * 8 * count
+            _pack_tail(o, done, last, P + strips * 8 * count)
+            done = last
     if b_col == 1 and last - done >= 4:
         quad = B + done
         done += 4
@@ -573,15 +703,27 @@ cdef void _matmul_tile(const Operands* o, Py_ssize_t first, Py_ssize_t last,
         if rows == 4:
             _row_block(W + i * row_step, row_step, w_step, strips_at, strip_step, b_step, strips,
                        quad, b_k, count, Z + i * z_ld + first, z_ld, 4)
+            if tail != NULL:
+                _tail_block(W + i * row_step, row_step, w_step, tail, count,
+                            Z + i * z_ld + last - width, z_ld, 4, width)
         elif rows == 3:
             _row_block(W + i * row_step, row_step, w_step, strips_at, strip_step, b_step, strips,
                        quad, b_k, count, Z + i * z_ld + first, z_ld, 3)
+            if tail != NULL:
+                _tail_block(W + i * row_step, row_step, w_step, tail, count,
+                            Z + i * z_ld + last - width, z_ld, 3, width)
         elif rows == 2:
             _row_block(W + i * row_step, row_step, w_step, strips_at, strip_step, b_step, strips,
                        quad, b_k, count, Z + i * z_ld + first, z_ld, 2)
+            if tail != NULL:
+                _tail_block(W + i * row_step, row_step, w_step, tail, count,
+                            Z + i * z_ld + last - width, z_ld, 2, width)
         else:
             _row_block(W + i * row_step, row_step, w_step, strips_at, strip_step, b_step, strips,
                        quad, b_k, count, Z + i * z_ld + first, z_ld, 1)
+            if tail != NULL:
+                _tail_block(W + i * row_step, row_step, w_step, tail, count,
+                            Z + i * z_ld + last - width, z_ld, 1, width)
         i += rows
     for i in range(n):
         for j in range(done, last):
@@ -595,6 +737,7 @@ cdef void _matmul(const Operands* o, double* packs, int threads) noexcept nogil:
     (then b_col must be 1). Tiles go to threads when the product is large; each
     element of Z is computed by one thread, in the same order.
     """
+    cdef Py_ssize_t width = TILE_COLUMNS
     cdef Py_ssize_t tiles = (o.cols + TILE_COLUMNS - 1) // TILE_COLUMNS
     cdef Py_ssize_t t
     cdef Py_ssize_t pack_size = TILE_COLUMNS * o.count
@@ -602,10 +745,15 @@ cdef void _matmul(const Operands* o, double* packs, int threads) noexcept nogil:
         # B read in place: one pass over all columns.
         _matmul_tile(o, 0, o.cols, NULL)
         return
-    if threads > 1 and tiles > 1 and o.n * o.count * o.cols >= PARALLEL_WORK:
+    if threads > 1 and o.n * o.count * o.cols >= PARALLEL_WORK:
+        if tiles < 2 * threads:
+            # Too few tiles to keep the threads busy (a long, narrow product such as
+            # dW over many examples): narrower tiles, of whole 8-column strips.
+            width = max(8, min(TILE_COLUMNS, 8 * ((o.cols + 8 * threads - 1) // (8 * threads))))
+            tiles = (o.cols + width - 1) // width
         for t in prange(tiles, num_threads=threads, schedule="dynamic"):
-            _matmul_tile(o, t * TILE_COLUMNS, min(t * TILE_COLUMNS + TILE_COLUMNS, o.cols),
-                         packs + threadid() * pack_size if packs != NULL else NULL)
+            _matmul_tile(o, t * width, min(t * width + width, o.cols),
+                         packs + threadid() * pack_size)
     else:
         for t in range(tiles):
             _matmul_tile(o, t * TILE_COLUMNS, min(t * TILE_COLUMNS + TILE_COLUMNS, o.cols), packs)
@@ -688,27 +836,76 @@ cdef inline double* _packs_for(const Net* net, const Operands* o) noexcept nogil
 
 
 cdef inline bint _short_product(const Operands* o, const double* packs, const double* bias,
-                                bint relu, const double* gate, double low) noexcept nogil:
+                                bint relu, const double* gate, double low,
+                                int threads) noexcept nogil:
     """Z = W B and what follows it in one pass, when B is read in place (packs NULL)
     and the sums have at most STATIONARY_COUNT terms; False, doing nothing,
     otherwise. What follows (see initlab_stationary): relu(Z + b) when
     relu, Z + b with a bias b, Z g'(gate) with a gate, else nothing.
+
+    The tiles go to threads when the product is large enough; every element is
+    computed as on one thread.
     """
-    cdef Py_ssize_t first = 0
+    cdef Py_ssize_t t, first
+    cdef Py_ssize_t tiles = (o.cols + STATIONARY_TILE - 1) // STATIONARY_TILE
     if packs != NULL or o.count > STATIONARY_COUNT:
         return False
     # Tiles of columns, so that the count rows of B a row of Z reads stay in cache.
-    while first < o.cols:
-        stationary(o.W, o.row_step, o.w_step, o.B + first, o.b_k,
-                   min(STATIONARY_TILE, o.cols - first), o.Z + first, o.z_ld, o.n, o.count,
-                   bias, relu, gate + first if gate != NULL else NULL, low)
-        first += STATIONARY_TILE
+    if threads > 1 and tiles > 1 and o.n * o.count * o.cols >= SPLIT_WORK:
+        for t in prange(tiles, num_threads=threads, schedule="static"):
+            _stationary_tile(o, t * STATIONARY_TILE, bias, relu, gate, low)
+    else:
+        for t in range(tiles):
+            _stationary_tile(o, t * STATIONARY_TILE, bias, relu, gate, low)
     return True
+
+
+cdef inline void _stationary_tile(const Operands* o, Py_ssize_t first, const double* bias,
+                                  bint relu, const double* gate, double low) noexcept nogil:
+    stationary(o.W, o.row_step, o.w_step, o.B + first, o.b_k,
+               min(STATIONARY_TILE, o.cols - first), o.Z + first, o.z_ld, o.n, o.count,
+               bias, relu, gate + first if gate != NULL else NULL, low)
+
+
+cdef void _activate_all(double* Z, Py_ssize_t size, int activation, int threads) noexcept nogil:
+    """_activate on size values, in chunks over threads when there are many: each value's
+    result does not depend on the chunk it is in."""
+    cdef Py_ssize_t c, chunks = (size + CHUNK - 1) // CHUNK
+    if threads > 1 and chunks > 1:
+        for c in prange(chunks, num_threads=threads, schedule="static"):
+            _activate(Z + c * CHUNK, min(<Py_ssize_t> CHUNK, size - c * CHUNK), activation)
+    else:
+        _activate(Z, size, activation)
+
+
+cdef void _times_derivative_all(double* dA, const double* A, Py_ssize_t size, int activation,
+                                int threads) noexcept nogil:
+    """_times_derivative, in chunks over threads when there are many values."""
+    cdef Py_ssize_t c, chunks = (size + CHUNK - 1) // CHUNK
+    if threads > 1 and chunks > 1:
+        for c in prange(chunks, num_threads=threads, schedule="static"):
+            _times_derivative(dA + c * CHUNK, A + c * CHUNK,
+                              min(<Py_ssize_t> CHUNK, size - c * CHUNK), activation)
+    else:
+        _times_derivative(dA, A, size, activation)
+
+
+cdef void _output_gradient(double* dZ, const double* AL, const double* Y, Py_ssize_t size,
+                           double inv_m, int threads) noexcept nogil:
+    """dZ = inv_m (AL - Y), in chunks over threads when there are many values."""
+    cdef Py_ssize_t c, j, chunks = (size + CHUNK - 1) // CHUNK
+    if threads > 1 and chunks > 1:
+        for c in prange(chunks, num_threads=threads, schedule="static"):
+            for j in range(c * CHUNK, min(c * CHUNK + CHUNK, size)):
+                dZ[j] = inv_m * (AL[j] - Y[j])
+    else:
+        for j in range(size):
+            dZ[j] = inv_m * (AL[j] - Y[j])
 
 
 cdef void _forward(const Net* net, const double* X, const double* params) noexcept nogil:
     """A{l} for l = 1..L into net.A; sigmoid on the last layer."""
-    cdef Py_ssize_t l
+    cdef Py_ssize_t l, i
     cdef const double* A_prev = X
     cdef double* A
     cdef const double* b
@@ -721,28 +918,46 @@ cdef void _forward(const Net* net, const double* X, const double* params) noexce
         # Z = W A_prev: W(r, k) = W[r n_prev + k], B(k, c) = A_prev[k m + c]
         o = _product(params + net.w_off[l], net.dims[l - 1], 1, A_prev, net.m, 1,
                      A, net.m, net.dims[l], net.dims[l - 1], net.m)
-        if _short_product(&o, _packs_for(net, &o), b, activation == RELU, NULL, 0.0):
+        if _short_product(&o, _packs_for(net, &o), b, activation == RELU, NULL, 0.0,
+                          net.threads):
             if activation != RELU:
-                _activate(A, net.dims[l] * net.m, activation)
+                _activate_all(A, net.dims[l] * net.m, activation, net.threads)
         else:
             _matmul(&o, _packs_for(net, &o), net.threads)
-            _add_bias_activate(A, b, net.dims[l], net.m, activation)
+            if net.threads > 1 and net.dims[l] > 1 and net.dims[l] * net.m >= 2 * CHUNK:
+                for i in prange(net.dims[l], num_threads=net.threads, schedule="static"):
+                    _add_bias_activate(A + i * net.m, b + i, 1, net.m, activation)
+            else:
+                _add_bias_activate(A, b, net.dims[l], net.m, activation)
         A_prev = A
 
 
 cdef double _loss(const double* AL, const double* Y, double* scratch,
-                  Py_ssize_t size, Py_ssize_t m, const Py_ssize_t* plan) noexcept nogil:
+                  Py_ssize_t size, Py_ssize_t m, const Py_ssize_t* plan,
+                  int threads) noexcept nogil:
     """(1/m) nansum(-log(AL) Y - log(1 - AL)(1 - Y)); a nan term counts as 0.
 
-    plan = _plan(size), the order of the sum.
+    plan = _plan(size), the order of the sum. The terms are computed in chunks over
+    threads when there are many; the sum is one thread's.
     """
-    cdef Py_ssize_t j
-    cdef double term, total
-    for j in range(size):
-        term = -log(AL[j]) * Y[j] + -log(1.0 - AL[j]) * (1.0 - Y[j])
-        scratch[j] = 0.0 if isnan(term) else term
+    cdef Py_ssize_t c, chunks = (size + CHUNK - 1) // CHUNK
+    cdef double total
+    if threads > 1 and chunks > 1:
+        for c in prange(chunks, num_threads=threads, schedule="static"):
+            _loss_terms(AL, Y, scratch, c * CHUNK, min(c * CHUNK + CHUNK, size))
+    else:
+        _loss_terms(AL, Y, scratch, 0, size)
     _row_sums(scratch, &total, 1, size, plan)
     return 1.0 / m * total
+
+
+cdef void _loss_terms(const double* AL, const double* Y, double* scratch, Py_ssize_t first,
+                      Py_ssize_t last) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef double term
+    for j in range(first, last):
+        term = -log(AL[j]) * Y[j] + -log(1.0 - AL[j]) * (1.0 - Y[j])
+        scratch[j] = 0.0 if isnan(term) else term
 
 
 cdef void _backward(const Net* net, const double* X, const double* Y, const double* params,
@@ -760,8 +975,7 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
     cdef Operands o
     cdef bint gated = net.activation == RELU or net.activation == LEAKY_RELU
     n = net.dims[net.L]
-    for j in range(n * m):
-        dZ[j] = inv_m * (AL[j] - Y[j])
+    _output_gradient(dZ, AL, Y, n * m, inv_m, net.threads)
     for l in range(net.L, 0, -1):
         n = net.dims[l]
         n_prev = net.dims[l - 1]
@@ -774,20 +988,20 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
             # dZ[i m + j] A_prev[k m + j]; B is A_prev read transposed while packing.
             o = _product(dZ, m, 1, A_prev, 1, m, dW, n_prev, n, m, n_prev)
             _matmul(&o, net.packs, net.threads)
+            _sums_over_examples(net, dZ, A_prev, NULL, db, n, n_prev)
         else:
-            _outer(dZ, A_prev, dW, n, n_prev, m, net.sum_plan)
-        _row_sums(dZ, db, n, m, net.sum_plan)
+            _sums_over_examples(net, dZ, A_prev, dW, db, n, n_prev)
         if l == 1:
             break
         # dA_prev = W^T dZ: W(r, i) = W[i n_prev + r], B(i, c) = dZ[i m + c]
         o = _product(W, 1, n_prev, dZ, m, 1, dZ_prev, m, n_prev, n, m)
         # dZ_prev = dA_prev g'(A_prev): fused into the product for relu and leaky relu.
         if not _short_product(&o, _packs_for(net, &o), NULL, False, A_prev if gated else NULL,
-                              LEAKY_SLOPE if net.activation == LEAKY_RELU else 0.0):
+                              LEAKY_SLOPE if net.activation == LEAKY_RELU else 0.0, net.threads):
             _matmul(&o, _packs_for(net, &o), net.threads)
-            _times_derivative(dZ_prev, A_prev, n_prev * m, net.activation)
+            _times_derivative_all(dZ_prev, A_prev, n_prev * m, net.activation, net.threads)
         elif not gated:
-            _times_derivative(dZ_prev, A_prev, n_prev * m, net.activation)
+            _times_derivative_all(dZ_prev, A_prev, n_prev * m, net.activation, net.threads)
         swap = dZ
         dZ = dZ_prev
         dZ_prev = swap
@@ -869,6 +1083,30 @@ cdef class _Workspace:
         if own_params:
             self.params = self._alloc(_bytes(self.net.n_params, 1),
                                       f"the parameters ({self.net.n_params} float64)")
+        self.net.part_plans = NULL
+        self.net.part_sums = NULL
+        if _split_examples(&self.net, threads) > 1:
+            self._split()
+
+    cdef int _split(self) except -1:
+        """The plans and the sums of the parts of net (see _split_examples)."""
+        cdef Net* net = &self.net
+        cdef Py_ssize_t l, longest = 0, stride = 0
+        cdef int t
+        for t in range(net.parts):
+            longest = max(longest, net.part_start[t + 1] - net.part_start[t])
+        for l in range(1, net.L + 1):
+            stride = max(stride, net.dims[l] * net.dims[l - 1] + net.dims[l])
+        net.part_plan_size = _plan_size(longest)
+        net.part_stride = stride + 8 - stride % 8
+        net.part_plans = <Py_ssize_t*> self._alloc(
+            8 * net.parts * net.part_plan_size, "the order of the sums over the examples")
+        net.part_sums = self._alloc(
+            _bytes(net.parts, net.part_stride),
+            f"the partial sums over the examples ({net.parts} x {net.part_stride} float64)")
+        for t in range(net.parts):
+            _plan(net.part_start[t + 1] - net.part_start[t], net.part_plans + t * net.part_plan_size)
+        return 0
 
     cdef double* _alloc(self, object size, str what) except NULL:
         """An aligned block of size bytes, freed with the workspace; MemoryError naming it."""
@@ -918,7 +1156,8 @@ def gradients(const double[:, ::1] X, const double[:, ::1] Y, const double[::1] 
     cdef double cost
     with nogil:
         _forward(&ws.net, ws.X, &params[0])
-        cost = _loss(ws.net.A[L], &Y[0, 0], ws.dZ, dims[L] * m, m, ws.net.loss_plan)
+        cost = _loss(ws.net.A[L], &Y[0, 0], ws.dZ, dims[L] * m, m, ws.net.loss_plan,
+                         ws.net.threads)
         _backward(&ws.net, ws.X, &Y[0, 0], &params[0], ws.grads, ws.dZ, ws.dZ_prev)
         _copy(ws.grads, &grads[0], ws.net.n_params)
     return cost, grads_out
@@ -968,7 +1207,8 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
         for it in range(num_iterations):
             _forward(&ws.net, ws.X, P)
             if it % record_every == 0:
-                cost = _loss(ws.net.A[L], &Y[0, 0], ws.dZ, dims[L] * m, m, ws.net.loss_plan)
+                cost = _loss(ws.net.A[L], &Y[0, 0], ws.dZ, dims[L] * m, m, ws.net.loss_plan,
+                         ws.net.threads)
                 costs[it // record_every] = cost
             _backward(&ws.net, ws.X, &Y[0, 0], P, ws.grads, ws.dZ, ws.dZ_prev)
             if not _descend(P, ws.grads, n_params, learning_rate):
