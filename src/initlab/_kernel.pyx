@@ -18,7 +18,15 @@ vector width the compiler chose, or on the machine:
 The order depends on the shapes only, never on the machine or the threads.
 
 Large layers are split over threads by output tiles; each output element is
-still computed by one thread, in the order above.
+still computed by one thread, in the order above. Many examples (m >=
+SPLIT_EXAMPLES) are split over threads by columns, and a pairwise sum over them
+by whole subtrees of its tree: thread t sums subtree t in its own order, and
+the subtrees' sums are added as the tree's top levels add them, left + right,
+so the bits are those of one thread.
+
+Every work buffer is 64-byte aligned; an allocation that fails is a
+MemoryError naming the buffer, its layer and its bytes. ``train`` stops at
+the first update that leaves a parameter inf or nan and says which.
 """
 
 from cython.parallel cimport prange, threadid

@@ -260,10 +260,78 @@ static inline __attribute__((always_inline)) void initlab_stationary_rows(
     }
 }
 
+/* The longest sum whose rows initlab_stationary takes two at a time: two rows'
+ * weights and sums stay in registers, and each vector of B loaded serves both. */
+#define INITLAB_STATIONARY_PAIRED 5
+
+/* initlab_stationary_rows for rows r and r + 1 at once: each element's sum and
+ * finish are the same operations, in the same order, as there. */
+static inline __attribute__((always_inline)) initlab_vec initlab_stationary_finish(
+    initlab_vec z, int mode, initlab_vec b, const double *gate, double low) {
+    if (mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU)
+        z = z + b;
+    if (mode == INITLAB_BIAS_RELU)
+        z = initlab_relu(z);
+    if (mode == INITLAB_GATE)
+        z = z * initlab_step(initlab_load(gate), low);
+    return z;
+}
+
+static inline __attribute__((always_inline)) void initlab_stationary_pair(
+    const double *W, ptrdiff_t row_step, ptrdiff_t w_step, const double *B, ptrdiff_t b_k,
+    ptrdiff_t cols, double *Z, ptrdiff_t z_ld, int count, int mode, const double *bias,
+    const double *gate, double low) {
+    initlab_vec w0[INITLAB_STATIONARY_PAIRED], w1[INITLAB_STATIONARY_PAIRED];
+    for (int k = 0; k < count; k++) {
+        w0[k] = initlab_splat(W[k * w_step]);
+        w1[k] = initlab_splat(W[row_step + k * w_step]);
+    }
+    int biased = mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU;
+    initlab_vec b0 = initlab_splat(biased ? bias[0] : 0.0);
+    initlab_vec b1 = initlab_splat(biased ? bias[1] : 0.0);
+    ptrdiff_t c = 0;
+    for (; c + 4 <= cols; c += 4) {
+        initlab_vec v = initlab_load(B + c);
+        initlab_vec z0 = w0[0] * v, z1 = w1[0] * v;
+        for (int k = 1; k < count; k++) {
+            v = initlab_load(B + k * b_k + c);
+            z0 = z0 + w0[k] * v;
+            z1 = z1 + w1[k] * v;
+        }
+        const double *g = mode == INITLAB_GATE ? gate + c : gate;
+        initlab_store(Z + c, initlab_stationary_finish(z0, mode, b0, g, low));
+        initlab_store(Z + z_ld + c,
+                      initlab_stationary_finish(z1, mode, b1, mode == INITLAB_GATE ? g + z_ld : g, low));
+    }
+    if (c < cols)
+        initlab_stationary_rows(W, row_step, w_step, B + c, b_k, cols - c, Z + c, z_ld, 2, count,
+                                mode, bias, gate ? gate + c : gate, low);
+}
+
+/* initlab_stationary_rows, two rows at a time when the sums are short enough. */
+static inline __attribute__((always_inline)) void initlab_stationary_blocks(
+    const double *W, ptrdiff_t row_step, ptrdiff_t w_step, const double *B, ptrdiff_t b_k,
+    ptrdiff_t cols, double *Z, ptrdiff_t z_ld, ptrdiff_t rows, int count, int mode,
+    const double *bias, const double *gate, double low) {
+    ptrdiff_t r = 0;
+    if (count <= INITLAB_STATIONARY_PAIRED) {
+        int biased = mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU;
+        for (; r + 2 <= rows; r += 2)
+            initlab_stationary_pair(W + r * row_step, row_step, w_step, B, b_k, cols,
+                                    Z + r * z_ld, z_ld, count, mode, biased ? bias + r : bias,
+                                    gate ? gate + r * z_ld : gate, low);
+    }
+    if (r < rows)
+        initlab_stationary_rows(W + r * row_step, row_step, w_step, B, b_k, cols, Z + r * z_ld,
+                                z_ld, rows - r, count, mode,
+                                (mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU) ? bias + r : bias,
+                                gate ? gate + r * z_ld : gate, low);
+}
+
 #define INITLAB_STATIONARY_CASE(count, mode)                                                    \
     case (mode) * (INITLAB_STATIONARY_COUNT + 1) + (count):                                    \
-        initlab_stationary_rows(W, row_step, w_step, B, b_k, cols, Z, z_ld, rows, count, mode, \
-                                bias, gate, low);                                              \
+        initlab_stationary_blocks(W, row_step, w_step, B, b_k, cols, Z, z_ld, rows, count,     \
+                                  mode, bias, gate, low);                                      \
         return 1;
 #define INITLAB_STATIONARY_CASES(mode)                                                          \
     INITLAB_STATIONARY_CASE(1, mode) INITLAB_STATIONARY_CASE(2, mode)                           \

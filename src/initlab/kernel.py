@@ -75,9 +75,11 @@ INSTRUCTION_SET: str = _kernel.instruction_set()
 
 
 def num_threads() -> int:
-    """Threads for large layers: INITLAB_NUM_THREADS, else the CPUs this process may use.
+    """The most threads the kernel uses: INITLAB_NUM_THREADS, else the CPUs this process
+    may use. A network too small to share runs on one thread (see _threads_for).
 
-    Results do not depend on it: each output element is computed by one thread.
+    Results do not depend on it: each output element is computed by one thread,
+    and a sum split over threads keeps its order (see _kernel.pyx).
     """
     value = os.environ.get("INITLAB_NUM_THREADS")
     if value is None:
