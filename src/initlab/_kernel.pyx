@@ -35,6 +35,8 @@ from libc.stdlib cimport malloc, free
 from libc.stdint cimport uintptr_t
 from cpython.pyport cimport PY_SSIZE_T_MAX
 
+from time import perf_counter
+
 import numpy as np
 
 cdef extern from "_simd.h" nogil:
@@ -73,6 +75,10 @@ cdef enum Activation:
     LEAKY_RELU = 3
 
 cdef double LEAKY_SLOPE = 0.01
+# train on several threads: blocks of about BLOCK_SECONDS, one in PROBE_EVERY on the
+# thread count that was slower (see train).
+cdef double BLOCK_SECONDS = 0.02
+cdef int PROBE_EVERY = 16
 
 cdef enum:
     PAIRWISE_BLOCK = 128
@@ -1206,21 +1212,64 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
     cdef Py_ssize_t m = X.shape[1]
     cdef Py_ssize_t L = dims.shape[0] - 1
     cdef _Workspace ws = _Workspace(X, dims, activation, threads, True)
-    cdef Py_ssize_t it, diverged = -1
+    cdef Py_ssize_t it = 0, end, done, diverged = -1, block = 16, since = 0
+    cdef Py_ssize_t interval = PROBE_EVERY
+    cdef bint probing = True, faster
     cdef Py_ssize_t n_params = ws.net.n_params
     cdef double* P = ws.params
-    cdef double cost
+    cdef double cost, start, elapsed
+    # Seconds per iteration on 1 thread and on all threads, -1 while not measured.
+    cdef double per_iteration[2]
+    per_iteration[0] = per_iteration[1] = -1.0
     with nogil:
         _copy(&params[0], P, n_params)
-        for it in range(num_iterations):
-            _forward(&ws.net, ws.X, P)
-            if it % record_every == 0:
-                cost = _loss(ws.net.A[L], &Y[0, 0], ws.dZ, dims[L] * m, m, ws.net.loss_plan,
-                         ws.net.threads)
-                costs[it // record_every] = cost
-            _backward(&ws.net, ws.X, &Y[0, 0], P, ws.grads, ws.dZ, ws.dZ_prev)
-            if not _descend(P, ws.grads, n_params, learning_rate):
-                diverged = it
-                break
+        while it < num_iterations and diverged < 0:
+            # Blocks of iterations, each on 1 thread or on all, whichever was faster
+            # last; the other is tried again after PROBE_EVERY blocks, then after twice
+            # as many each time it is still slower. On a machine busy with other work
+            # the threads can be much slower than one. The result does not depend on
+            # the choice (see the module's docstring).
+            # A probe is short: the count tried may be many times slower.
+            end = num_iterations if threads == 1 else min(
+                it + (max(1, block // 16) if probing else block), num_iterations)
+            start = _now() if threads > 1 else 0.0
+            done = it
+            while it < end:
+                _forward(&ws.net, ws.X, P)
+                if it % record_every == 0:
+                    cost = _loss(ws.net.A[L], &Y[0, 0], ws.dZ, dims[L] * m, m,
+                                 ws.net.loss_plan, ws.net.threads)
+                    costs[it // record_every] = cost
+                _backward(&ws.net, ws.X, &Y[0, 0], P, ws.grads, ws.dZ, ws.dZ_prev)
+                if not _descend(P, ws.grads, n_params, learning_rate):
+                    diverged = it
+                    break
+                it += 1
+            if threads == 1 or it == done:
+                continue
+            elapsed = _now() - start
+            per_iteration[ws.net.threads > 1] = elapsed / (it - done)
+            since += 1
+            if per_iteration[0] < 0:
+                ws.net.threads = 1  # the second block: one thread, to compare
+            elif probing or since >= interval:
+                if probing:
+                    # The block just run tried the count that was slower (or not known).
+                    faster = per_iteration[ws.net.threads > 1] < per_iteration[ws.net.threads == 1]
+                    interval = PROBE_EVERY if faster else min(interval * 2, <Py_ssize_t> 1024)
+                    since = 0
+                    probing = False
+                    ws.net.threads = 1 if per_iteration[0] <= per_iteration[1] else threads
+                else:
+                    probing = True
+                    ws.net.threads = 1 if ws.net.threads > 1 else threads
+            # About BLOCK_SECONDS a block at the speed last measured on that count.
+            if per_iteration[ws.net.threads > 1] > 0:
+                block = max(1, min(1 << 16, <Py_ssize_t> (
+                    BLOCK_SECONDS / per_iteration[ws.net.threads > 1])))
         _copy(P, &params[0], n_params)
     return diverged
+
+
+cdef double _now() noexcept with gil:
+    return perf_counter()
