@@ -6,21 +6,54 @@ import argparse
 import sys
 from pathlib import Path
 
+from initlab.i18n import LANGUAGES, N_, _
+
 
 def _positive(kind: type) -> object:
     """An argparse type: a number of the given kind, greater than zero."""
-    name = "integer" if kind is int else "number"
+    expected = (
+        _("expected a positive integer, got {text}")
+        if kind is int
+        else _("expected a positive number, got {text}")
+    )
 
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive {name}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(expected.format(text=repr(text))) from None
         if not value > 0:
-            raise argparse.ArgumentTypeError(f"expected a positive {name}, got {text}")
+            raise argparse.ArgumentTypeError(expected.format(text=text))
         return value
 
     return parse
+
+
+def _lang_option(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    """--lang, on the command and on each subcommand (``initlab --lang zh grade ...`` and
+    ``initlab grade --lang zh ...``); main reads it before the parser is built."""
+    parser.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=argparse.SUPPRESS,
+        help=_("the language of every message, en or zh (default: INITLAB_LANG, else the locale)"),
+    )
+
+
+# argparse's own words, in the catalog so that its help and errors are translated too.
+ARGPARSE_WORDS = [
+    N_("usage: "),
+    N_("positional arguments"),
+    N_("options"),
+    N_("show this help message and exit"),
+    N_("%(prog)s: error: %(message)s\n"),
+    N_("the following arguments are required: %s"),
+    N_("argument %(argument_name)s: %(message)s"),
+    N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("unrecognized arguments: %s"),
+    N_("expected one argument"),
+    N_("invalid %(type)s value: %(value)r"),
+]
 
 
 def _assignment_option(parser: argparse.ArgumentParser) -> None:
@@ -31,8 +64,9 @@ def _assignment_option(parser: argparse.ArgumentParser) -> None:
         default=assignments.DEFAULT,
         choices=assignments.names(),
         metavar="NAME",
-        help=f"the assignment (default: {assignments.DEFAULT}; one of "
-        f"{', '.join(assignments.names())})",
+        help=_("the assignment (default: {default}; one of {names})").format(
+            default=assignments.DEFAULT, names=", ".join(assignments.names())
+        ),
     )
 
 
@@ -40,150 +74,174 @@ def _rubric_option(parser: argparse.ArgumentParser) -> None:
     from initlab import assignments
 
     rubrics = {
-        name: text
+        name: _(text)
         for assignment in map(assignments.get, assignments.names())
         for name, text in assignment.rubric_help.items()
     }
     parser.add_argument(
         "--rubric",
         metavar="NAME",
-        help="the rubric: "
-        + "; ".join(f"{name}: {text}" for name, text in rubrics.items())
-        + " (default: full)",
+        help=_("the rubric: {rubrics} (default: full)").format(
+            rubrics="; ".join(f"{name}: {text}" for name, text in rubrics.items())
+        ),
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="initlab", description="The 'Initialization' deep-learning assignment."
+        prog="initlab", description=_("The 'Initialization' deep-learning assignment.")
     )
     from initlab import __version__
 
-    parser.add_argument("--version", action="version", version=f"initlab {__version__}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"initlab {__version__}",
+        help=_("show the version of initlab and exit"),
+    )
+    _lang_option(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
-        help="train the course model with zeros, random, Xavier and He initialization",
-        description="Train [2, 10, 5, 1] on the circles data with each initialization, "
-        "print the cost traces and the results table, and save the plots; "
-        "`initlab demo planar`: the second exercise's models and hidden-size experiment.",
+        help=_("train the course model with zeros, random, Xavier and He initialization"),
+        description=_(
+            "Train [2, 10, 5, 1] on the circles data with each initialization, "
+            "print the cost traces and the results table, and save the plots; "
+            "`initlab demo planar`: the second exercise's models and hidden-size experiment."
+        ),
     )
     from initlab import assignments
 
+    _lang_option(demo)
     demo.add_argument(
         "exercise",
         nargs="?",
         default=assignments.DEFAULT,
         choices=assignments.names(),
         metavar="EXERCISE",
-        help=f"whose demo (default: {assignments.DEFAULT}; one of "
-        f"{', '.join(assignments.names())})",
+        help=_("whose demo (default: {default}; one of {names})").format(
+            default=assignments.DEFAULT, names=", ".join(assignments.names())
+        ),
     )
     demo.add_argument(
         "--out",
         type=Path,
         default=Path("initlab-demo"),
         metavar="DIR",
-        help="folder for cost_curves.png and decision_boundaries.png (default: initlab-demo)",
+        help=_("folder for cost_curves.png and decision_boundaries.png (default: initlab-demo)"),
     )
     demo.add_argument(
         "--iterations",
         type=_positive(int),
         metavar="N",
-        help="gradient-descent iterations (default: the course's, 15000 or 10000 for planar)",
+        help=_("gradient-descent iterations (default: the course's, 15000 or 10000 for planar)"),
     )
     grade = commands.add_parser(
         "grade",
-        help="grade one submission (a folder, a .py file or a notebook), or a whole class",
-        description="Run the student's functions in a sandboxed process and grade what they "
-        "return. Exit status 0 whenever grading ran, 2 when PATH cannot be graded. With --db, "
-        "PATH is a folder of submissions (<student_id>/, or nbgrader's "
-        "submitted/<student_id>/<assignment>/) graded into a SQLite ledger; rerunning grades "
-        "only what is missing or changed.",
+        help=_("grade one submission (a folder, a .py file or a notebook), or a whole class"),
+        description=_(
+            "Run the student's functions in a sandboxed process and grade what they "
+            "return. Exit status 0 whenever grading ran, 2 when PATH cannot be graded. With --db, "
+            "PATH is a folder of submissions (<student_id>/, or nbgrader's "
+            "submitted/<student_id>/<assignment>/) graded into a SQLite ledger; rerunning grades "
+            "only what is missing or changed."
+        ),
     )
     grade.add_argument(
         "path",
         type=Path,
         metavar="PATH",
-        help="the submission, or with --db the folder of submissions",
+        help=_("the submission, or with --db the folder of submissions"),
     )
     _assignment_option(grade)
     _rubric_option(grade)
-    grade.add_argument("--json", action="store_true", help="print one JSON object")
-    grade.add_argument("--hidden", action="store_true", help="add the instructors' hidden checks")
+    _lang_option(grade)
+    grade.add_argument("--json", action="store_true", help=_("print one JSON object"))
+    grade.add_argument(
+        "--hidden", action="store_true", help=_("add the instructors' hidden checks")
+    )
     grade.add_argument(
         "--timeout",
         type=_positive(float),
         default=10.0,
         metavar="S",
-        help="seconds each function may take for all its calls together (default: 10)",
+        help=_("seconds each function may take for all its calls together (default: 10)"),
     )
     grade.add_argument(
         "--memory",
         type=_positive(int),
         default=2048,
         metavar="MB",
-        help="address space the student code may use (default: 2048)",
+        help=_("address space the student code may use (default: 2048)"),
     )
     grade.add_argument(
         "--allow-unsandboxed",
         action="store_true",
-        help="grade even where student code would run as root (no bubblewrap, and no other "
-        "uid can run the interpreter); refused otherwise",
+        help=_(
+            "grade even where student code would run as root (no bubblewrap, and no other "
+            "uid can run the interpreter); refused otherwise"
+        ),
     )
     whole_class = grade.add_argument_group("a whole class (PATH is a folder of submissions)")
     whole_class.add_argument(
-        "--db", type=Path, metavar="FILE", help="the SQLite ledger of grades (made if absent)"
+        "--db", type=Path, metavar="FILE", help=_("the SQLite ledger of grades (made if absent)")
     )
     whole_class.add_argument(
         "--workers",
         type=_positive(int),
         metavar="N",
-        help="local grading processes (default: the number of CPUs)",
+        help=_("local grading processes (default: the number of CPUs)"),
     )
     whole_class.add_argument(
         "--scheduler",
         metavar="ADDRESS",
-        help="grade on the workers of a Dask cluster instead, e.g. tcp://host:8786",
+        help=_("grade on the workers of a Dask cluster instead, e.g. tcp://host:8786"),
     )
-    whole_class.add_argument("--csv", type=Path, metavar="FILE", help="export the grades as CSV")
+    whole_class.add_argument("--csv", type=Path, metavar="FILE", help=_("export the grades as CSV"))
     whole_class.add_argument(
         "--gradescope",
         type=Path,
         metavar="DIR",
-        help="export DIR/<student_id>/results.json in Gradescope's format",
+        help=_("export DIR/<student_id>/results.json in Gradescope's format"),
     )
     whole_class.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace an existing --csv file or --gradescope DIR",
+        help=_("replace an existing --csv file or --gradescope DIR"),
     )
     release = commands.add_parser(
         "release",
-        help="write the student stubs generated from the solution sources",
-        description="Replace every ### BEGIN SOLUTION ... ### END SOLUTION block of the "
-        "assignment's solution sources by a NotImplementedError stub and write the result "
-        "to OUTDIR (default: assignment/<assignment>).",
+        help=_("write the student stubs generated from the solution sources"),
+        description=_(
+            "Replace every ### BEGIN SOLUTION ... ### END SOLUTION block of the "
+            "assignment's solution sources by a NotImplementedError stub and write the result "
+            "to OUTDIR (default: assignment/<assignment>)."
+        ),
     )
-    release.add_argument("out", type=Path, nargs="?", metavar="OUTDIR", help="folder for the stubs")
+    release.add_argument(
+        "out", type=Path, nargs="?", metavar="OUTDIR", help=_("folder for the stubs")
+    )
     _assignment_option(release)
+    _lang_option(release)
     release.add_argument(
         "--source",
         type=Path,
         metavar="DIR",
-        help="folder of the solution sources (default: graders/solutions/<assignment>)",
+        help=_("folder of the solution sources (default: graders/solutions/<assignment>)"),
     )
     release.add_argument(
         "--course",
         type=Path,
         default=Path("graders/nbgrader"),
         metavar="DIR",
-        help="the nbgrader course: its source notebook's solution and test cells are "
-        "rewritten from the solution sources, and the student notebook released by "
-        "nbgrader generate_assignment is written to OUTDIR (default: graders/nbgrader; "
-        "skipped when the folder does not exist)",
+        help=_(
+            "the nbgrader course: its source notebook's solution and test cells are "
+            "rewritten from the solution sources, and the student notebook released by "
+            "nbgrader generate_assignment is written to OUTDIR (default: graders/nbgrader; "
+            "skipped when the folder does not exist)"
+        ),
     )
-    release.add_argument("--force", action="store_true", help="replace existing files")
+    release.add_argument("--force", action="store_true", help=_("replace existing files"))
     return parser
 
 
@@ -209,14 +267,24 @@ def _grade(args: argparse.Namespace) -> int:
     if args.db is None:
         given = [f"--{name}" for name in bulk_only if getattr(args, name)]
         if given:
-            print(f"initlab grade: {given[0]} needs --db (grading a whole class)", file=sys.stderr)
+            print(
+                "initlab grade: "
+                + _("{option} needs --db (grading a whole class)").format(option=given[0]),
+                file=sys.stderr,
+            )
             return 2
     else:
         if args.json:
-            print("initlab grade: --json grades one submission; drop it or --db", file=sys.stderr)
+            print(
+                "initlab grade: " + _("--json grades one submission; drop it or --db"),
+                file=sys.stderr,
+            )
             return 2
         if args.workers and args.scheduler:
-            print("initlab grade: --workers and --scheduler exclude each other", file=sys.stderr)
+            print(
+                "initlab grade: " + _("--workers and --scheduler exclude each other"),
+                file=sys.stderr,
+            )
             return 2
         from initlab import bulk, classroom
 
@@ -246,10 +314,16 @@ def _grade(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json()))
         return 0
     # Student text (messages, file names) is printed without its control characters.
-    print(f"{plain(report.submission)}: {report.score:g} / {report.max_score:g} points")
+    from initlab.i18n import status
+
+    points = _("{score:g} / {max_score:g} points").format(
+        score=report.score, max_score=report.max_score
+    )
+    print(f"{plain(report.submission)}: {points}")
     for test in report.tests:
         source = f"  ({plain(test.source)})" if test.source else ""
-        print(f"  {test.name:<32}{test.score:>6g} / {test.max_score:<4g}{test.status}{source}")
+        shown = status(test.status)
+        print(f"  {test.name:<32}{test.score:>6g} / {test.max_score:<4g}{shown}{source}")
         for diagnosis in test.diagnoses:
             print(f"      [{diagnosis.code}] {plain(diagnosis.message)}")
     return 0
@@ -265,25 +339,43 @@ def _release(args: argparse.Namespace) -> int:
     source = args.source or assignment.solutions_dir(Path("."))
     out = args.out or assignment.student_dir(Path("."))
     if not source.is_dir():
-        print(f"initlab release: {source} is not a folder of solution sources", file=sys.stderr)
+        print(
+            "initlab release: "
+            + _("{path} is not a folder of solution sources").format(path=source),
+            file=sys.stderr,
+        )
         return 2
     source_notebook = assignment.course_notebook(args.course)
     with_notebook = args.course.is_dir()
     if with_notebook and not source_notebook.is_file():
-        print(f"initlab release: {source_notebook} does not exist", file=sys.stderr)
+        print(
+            "initlab release: " + _("{path} does not exist").format(path=source_notebook),
+            file=sys.stderr,
+        )
         return 2
     if out.exists() and not out.is_dir():
-        print(f"initlab release: {out} exists and is not a folder", file=sys.stderr)
+        print(
+            "initlab release: " + _("{path} exists and is not a folder").format(path=out),
+            file=sys.stderr,
+        )
         return 2
     released = out / assignment.notebook
     if with_notebook and released.exists() and not args.force:
         # Checked before anything is written: the folder may hold a student's notebook.
-        print(f"initlab release: {released} exists; pass --force to replace it", file=sys.stderr)
+        print(
+            "initlab release: "
+            + _("{path} exists; pass --force to replace it").format(path=released),
+            file=sys.stderr,
+        )
         return 2
     if with_notebook and importlib.util.find_spec("nbgrader") is None:
         print(
-            "initlab release: nbgrader is not installed, so the notebook cannot be released "
-            "(pip install 'initlab[nbgrader]', or pass --course to a folder that does not exist)",
+            "initlab release: "
+            + _(
+                "nbgrader is not installed, so the notebook cannot be released "
+                "(pip install 'initlab[nbgrader]', or pass --course to a folder that does not "
+                "exist)"
+            ),
             file=sys.stderr,
         )
         return 2
@@ -305,16 +397,27 @@ def _release(args: argparse.Namespace) -> int:
         print(f"initlab release: {error}", file=sys.stderr)
         return 2
     except OSError as error:
-        print(f"initlab release: cannot write {error.filename}: {error.strerror}", file=sys.stderr)
+        print(
+            "initlab release: "
+            + _("cannot write {path}: {error}").format(path=error.filename, error=error.strerror),
+            file=sys.stderr,
+        )
         return 2
     for path in written:
-        print(f"wrote {path}")
+        print(_("wrote {path}").format(path=path))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    from initlab import i18n
+
+    words = sys.argv[1:] if argv is None else argv
+    lang = i18n.lang_from_argv(words)
+    if lang in LANGUAGES:  # before the parser is built: its help is in that language
+        i18n.set_language(lang)
+    i18n.translate_argparse()
     parser = build_parser()
-    if not (sys.argv[1:] if argv is None else argv):
+    if not words:
         parser.print_help()  # a bare `initlab`: what it can do
         return 0
     args = parser.parse_args(argv)
@@ -322,12 +425,20 @@ def main(argv: list[str] | None = None) -> int:
         from initlab import assignments
 
         if args.out.exists() and not args.out.is_dir():
-            print(f"initlab demo: --out {args.out} exists and is not a folder", file=sys.stderr)
+            print(
+                "initlab demo: "
+                + _("--out {path} exists and is not a folder").format(path=args.out),
+                file=sys.stderr,
+            )
             return 2
         try:
             assignments.get(args.exercise).run_demo(args.out, args.iterations)
         except OSError as error:
-            print(f"initlab demo: cannot write the plots to {args.out}: {error}", file=sys.stderr)
+            print(
+                "initlab demo: "
+                + _("cannot write the plots to {path}: {error}").format(path=args.out, error=error),
+                file=sys.stderr,
+            )
             return 2
     if args.command == "release":
         return _release(args)
