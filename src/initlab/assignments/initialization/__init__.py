@@ -30,6 +30,7 @@ from initlab.checks.propagation import (
     check_update,
     network,
 )
+from initlab.i18n import N_
 from initlab.messages import checked_on, say
 
 INITIALIZERS = [
@@ -294,7 +295,7 @@ ASSIGNMENT = Assignment(
     demo="initlab.demo:main",
     demo_iterations=15000,
     rubric_help={
-        "full": "all eight functions, 100 points",
-        "course": "the course notebook's zeros, random and He initialization, 30 points",
+        "full": N_("all eight functions, 100 points"),
+        "course": N_("the course notebook's zeros, random and He initialization, 30 points"),
     },
 )
