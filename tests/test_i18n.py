@@ -183,14 +183,42 @@ def mistakes(tmp_path):
     yield broken
 
 
-def test_a_chinese_run_of_the_mistakes_speaks_chinese_with_the_english_numbers(tmp_path, capsys):
+PLANAR = ROOT / "graders" / "solutions" / "planar" / "planar.py"
+
+
+def planar_mistakes(tmp_path):
+    """The planar exercise's mistakes: the tanh derivative, the scale, the threshold."""
+    source = PLANAR.read_text()
+    changes = [
+        ("1 - np.power(A1, 2)", "A1 * (1 - A1)"),
+        ("W1 = np.random.randn(n_h, n_x) * 0.01", "W1 = np.random.randn(n_h, n_x)"),
+        ("A2 > 0.5", "A2 >= 0.5"),
+        ("learning_rate=1.2", "learning_rate=0.5"),
+    ]
+    for number, (old, new) in enumerate(changes):
+        assert old in source, old
+        folder = tmp_path / f"planar{number}"
+        folder.mkdir()
+        (folder / "planar.py").write_text(source.replace(old, new, 1))
+        yield folder
+
+
+def corpus(tmp_path):
     for folder in mistakes(tmp_path):
-        assert main(["grade", "--json", str(folder)]) == 0
+        yield folder, []
+    for folder in planar_mistakes(tmp_path):
+        yield folder, ["--assignment", "planar"]
+
+
+def test_a_chinese_run_of_the_mistakes_speaks_chinese_with_the_english_numbers(tmp_path, capsys):
+    for folder, options in corpus(tmp_path):
+        assert main(["grade", "--json", *options, str(folder)]) == 0
         english = json.loads(capsys.readouterr().out)
-        assert main(["grade", "--json", "--lang", "zh", str(folder)]) == 0
+        assert main(["grade", "--json", "--lang", "zh", *options, str(folder)]) == 0
         chinese = json.loads(capsys.readouterr().out)
         set_language(None)
         assert chinese["score"] == english["score"]
+        assert any(t["diagnoses"] for t in english["tests"]), folder  # a mistake was found
         for en, zh in zip(english["tests"], chinese["tests"], strict=True):
             assert (zh["score"], zh["diagnoses"], zh["status"]) == (
                 en["score"], en["diagnoses"], en["status"]
@@ -235,3 +263,74 @@ def test_the_help_and_argparse_errors_are_translated(capsys):
     with pytest.raises(SystemExit):
         main(["grade", "--lang", "zh", "--timeout", "-1", "x"])
     assert "应为正数" in capsys.readouterr().err
+
+
+def test_no_function_that_translates_binds_the_name_underscore():
+    # `for _, x in ...` in a function that calls _("...") makes _ a local: an error at run time.
+    import ast
+
+    for path in sorted((ROOT / "src" / "initlab").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            inner = list(ast.walk(node))
+            binds = any(isinstance(n, ast.Name) and n.id == "_" and isinstance(n.ctx, ast.Store)
+                        and not _in_comprehension(n, node) for n in inner)
+            calls = any(isinstance(n, ast.Call) and getattr(n.func, "id", "") == "_" for n in inner)
+            assert not (binds and calls), f"{path.name}: {node.name} binds _ and translates"
+
+
+def _in_comprehension(name, function):
+    import ast
+
+    for node in ast.walk(function):
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            if any(n is name for n in ast.walk(node)):
+                return True
+    return False
+
+
+def test_the_notebook_check_speaks_the_language_it_is_given(capsys):
+    import numpy as np
+
+    from initlab.checks.notebook import check
+
+    def initialize_parameters_he(layers_dims):
+        np.random.seed(3)
+        return {
+            key: value
+            for l in range(1, len(layers_dims))
+            for key, value in (
+                (f"W{l}", np.random.randn(layers_dims[l], layers_dims[l - 1])
+                 * np.sqrt(1 / layers_dims[l - 1])),
+                (f"b{l}", np.zeros((layers_dims[l], 1))),
+            )
+        }
+
+    namespace = {"initialize_parameters_he": initialize_parameters_he, "np": np}
+    score = check("initialize_parameters_he", namespace, lang="zh")
+    chinese = capsys.readouterr().out
+    assert check("initialize_parameters_he", namespace) == score < 15
+    english = capsys.readouterr().out
+    assert chinese.startswith("initialize_parameters_he：") and " 分" in chinese
+    assert "这是 Xavier 初始化的 sqrt(1/n_{l-1})" in chinese and english_sentence(chinese) is None
+    assert "that is Xavier's" in english and i18n.language() == "en"
+
+
+def test_chinese_figures_draw_with_the_cjk_font_or_stay_english(monkeypatch):
+    from initlab import plots
+
+    set_language("zh")
+    if plots.cjk_font() is None:  # no font: English rather than empty boxes
+        assert plots.figure_text("iteration") == "iteration"
+        return
+    from matplotlib import font_manager
+
+    assert plots.figure_text("iteration") == "迭代次数"
+    import matplotlib
+
+    assert plots.cjk_font() in matplotlib.rcParams["font.family"]
+    found = font_manager.findfont(font_manager.FontProperties(family=plots.cjk_font()))
+    assert Path(found).name == "NotoSansCJK-Regular.ttc"
+    monkeypatch.setattr(plots, "cjk_font", lambda: None)
+    assert plots.figure_text("iteration") == "iteration"

@@ -303,7 +303,9 @@ class LocalPool:
         # Named for this process like the scratch folders: a kill -9 leaves it for the
         # next batch's sweep_scratch.
         self.log = scratch("workers")
-        self.description = f"{workers} local worker{'s' if workers > 1 else ''}"
+        self.description = (
+            _("{count} local worker") if workers == 1 else _("{count} local workers")
+        ).format(count=workers)
 
     def map(self, tasks: list[Task]) -> Iterator[Result]:
         todo: queue.Queue[tuple[Task, int]] = queue.Queue()
@@ -482,7 +484,11 @@ class DaskPool:
                 _("the Dask scheduler at {address} has no workers").format(address=address)
             ) from None
         workers = len(self.client.nthreads())
-        self.description = f"Dask at {address} ({workers} worker{'s' if workers > 1 else ''})"
+        self.description = (
+            _("Dask at {address} ({count} worker)")
+            if workers == 1
+            else _("Dask at {address} ({count} workers)")
+        ).format(address=address, count=workers)
 
     def map(self, tasks: list[Task]) -> Iterator[Result]:
         from distributed import as_completed
@@ -562,8 +568,8 @@ def grade_directory(
 
 def _check_reachable(address: str, timeout: float) -> None:
     """A refused or unroutable tcp:// address fails at once, not after the client's retries."""
-    scheme, _, place = address.rpartition("://")
-    host, _, port = place.rpartition(":")
+    scheme, _sep, place = address.rpartition("://")
+    host, _sep, port = place.rpartition(":")
     if scheme not in ("", "tcp") or not port.isdigit():
         return  # another protocol: the client says what is wrong
     try:

@@ -46,6 +46,7 @@ ARGPARSE_WORDS = [
     N_("positional arguments"),
     N_("options"),
     N_("show this help message and exit"),
+    N_("show program's version number and exit"),
     N_("%(prog)s: error: %(message)s\n"),
     N_("the following arguments are required: %s"),
     N_("argument %(argument_name)s: %(message)s"),
@@ -97,7 +98,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--version",
         action="version",
         version=f"initlab {__version__}",
-        help=_("show the version of initlab and exit"),
     )
     _lang_option(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -417,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         i18n.set_language(lang)
     i18n.translate_argparse()
     parser = build_parser()
-    if not words:
+    if not [w for w in words if w != "--lang" and w != lang and not w.startswith("--lang=")]:
         parser.print_help()  # a bare `initlab`: what it can do
         return 0
     args = parser.parse_args(argv)

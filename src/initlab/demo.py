@@ -117,6 +117,7 @@ def plot(runs: list[Run], out_dir: Path) -> list[Path]:
 
     train_X, train_Y, _, _ = load_circles()
     out_dir.mkdir(parents=True, exist_ok=True)
+    plots.language_font()  # before the figures are made: their text takes the font then
 
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for r in runs:

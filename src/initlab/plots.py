@@ -61,17 +61,24 @@ def figure_text(english: str) -> str:
     """english in the current language for a figure: in Chinese only when a CJK font
     can draw it (then set as matplotlib's fallback for the glyphs its own font lacks),
     else in English rather than as empty boxes."""
+    return _(english) if language_font() else english
+
+
+def language_font() -> bool:
+    """Whether figures can be drawn in the current language: English always; Chinese
+    when the CJK font is installed, which becomes matplotlib's fallback family (the
+    glyphs the families before it lack come from it) for figures made from now on."""
     if language() == "en":
-        return english
+        return True
     family = cjk_font()
     if family is None:
-        return english
+        return False
     import matplotlib
 
-    fonts = list(matplotlib.rcParams["font.sans-serif"])
-    if family not in fonts:
-        matplotlib.rcParams["font.sans-serif"] = ["DejaVu Sans", family, *fonts]
-    return _(english)
+    families = list(matplotlib.rcParams["font.family"])
+    if family not in families:
+        matplotlib.rcParams["font.family"] = [*families, family]
+    return True
 
 
 def cost_curve(

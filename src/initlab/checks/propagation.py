@@ -169,7 +169,7 @@ def check_forward(calls: list[tuple[np.ndarray, dict, object]], max_score: float
         outputs.append((X, parameters, AL, expected, cache))
     wrong = [(X, p, AL, e) for X, p, AL, e, _ in outputs if not close(AL, e)]
     if not wrong:
-        for X, parameters, _, _, cache in outputs:
+        for X, parameters, _AL, _expected, cache in outputs:
             problem = cache_problem(X, parameters, cache)
             if problem:
                 diagnosis = checked_on(problem, network(parameters, X))

@@ -103,6 +103,7 @@ def _plot(runs, X, Y, out_dir: Path) -> Path:
     import matplotlib.pyplot as plt
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    plots.language_font()  # before the figures are made: their text takes the font then
     figure, axes = plt.subplots(2, 4, figsize=(14, 7.5), sharex=True, sharey=True)
     for ax, (n_h, parameters, _costs, accuracy, _seconds) in zip(axes.ravel(), runs, strict=False):
         title = (
