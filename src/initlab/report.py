@@ -62,7 +62,8 @@ class Section:
 def read_sections(
     path: Path, assignment: str | None = None, rubric: str | None = None
 ) -> list[Section]:
-    """Every (assignment, rubric) of the ledger at path, or the one chosen; a student
+    """Every (assignment, rubric) of the ledger at path, in the order they were first
+    graded, or the one chosen; a student
     graded more than once (another file, another initlab, with or without the hidden
     checks) counts with the latest result."""
     try:
@@ -73,7 +74,7 @@ def read_sections(
         keys = ledger.keys()
         if not keys:
             raise ReportError(f"{path} holds no results yet (grade a class into it first)")
-        held = sorted({(key[4], key[5]) for key in keys})
+        held = list(dict.fromkeys((key[4], key[5]) for key in keys))  # first graded first
         chosen = [
             (a, r) for a, r in held if assignment in (None, a) and rubric in (None, r)
         ]  # fmt: skip
