@@ -177,6 +177,18 @@ def test_student_text_is_shown_as_text_and_every_status_that_needs_a_person_is_l
     assert functions["initialize_parameters_he"][2] == "33.3%"
 
 
+def test_a_ledger_where_nothing_was_graded_still_makes_a_page(tmp_path):
+    ledger = Ledger(tmp_path / "g.sqlite")
+    ledger.record(Result("ann", "d", "v", False, "infrastructure", reason="no grader"), 1.0)
+    ledger.close()
+    out = tmp_path / "report.html"
+    assert report(tmp_path / "g.sqlite", out) == 0
+    page = Page(out.read_text())
+    assert page.table("s0", "student") == [["ann", "infrastructure", "", "no grader"]]
+    assert page.tags["svg"] == 0
+    assert "No function was graded." in "".join(page.sections["s0"]["text"])
+
+
 def html_escaped(text: str) -> str:
     import html
 

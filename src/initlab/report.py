@@ -323,14 +323,9 @@ def time_figure(seconds: list[float], name: str) -> str:
     ax.hist(seconds, bins=bins, color=TIME_COLOR, edgecolor="white")
     median = statistics.median(seconds)
     ax.axvline(median, color=MISTAKE_COLOR, linestyle="--", linewidth=1.2)
-    ax.annotate(
-        f"median {median:.2f} s",
-        (median, 1),
-        xycoords=("data", "axes fraction"),
-        xytext=(4, -12),
-        textcoords="offset points",
-        fontsize=8,
-        color=MISTAKE_COLOR,
+    # Above the axes, where no bar is.
+    ax.set_title(
+        f"dashed: the median, {median:.2f} s", loc="right", fontsize=8, color=MISTAKE_COLOR
     )
     ax.set_xlabel("grading time per submission (s)")
     ax.set_ylabel("submissions")
@@ -490,7 +485,11 @@ def render_section(section: Section, index: int) -> str:
                 + ".</p>"
             )
     else:
-        parts.append("<p>No test has a diagnosis: every function passed.</p>")
+        parts.append(
+            "<p>No test has a diagnosis: every function graded passed.</p>"
+            if stats
+            else "<p>No function was graded.</p>"
+        )
 
     # Needs a person.
     troubled = sorted(
@@ -648,5 +647,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"initlab report: cannot write {out}: {error.strerror}", file=sys.stderr)
         return 2
     count = sum(len(s.results) for s in sections)
-    print(f"wrote {out}: {count} submissions, {len(sections)} section(s)")
+    print(
+        f"wrote {out}: {count} submission{'s' if count != 1 else ''}, "
+        f"{len(sections)} section{'s' if len(sections) != 1 else ''}"
+    )
     return 0
