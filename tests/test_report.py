@@ -39,6 +39,7 @@ class Page(HTMLParser):
     def __init__(self, text: str):
         super().__init__(convert_charrefs=True)
         self.tags: Counter = Counter()
+        self.ids: Counter = Counter()
         self.sections: dict[str, dict] = {}
         self._section = None
         self._row = self._cell = None
@@ -49,6 +50,8 @@ class Page(HTMLParser):
     def handle_starttag(self, tag, attrs):
         self.tags[tag] += 1
         attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids[attrs["id"]] += 1
         if tag == "section":
             self._section = {"tables": [], "headings": [], "text": []}
             self.sections[attrs["id"]] = self._section
@@ -376,6 +379,7 @@ def test_the_page_says_what_the_ledger_holds(graded_class):
     assert "<script" not in text and html_escaped(NOTEBOOK_NAME) in text
     # Four figures a section (scores, functions, diagnoses, times), and nothing loaded.
     assert page.tags["svg"] == 8
+    assert [name for name, count in page.ids.items() if count > 1] == []  # figures share none
     assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "").replace(
         'xmlns:xlink="http://www.w3.org/1999/xlink"', ""
     )

@@ -206,8 +206,12 @@ def _svg(figure, name: str) -> str:
     """The figure as an SVG element to put inside the page: no XML prolog or metadata,
     and its ids prefixed with name, so the figures of one page never share one. Its
     text is drawn as paths (matplotlib's default), so no text of it is markup."""
+    import matplotlib
+
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    # Text as paths whatever a matplotlibrc says, and the same ids for the same figure.
+    with matplotlib.rc_context({"svg.fonttype": "path", "svg.hashsalt": name}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     text = text[text.index("<svg") :]
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
