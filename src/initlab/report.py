@@ -161,7 +161,7 @@ class DiagnosisStats:
     code: str
     tests: int  # tests with this code
     students: int
-    functions: list[str]
+    functions: list[tuple[str, int]]  # the functions it was found in, the most often first
     example: str  # one message, from a test with this code alone when there is one
 
 
@@ -169,21 +169,25 @@ def diagnosis_stats(results: list[Result]) -> list[DiagnosisStats]:
     """Every diagnosis code, the most frequent first (then by name)."""
     counts: Counter = Counter()
     students: dict[str, set[str]] = {}
-    functions: dict[str, dict[str, None]] = {}
+    functions: dict[str, Counter] = {}
     examples: dict[str, tuple[bool, str]] = {}
     for result in results:
         for test in result.tests:
             for code in test["diagnoses"]:
                 counts[code] += 1
                 students.setdefault(code, set()).add(result.student_id)
-                functions.setdefault(code, {})[test["name"]] = None
+                functions.setdefault(code, Counter())[test["name"]] += 1
                 alone = test["diagnoses"] == [code]
                 if code not in examples or (alone and not examples[code][0]):
                     examples[code] = (alone, test["message"])
     ordered = sorted(counts, key=lambda code: (-counts[code], code))
     return [
         DiagnosisStats(
-            code, counts[code], len(students[code]), list(functions[code]), examples[code][1]
+            code,
+            counts[code],
+            len(students[code]),
+            functions[code].most_common(),
+            examples[code][1],
         )
         for code in ordered
     ]
@@ -474,7 +478,10 @@ def render_section(section: Section, index: int) -> str:
                     f"<code>{_e(d.code)}</code>",
                     str(d.tests),
                     str(d.students),
-                    "<br>".join(f"<code>{_e(f)}</code>" for f in d.functions),
+                    "<br>".join(
+                        f"<code>{_e(f)}</code>" + (f" ({n})" if len(d.functions) > 1 else "")
+                        for f, n in d.functions
+                    ),
                     f'<div class="message">{_e(example)}</div>',
                 ]
             )
