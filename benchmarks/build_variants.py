@@ -88,7 +88,8 @@ def cases():
             digests[name].update(np.ascontiguousarray(array, dtype=np.float64).tobytes())
 
     z = np.concatenate([np.linspace(-800, 800, 40001), [-745.2, -709.9, -36.8, 0.0, 36.8]])
-    add("forward", kernel.forward(z.reshape(1, -1), {"W1": np.ones((1, 1)), "b1": np.zeros((1, 1))}))
+    unit = {"W1": np.ones((1, 1)), "b1": np.zeros((1, 1))}
+    add("forward", kernel.forward(z.reshape(1, -1), unit))
     for _, _, (X, Y, parameters) in problems:
         for activation in activations:
             add("forward", kernel.forward(X, parameters, activation))
@@ -101,7 +102,7 @@ def cases():
             train_X, train_Y, reference.initialize_parameters([2, 10, 5, 1], init)
         )
         add("training", costs, *(trained[key] for key in sorted(trained)))
-    for dims, m, (X, Y, parameters) in problems[:: len(batches) // 2]:
+    for _, m, (X, Y, parameters) in problems[:: len(batches) // 2]:
         for activation in activations:
             trained, costs = kernel.train(
                 X, Y, parameters, learning_rate=0.05, num_iterations=30 if m > 200 else 200,
@@ -162,7 +163,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--only", help="comma-separated variants (default: all)")
-    parser.add_argument("--keep", help="build in this folder and keep it (default: a temporary one)")
+    parser.add_argument("--keep", help="build in this folder and keep it (default: a temporary)")
     args = parser.parse_args(argv)
     if args.cases:
         json.dump(cases(), sys.stdout)
