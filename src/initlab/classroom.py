@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from initlab import assignments
+from initlab import assignments, gradescope
 from initlab._text import cell, plain
 from initlab.bulk import (
     Batch,
@@ -267,35 +267,6 @@ def write_gradescope(batch: Batch, folder: Path) -> int:
             continue
         target = folder / task.student_id
         target.mkdir(parents=True, exist_ok=True)
-        (target / "results.json").write_text(json.dumps(gradescope_results(result), indent=1))
+        (target / "results.json").write_text(json.dumps(gradescope.results(result), indent=1))
         written += 1
     return written
-
-
-def gradescope_results(result: Result) -> dict:
-    """Gradescope's results.json: one test per function of the rubric, always (a
-    submission that could not be graded gets each at 0, with the reason), and the
-    grading time in seconds."""
-    tests = [
-        {
-            "name": test["name"],
-            "score": test["score"],
-            "max_score": test["max_score"],
-            "status": "passed" if test["status"] == "passed" else "failed",
-            "output": plain(test["message"], one_line=False),
-        }
-        for test in result.tests
-    ]
-    if not tests:
-        points = assignments.get(result.assignment).points(result.rubric)
-        tests = [
-            {"name": name, "score": 0.0, "max_score": worth, "status": "failed",
-             "output": plain(result.reason) or "not graded"}
-            for name, worth in points.items()
-        ]  # fmt: skip
-    return {
-        "score": result.score,
-        "execution_time": round(result.seconds, 3),
-        "output": reason_of(result) or f"graded by initlab {result.grader_version}",
-        "tests": tests,
-    }

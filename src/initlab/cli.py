@@ -184,7 +184,136 @@ def build_parser() -> argparse.ArgumentParser:
         "skipped when the folder does not exist)",
     )
     release.add_argument("--force", action="store_true", help="replace existing files")
+    _gradescope_parser(commands)
+    _report_parser(commands)
     return parser
+
+
+def _report_parser(commands) -> None:
+    report = commands.add_parser(
+        "report",
+        help="write one HTML page about a class graded with --db: scores, functions, "
+        "diagnoses, who needs a person, timings",
+        description="Read the ledger of `initlab grade DIR --db FILE` (read-only) and write "
+        "one self-contained HTML page (inline figures, no script, nothing loaded): the "
+        "score distribution, each function's mean score and pass rate, the most frequent "
+        "diagnoses with an example message, the submissions that need a person and why, "
+        "and the grading times. One section per assignment and rubric the ledger holds "
+        "(--assignment, --rubric: only those); a student graded more than once counts with "
+        "the latest result. Exit status 0 when the page is written, 2 with a one-line "
+        "reason otherwise.",
+    )
+    report.add_argument("ledger", type=Path, metavar="LEDGER", help="the SQLite ledger (--db)")
+    report.add_argument(
+        "--out",
+        type=Path,
+        default=Path("report.html"),
+        metavar="FILE",
+        help="the page to write (default: report.html); written whole or not at all",
+    )
+    report.add_argument(
+        "--assignment", metavar="NAME", help="only this assignment (default: every one held)"
+    )
+    report.add_argument("--rubric", metavar="NAME", help="only this rubric (default: every one)")
+    report.add_argument("--force", action="store_true", help="replace an existing --out file")
+
+
+def _report(args: argparse.Namespace) -> int:
+    from initlab import report
+
+    return report.run(args)
+
+
+def _gradescope_parser(commands) -> None:
+    from initlab.gradescope import VISIBILITIES
+
+    gradescope = commands.add_parser(
+        "gradescope",
+        help="build a Gradescope autograder (zip), or run it inside Gradescope's container",
+        description="Gradescope's programming assignments: `autograder` builds the zip to "
+        "upload; `run` is what the zip's run_autograder calls for every submission.",
+    )
+    steps = gradescope.add_subparsers(dest="step", required=True, metavar="STEP")
+    autograder = steps.add_parser(
+        "autograder",
+        help="write the autograder zip to upload to Gradescope",
+        description="Write OUT.zip: setup.sh and run_autograder at its root, initlab's "
+        "source, its dependencies pinned to the versions installed here, and the grading "
+        "options. Gradescope's image then grades /autograder/submission (a notebook, the "
+        "modules, or both) in the sandbox, with the same points as `initlab grade`.",
+    )
+    autograder.add_argument("out", type=Path, metavar="OUT.zip", help="the zip to write")
+    _assignment_option(autograder)
+    _rubric_option(autograder)
+    autograder.add_argument(
+        "--hidden", action="store_true", help="grade with the hidden checks as well"
+    )
+    autograder.add_argument(
+        "--visibility",
+        choices=VISIBILITIES,
+        help="when students see each test (default: visible; after_published with --hidden)",
+    )
+    autograder.add_argument(
+        "--timeout", type=_positive(float), default=10.0, metavar="S",
+        help="seconds each function has for all its calls (default 10)",
+    )  # fmt: skip
+    autograder.add_argument(
+        "--memory", type=_positive(int), default=2048, metavar="MB",
+        help="memory limit of the student's process (default 2048)",
+    )  # fmt: skip
+    autograder.add_argument(
+        "--allow-unsandboxed",
+        action="store_true",
+        help="grade even where no sandbox and no other uid is available in the container "
+        "(each Gradescope submission runs in a container of its own)",
+    )
+    autograder.add_argument(
+        "--source",
+        type=Path,
+        metavar="DIR",
+        help="the initlab project folder to take the sources from (default: the one this "
+        "initlab was installed from, or the current folder)",
+    )
+    autograder.add_argument("--force", action="store_true", help="replace an existing OUT.zip")
+    run = steps.add_parser(
+        "run",
+        help="grade a submission inside the autograder (run_autograder calls this)",
+        description="Grade SUBMISSION with the options of CONFIG and write RESULTS/results.json.",
+    )
+    run.add_argument("config", type=Path, metavar="CONFIG", help="initlab-autograder.json")
+    run.add_argument(
+        "--submission", type=Path, default=Path("/autograder/submission"), metavar="DIR",
+        help="default: /autograder/submission",
+    )  # fmt: skip
+    run.add_argument(
+        "--results", type=Path, default=Path("/autograder/results"), metavar="DIR",
+        help="default: /autograder/results",
+    )  # fmt: skip
+
+
+def _gradescope(args: argparse.Namespace) -> int:
+    from initlab import gradescope
+
+    try:
+        if args.step == "run":
+            return gradescope.run(args.config, args.submission, args.results)
+        names = gradescope.build(
+            args.out,
+            assignment=args.assignment,
+            rubric=args.rubric,
+            hidden=args.hidden,
+            timeout=args.timeout,
+            memory_mb=args.memory,
+            visibility=args.visibility,
+            allow_unsandboxed=args.allow_unsandboxed,
+            source=args.source,
+            force=args.force,
+        )
+    except gradescope.AutograderError as error:
+        print(f"initlab gradescope: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out} ({len(names)} files): upload it as the assignment's autograder")
+    return 0
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -333,6 +462,10 @@ def main(argv: list[str] | None = None) -> int:
         return _release(args)
     if args.command == "grade":
         return _grade(args)
+    if args.command == "gradescope":
+        return _gradescope(args)
+    if args.command == "report":
+        return _report(args)
     return 0
 
 
