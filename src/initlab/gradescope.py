@@ -36,7 +36,7 @@ CONFIG = "initlab-autograder.json"
 AUTOGRADER = Path("/autograder")
 # What of the project folder goes into the zip: the package's sources, nothing built.
 _SOURCE_FILES = ("setup.py", "pyproject.toml", "MANIFEST.in", "README.md")
-_SKIPPED = re.compile(r"(__pycache__|\.egg-info|\.so|\.pyd|\.c|\.mo|\.pyc)$")
+_SKIPPED = re.compile(r"(__pycache__|\.egg-info|\.so|\.pyd|\.c|\.cpp|\.mo|\.pyc)$")
 
 
 class AutograderError(Exception):
