@@ -23,7 +23,7 @@ from pathlib import Path
 from initlab import i18n
 
 SRC = Path(__file__).resolve().parent
-KEYWORDS = {"_": 1, "N_": 1, "p_": 2}
+KEYWORDS = {"_": 1, "N_": 1, "p_": 2, "figure_text": 1}
 
 
 def catalog_messages() -> dict[str, str]:
@@ -43,9 +43,11 @@ def code_strings() -> dict[tuple[str | None, str], list[str]]:
     for path in sorted(SRC.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+            if not isinstance(node, ast.Call):
                 continue
-            count = KEYWORDS.get(node.func.id)
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            count = KEYWORDS.get(name)
             if count is None or len(node.args) != count:
                 continue
             literals = [a.value for a in node.args if isinstance(a, ast.Constant)]

@@ -76,6 +76,7 @@ MESSAGES = {
     "loader.imported_from": "it is imported from {module}, not written",
     "loader.not_loaded": "the submission could not be loaded: {error}",
     "loader.file_not_loaded": "{file} could not be loaded ({error})",
+    "loader.timeout": "{function} did not finish in {seconds:g} s",
 }
 TEMPLATES: dict[str, str] = {}  # the grader's translations of MESSAGES, by id
 

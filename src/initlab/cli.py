@@ -47,6 +47,7 @@ ARGPARSE_WORDS = [
     N_("positional arguments"),
     N_("options"),
     N_("show this help message and exit"),
+    N_("show program's version number and exit"),
     N_("%(prog)s: error: %(message)s\n"),
     N_("the following arguments are required: %s"),
     N_("argument %(argument_name)s: %(message)s"),
@@ -98,7 +99,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--version",
         action="version",
         version=f"initlab {__version__}",
-        help=_("show the version of initlab and exit"),
     )
     _lang_option(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -263,7 +263,114 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     release.add_argument("--force", action="store_true", help=_("replace existing files"))
+    _gradescope_parser(commands)
     return parser
+
+
+def _gradescope_parser(commands) -> None:
+    from initlab.gradescope import VISIBILITIES
+
+    gradescope = commands.add_parser(
+        "gradescope",
+        help=_("build a Gradescope autograder (zip), or run it inside Gradescope's container"),
+        description=_(
+            "Gradescope's programming assignments: `autograder` builds the zip to "
+            "upload; `run` is what the zip's run_autograder calls for every submission."
+        ),
+    )
+    steps = gradescope.add_subparsers(dest="step", required=True, metavar="STEP")
+    autograder = steps.add_parser(
+        "autograder",
+        help=_("write the autograder zip to upload to Gradescope"),
+        description=_(
+            "Write OUT.zip: setup.sh and run_autograder at its root, initlab's "
+            "source, its dependencies pinned to the versions installed here, and the grading "
+            "options. Gradescope's image then grades /autograder/submission (a notebook, the "
+            "modules, or both) in the sandbox, with the same points as `initlab grade`."
+        ),
+    )
+    autograder.add_argument("out", type=Path, metavar="OUT.zip", help=_("the zip to write"))
+    _assignment_option(autograder)
+    _rubric_option(autograder)
+    autograder.add_argument(
+        "--hidden", action="store_true", help=_("grade with the hidden checks as well")
+    )
+    autograder.add_argument(
+        "--visibility",
+        choices=VISIBILITIES,
+        help=_("when students see each test (default: visible; after_published with --hidden)"),
+    )
+    autograder.add_argument(
+        "--timeout", type=_positive(float), default=10.0, metavar="S",
+        help=_("seconds each function has for all its calls (default 10)"),
+    )  # fmt: skip
+    autograder.add_argument(
+        "--memory", type=_positive(int), default=2048, metavar="MB",
+        help=_("memory limit of the student's process (default 2048)"),
+    )  # fmt: skip
+    autograder.add_argument(
+        "--allow-unsandboxed",
+        action="store_true",
+        help=_(
+            "grade even where no sandbox and no other uid is available in the container "
+            "(each Gradescope submission runs in a container of its own)"
+        ),
+    )
+    autograder.add_argument(
+        "--source",
+        type=Path,
+        metavar="DIR",
+        help=_(
+            "the initlab project folder to take the sources from (default: the one this "
+            "initlab was installed from, or the current folder)"
+        ),
+    )
+    autograder.add_argument("--force", action="store_true", help=_("replace an existing OUT.zip"))
+    run = steps.add_parser(
+        "run",
+        help=_("grade a submission inside the autograder (run_autograder calls this)"),
+        description=_(
+            "Grade SUBMISSION with the options of CONFIG and write RESULTS/results.json."
+        ),
+    )
+    run.add_argument("config", type=Path, metavar="CONFIG", help=_("initlab-autograder.json"))
+    run.add_argument(
+        "--submission", type=Path, default=Path("/autograder/submission"), metavar="DIR",
+        help=_("default: /autograder/submission"),
+    )  # fmt: skip
+    run.add_argument(
+        "--results", type=Path, default=Path("/autograder/results"), metavar="DIR",
+        help=_("default: /autograder/results"),
+    )  # fmt: skip
+
+
+def _gradescope(args: argparse.Namespace) -> int:
+    from initlab import gradescope
+
+    try:
+        if args.step == "run":
+            return gradescope.run(args.config, args.submission, args.results)
+        names = gradescope.build(
+            args.out,
+            assignment=args.assignment,
+            rubric=args.rubric,
+            hidden=args.hidden,
+            timeout=args.timeout,
+            memory_mb=args.memory,
+            visibility=args.visibility,
+            allow_unsandboxed=args.allow_unsandboxed,
+            source=args.source,
+            force=args.force,
+        )
+    except gradescope.AutograderError as error:
+        print(f"initlab gradescope: {error}", file=sys.stderr)
+        return 2
+    print(
+        _("wrote {path} ({count} files): upload it as the assignment's autograder").format(
+            path=args.out, count=len(names)
+        )
+    )
+    return 0
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -509,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
         i18n.set_language(lang)
     i18n.translate_argparse()
     parser = build_parser()
-    if not words:
+    if not [w for w in words if w != "--lang" and w != lang and not w.startswith("--lang=")]:
         parser.print_help()  # a bare `initlab`: what it can do
         return 0
     args = parser.parse_args(argv)
@@ -536,6 +643,8 @@ def main(argv: list[str] | None = None) -> int:
         return _release(args)
     if args.command == "grade":
         return _grade(args)
+    if args.command == "gradescope":
+        return _gradescope(args)
     return 0
 
 

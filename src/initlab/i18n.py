@@ -203,7 +203,16 @@ def p_(context: str, english: str) -> str:
 
 # A test's status as a table shows it (results.json and --json keep the English word).
 # The catalog has them in the context "status" (see initlab._catalogs).
-_STATUS_WORDS = ("passed", "failed", "error")
+_STATUS_WORDS = (
+    "passed",
+    "failed",
+    "error",
+    "ok",
+    "timeout",
+    "invalid",
+    "crashed",
+    "infrastructure",
+)
 
 
 def status(value: str) -> str:
