@@ -341,3 +341,36 @@ def test_release_edition_zh_regenerates_the_committed_chinese_assignment(name, t
         assert (out / file).read_text(encoding="utf-8") == (folder / file).read_text(
             encoding="utf-8"
         ), f"{file}: {REGENERATE.format(name=name)}"
+
+
+@pytest.mark.slow
+def test_the_chinese_self_check_grades_the_chinese_notebook_in_chinese(tmp_path):
+    """A student of the Chinese edition who writes the functions in its notebook runs
+    pytest in the folder: graded from that notebook, told in Chinese."""
+    import subprocess
+    import sys
+
+    from initlab.release import function_source, without_fences
+
+    assignment = assignments.get("initialization")
+    folder = tmp_path / "student"
+    shutil.copytree(translation.student_dir(ROOT, assignment, EDITION), folder)
+    notebook = read_notebook(folder / assignment.notebook)
+    solutions = assignment.solutions_dir(ROOT)
+    for cell in notebook["cells"]:
+        meta = cell["metadata"].get("nbgrader", {})
+        if meta.get("solution"):
+            name = meta["grade_id"]
+            path = solutions / f"{assignment.module_of(name)}.py"
+            source = without_fences(function_source(path.read_text(), name))
+            cell["source"] = source.replace("2.0 / layers_dims[l - 1]", "1.0 / layers_dims[l - 1]")
+    (folder / assignment.notebook).write_text(json.dumps(notebook, ensure_ascii=False))
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest"], cwd=folder, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 1, done.stdout[-2000:]
+    out = done.stdout
+    assert "1 failed, 7 passed" in out
+    assert "3 / 15 分（评分依据：Initialization.ipynb）" in out
+    assert "[scale_xavier] W1 的缩放系数是 0.7071" in out and "He 初始化用的是" in out
+    assert re.search(r"总分\s+88 / 100", out)
