@@ -334,3 +334,33 @@ def test_chinese_figures_draw_with_the_cjk_font_or_stay_english(monkeypatch):
     assert Path(found).name == "NotoSansCJK-Regular.ttc"
     monkeypatch.setattr(plots, "cjk_font", lambda: None)
     assert plots.figure_text("iteration") == "iteration"
+
+
+@pytest.mark.slow  # a student's pytest in a subprocess, with LANG and with --lang
+@pytest.mark.parametrize("how", ["LANG", "--lang"])
+def test_a_students_pytest_speaks_chinese(tmp_path, how):
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "assignment"
+    shutil.copytree(ROOT / "assignment" / "initialization", folder,
+                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    for name in ("initialization", "propagation"):
+        (folder / f"{name}.py").write_text((SOLUTIONS / f"{name}.py").read_text())
+    wrong = (folder / "propagation.py").read_text().replace("np.nansum", "np.sum", 1)
+    (folder / "propagation.py").write_text(wrong)
+    environment = {k: v for k, v in os.environ.items() if k not in ("INITLAB_LANG", "LC_ALL")}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    if how == "LANG":
+        environment["LANG"] = "zh_CN.UTF-8"
+    else:
+        environment["LANG"] = "C.UTF-8"
+        command.append("--lang=zh")
+    result = subprocess.run(command, cwd=folder, env=environment, capture_output=True,
+                            text=True, timeout=120)  # fmt: skip
+    out = result.stdout
+    assert result.returncode == 1, out
+    assert "0 / 10 分（评分依据：propagation.py）" in out
+    assert "请用 np.nansum" in out and "得分" in out and re.search(r"总分\s+90 / 100", out)
+    assert "compute_loss                         0 / 10   未通过" in out

@@ -10,19 +10,21 @@ Two kinds of text go into ``locale/initlab.pot``:
   ``p_("context", "...")`` (the command line, the tables, the self-check, the demo).
 
 ``python -m initlab._catalogs`` rewrites the template and merges it into every
-``.po`` file (with Babel): a new text gets an empty translation, a changed one is
-marked fuzzy; the tests fail until each is translated.
+``.po`` file (with Babel): a new or changed text gets an empty translation, and
+tests/test_i18n.py fails until each is translated.
 """
 
 from __future__ import annotations
 
 import ast
+import datetime
 import sys
 from pathlib import Path
 
 from initlab import i18n
 
 SRC = Path(__file__).resolve().parent
+CREATED = datetime.datetime(2026, 12, 1, tzinfo=datetime.timezone.utc)
 KEYWORDS = {"_": 1, "N_": 1, "p_": 2, "figure_text": 1}
 
 
@@ -72,7 +74,14 @@ def template():
     """The template as a Babel catalog."""
     from babel.messages.catalog import Catalog
 
-    catalog = Catalog(project="initlab", domain=i18n.DOMAIN, charset="utf-8")
+    # A fixed date: the files change only when their texts do.
+    catalog = Catalog(
+        project="initlab",
+        domain=i18n.DOMAIN,
+        charset="utf-8",
+        creation_date=CREATED,
+        revision_date=CREATED,
+    )
     catalog.header_comment = "# The English texts of initlab, to translate.\n#"
     for context, english, where in entries():
         locations = [(w.rsplit(":", 1)[0], int(w.rsplit(":", 1)[1]) if ":" in w else None)
@@ -105,6 +114,7 @@ def update(localedir: Path = i18n.LOCALEDIR) -> list[Path]:
             catalog = Catalog(locale=locale, domain=i18n.DOMAIN, project="initlab")
         catalog.update(pot, no_fuzzy_matching=True)
         catalog.obsolete.clear()
+        catalog.revision_date = CREATED
         with po.open("wb") as file:
             write_po(file, catalog, width=100, no_location=True, sort_output=False)
         written.append(po)

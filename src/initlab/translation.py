@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from initlab.i18n import _
 from initlab.release import ReleaseError
 
 EDITIONS = ("en", "zh")
@@ -99,15 +100,19 @@ def read_catalog(path: Path):
         from babel.messages.pofile import PoFileError, read_po
     except ImportError:
         raise TranslationError(
-            "Babel is not installed, so the translations cannot be read (pip install babel)"
+            _("Babel is not installed, so the translations cannot be read (pip install babel)")
         ) from None
     if not path.is_file():
-        raise TranslationError(f"{path} does not exist: no translations of this notebook")
+        raise TranslationError(
+            _("{path} does not exist: no translations of this notebook").format(path=path)
+        )
     try:
         with path.open("rb") as file:
             return read_po(file, abort_invalid=True)
     except (PoFileError, ValueError, UnicodeDecodeError) as error:
-        raise TranslationError(f"{path} is not a readable .po catalog: {error}") from None
+        raise TranslationError(
+            _("{path} is not a readable .po catalog: {error}").format(path=path, error=error)
+        ) from None
 
 
 def translated(catalog, english: str, edition: str) -> str | None:
@@ -120,28 +125,42 @@ def translated(catalog, english: str, edition: str) -> str | None:
     return text if SCRIPT[edition].search(text) else None
 
 
-def problems(notebook: dict, catalog, edition: str, name: str = "the notebook") -> list[str]:
+def problems(notebook: dict, catalog, edition: str, name: str | None = None) -> list[str]:
     """What keeps the edition of notebook from being generated: one line per cell."""
+    name = name or _("the notebook")
     found = []
     for index, english in markdown_cells(notebook):
         message = catalog.get(english)
-        where = f"{name}, markdown cell {index} ({_excerpt(english)})"
+        where = _("{notebook}, markdown cell {index} ({excerpt})").format(
+            notebook=name, index=index, excerpt=_excerpt(english)
+        )
         if message is None:
-            found.append(f"{where} has no translation (its English text is new or changed)")
+            text = _("{where} has no translation (its English text is new or changed)")
         elif not message.string:
-            found.append(f"{where} has an empty translation")
+            text = _("{where} has an empty translation")
         elif message.fuzzy:
-            found.append(f"{where}: its translation is fuzzy (stale), revise it and drop the flag")
+            text = _("{where}: its translation is fuzzy (stale), revise it and drop the flag")
         elif not SCRIPT[edition].search(message.string):
-            found.append(f"{where}: its translation holds no {LOCALES[edition]} text")
+            text = _("{where}: its translation holds no {locale} text")
+        else:
+            continue
+        found.append(text.format(where=where, locale=LOCALES[edition]))
     return found
+
+
+def _no_check_import(name: str) -> TranslationError:
+    return TranslationError(
+        _("no code cell of {notebook} has the line {line}").format(
+            notebook=name, line=repr(CHECK_IMPORT)
+        )
+    )
 
 
 def with_language(source: str, edition: str) -> str:
     """The source of the cell that imports check, telling the checks the language."""
     lines = source.split("\n")
     if CHECK_IMPORT not in lines:
-        raise TranslationError(f"no code cell of the notebook has the line {CHECK_IMPORT!r}")
+        raise _no_check_import(_("the notebook"))
     at = lines.index(CHECK_IMPORT)
     start, end = at, at
     while start > 0 and lines[start - 1].startswith("from initlab"):
@@ -156,16 +175,24 @@ def with_language(source: str, edition: str) -> str:
     return "\n".join(lines)
 
 
-def translate(notebook: dict, catalog, edition: str, name: str = "the notebook") -> dict:
+def translate(notebook: dict, catalog, edition: str, name: str | None = None) -> dict:
     """The edition of notebook: its markdown translated, the cell that imports check
     telling the checks the language, everything else the same (a new dict)."""
     if edition not in SCRIPT:
-        raise TranslationError(f"no edition {edition!r}; the editions are {', '.join(EDITIONS)}")
+        raise TranslationError(
+            _("no edition {edition}; the editions are {editions}").format(
+                edition=repr(edition), editions=", ".join(EDITIONS)
+            )
+        )
+    name = name or _("the notebook")
     found = problems(notebook, catalog, edition, name)
     if found:
-        more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
+        more = _(" (and {count} more)").format(count=len(found) - 3) if len(found) > 3 else ""
         raise TranslationError(
-            f"{len(found)} cell(s) cannot be translated: " + "; ".join(found[:3]) + more
+            _("{count} cell(s) cannot be translated: {problems}").format(
+                count=len(found), problems="; ".join(found[:3])
+            )
+            + more
         )
     out = copy.deepcopy(notebook)
     told = False
@@ -182,7 +209,7 @@ def translate(notebook: dict, catalog, edition: str, name: str = "the notebook")
             cell["source"] = _lines(with_language(text, edition))
             told = True
     if not told:
-        raise TranslationError(f"no code cell of {name} has the line {CHECK_IMPORT!r}")
+        raise _no_check_import(name)
     return out
 
 
