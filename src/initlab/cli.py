@@ -264,7 +264,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     release.add_argument("--force", action="store_true", help=_("replace existing files"))
     _gradescope_parser(commands)
+    _report_parser(commands)
     return parser
+
+
+def _report_parser(commands) -> None:
+    report = commands.add_parser(
+        "report",
+        help="write one HTML page about a class graded with --db: scores, functions, "
+        "diagnoses, who needs a person, timings",
+        description="Read the ledger of `initlab grade DIR --db FILE` (read-only) and write "
+        "one self-contained HTML page (inline figures, no script, nothing loaded): the "
+        "score distribution, each function's mean score and pass rate, the most frequent "
+        "diagnoses with an example message, the submissions that need a person and why, "
+        "and the grading times. One section per assignment and rubric the ledger holds "
+        "(--assignment, --rubric: only those); a student graded more than once counts with "
+        "the latest result. Exit status 0 when the page is written, 2 with a one-line "
+        "reason otherwise.",
+    )
+    report.add_argument("ledger", type=Path, metavar="LEDGER", help="the SQLite ledger (--db)")
+    report.add_argument(
+        "--out",
+        type=Path,
+        default=Path("report.html"),
+        metavar="FILE",
+        help="the page to write (default: report.html); written whole or not at all",
+    )
+    report.add_argument(
+        "--assignment", metavar="NAME", help="only this assignment (default: every one held)"
+    )
+    report.add_argument("--rubric", metavar="NAME", help="only this rubric (default: every one)")
+    report.add_argument("--force", action="store_true", help="replace an existing --out file")
+
+
+def _report(args: argparse.Namespace) -> int:
+    from initlab import report
+
+    return report.run(args)
 
 
 def _gradescope_parser(commands) -> None:
@@ -645,6 +681,8 @@ def main(argv: list[str] | None = None) -> int:
         return _grade(args)
     if args.command == "gradescope":
         return _gradescope(args)
+    if args.command == "report":
+        return _report(args)
     return 0
 
 

@@ -153,6 +153,43 @@ class Ledger:
                 _("cannot open the ledger {path}: {error}").format(path=path, error=error.strerror)
             ) from None
 
+    @classmethod
+    def reading(cls, path: Path) -> Ledger:
+        """An existing ledger, to read: never made, upgraded or changed. It is copied into
+        memory (a consistent snapshot, even while a batch is writing it), and one of schema
+        1 is upgraded in the copy only."""
+        if not path.exists():
+            raise LedgerError(f"{path} does not exist")
+        if not path.is_file():
+            raise LedgerError(f"{path} is not a file")
+        ledger = cls.__new__(cls)
+        ledger.path = path
+        try:
+            disk = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            ledger.connection = sqlite3.connect(":memory:", isolation_level=None)
+            try:
+                disk.backup(ledger.connection)
+            finally:
+                disk.close()
+            if ledger.connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+                raise LedgerError(f"{path} is not an initlab ledger (it is an empty database)")
+            ledger._check_or_create()
+        except sqlite3.Error as error:
+            raise LedgerError(f"{path} is not an initlab ledger: {error}") from None
+        except OSError as error:
+            raise LedgerError(f"cannot read the ledger {path}: {error.strerror}") from None
+        return ledger
+
+    def keys(self) -> list[tuple[str, str, str, bool, str, str]]:
+        """The key of every result held, in the order they were recorded (oldest first)."""
+        return [
+            (student, digest, version, bool(hidden), assignment, rubric)
+            for student, digest, version, hidden, assignment, rubric in self.connection.execute(
+                "SELECT student_id, digest, grader_version, hidden, assignment, rubric "
+                "FROM submissions ORDER BY recorded_at, id"
+            )
+        ]
+
     def _check_or_create(self) -> None:
         tables = {
             name
