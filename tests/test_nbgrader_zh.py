@@ -145,6 +145,10 @@ def test_the_feedback_speaks_chinese(course, name, capsys):
     assignment = assignments.get(name)
     text = feedback(course, name, "mistakes")
     assert "1. 数据" in text and "1. The data" not in text  # the first section's heading
+    # The page's own words: its index, each test cell's heading.
+    for function in MISTAKES[name]:
+        assert f"{function} 的检查" in text and f"Checks of {function}" not in text
+    assert "评分单元格" in text and "Grade cell" not in text and "得分" in text
     namespace = {}
     exec("import numpy as np", namespace)
     if name == "planar":

@@ -195,6 +195,8 @@ def translate(notebook: dict, catalog, edition: str, name: str | None = None) ->
             + more
         )
     out = copy.deepcopy(notebook)
+    # The edition's language, for what shows the notebook (its nbgrader feedback page).
+    out.setdefault("metadata", {})["initlab"] = {"language": edition}
     told = False
     for index, cell in enumerate(out.get("cells", [])):
         if "id" not in cell:
