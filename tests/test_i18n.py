@@ -137,15 +137,25 @@ CODE = re.compile(
 )
 
 
+# Python's and the student's own exception text (NameError: name 'x' is not defined),
+# which is shown as it was raised, up to the sentence around it.
+# So is the student's line of code that a message quotes (第 3 行：L = len(...) # a comment).
+RAISED = re.compile(r"\b[A-Z]\w*(?:Error|Exception|Warning)\b:[^（）()；;]*|第 \d+ 行[:：][^）]*")
+
+
 def english_sentence(text: str) -> str | None:
-    """A run of three English words outside code, names and numbers, if the text has one."""
-    bare = CODE.sub(" ", text)
+    """A run of three English words outside code, names, numbers and exception text, if
+    the text has one."""
+    bare = CODE.sub(" ", RAISED.sub(" ", text))
     match = re.search(r"\b[A-Za-z]{2,}\b(?:[ ,;:]+\b[A-Za-z]{2,}\b){2,}", bare)
     return match.group(0) if match else None
 
 
 def test_the_detector_finds_english():
     assert english_sentence("W1 is scaled by 0.7071") == "is scaled by"
+    assert english_sentence("f 抛出了异常 NameError: name 'x' is not defined（第 3 行）") is None
+    assert english_sentence("cache[0] 是 tuple of 2 items；应该是") is not None
+    assert english_sentence("（a.py，第 3 行: L = 1 # number of layers with weights）") is None
     assert english_sentence("W1 的缩放系数是 0.7071 = sqrt(1/2)：这是 Xavier 初始化的") is None
 
 
@@ -364,3 +374,30 @@ def test_a_students_pytest_speaks_chinese(tmp_path, how):
     assert "0 / 10 分（评分依据：propagation.py）" in out
     assert "请用 np.nansum" in out and "得分" in out and re.search(r"总分\s+90 / 100", out)
     assert "compute_loss                         0 / 10   未通过" in out
+
+
+MISTAKE_TESTS = [
+    "tests/test_mistakes.py", "tests/test_planar.py", "tests/test_checks_initializers.py",
+    "tests/test_checks_propagation.py", "tests/test_loader.py", "tests/test_submissions.py",
+    "tests/test_course_notebooks.py", "tests/test_grading.py", "tests/test_timeouts.py",
+]  # fmt: skip
+
+
+@pytest.mark.slow  # the mistake tests run again, in Chinese, in a subprocess
+def test_the_whole_mistake_corpus_in_chinese_has_no_english_sentence(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    audit = tmp_path / "diagnoses.jsonl"
+    environment = {**os.environ, "INITLAB_LANG": "zh", "INITLAB_ZH_AUDIT": str(audit)}
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "tests.zh_audit", "-p", "no:cacheprovider",
+         "-m", "not slow", *MISTAKE_TESTS],
+        cwd=ROOT, env=environment, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip (its tests assert English words: many fail, what they printed is the point)
+    said = [json.loads(line) for line in audit.read_text(encoding="utf-8").splitlines()]
+    assert len({d["id"] for d in said}) > 50, "the mistake tests gave few diagnoses"
+    english = {(d["id"], english_sentence(d["message"]), d["message"]) for d in said
+               if english_sentence(d["message"])}  # fmt: skip
+    assert not english, sorted(english)[:10]

@@ -271,30 +271,35 @@ def build_parser() -> argparse.ArgumentParser:
 def _report_parser(commands) -> None:
     report = commands.add_parser(
         "report",
-        help="write one HTML page about a class graded with --db: scores, functions, "
-        "diagnoses, who needs a person, timings",
-        description="Read the ledger of `initlab grade DIR --db FILE` (read-only) and write "
-        "one self-contained HTML page (inline figures, no script, nothing loaded): the "
-        "score distribution, each function's mean score and pass rate, the most frequent "
-        "diagnoses with an example message, the submissions that need a person and why, "
-        "and the grading times. One section per assignment and rubric the ledger holds "
-        "(--assignment, --rubric: only those); a student graded more than once counts with "
-        "the latest result. Exit status 0 when the page is written, 2 with a one-line "
-        "reason otherwise.",
+        help=_(
+            "write one HTML page about a class graded with --db: scores, functions, "
+            "diagnoses, who needs a person, timings"
+        ),
+        description=_(
+            "Read the ledger of `initlab grade DIR --db FILE` (read-only) and write "
+            "one self-contained HTML page (inline figures, no script, nothing loaded): the "
+            "score distribution, each function's mean score and pass rate, the most frequent "
+            "diagnoses with an example message, the submissions that need a person and why, "
+            "and the grading times. One section per assignment and rubric the ledger holds "
+            "(--assignment, --rubric: only those); a student graded more than once counts with "
+            "the latest result. Exit status 0 when the page is written, 2 with a one-line "
+            "reason otherwise."
+        ),
     )
-    report.add_argument("ledger", type=Path, metavar="LEDGER", help="the SQLite ledger (--db)")
+    _lang_option(report)
+    report.add_argument("ledger", type=Path, metavar="LEDGER", help=_("the SQLite ledger (--db)"))
     report.add_argument(
         "--out",
         type=Path,
         default=Path("report.html"),
         metavar="FILE",
-        help="the page to write (default: report.html); written whole or not at all",
+        help=_("the page to write (default: report.html); written whole or not at all"),
     )
     report.add_argument(
-        "--assignment", metavar="NAME", help="only this assignment (default: every one held)"
+        "--assignment", metavar="NAME", help=_("only this assignment (default: every one held)")
     )
-    report.add_argument("--rubric", metavar="NAME", help="only this rubric (default: every one)")
-    report.add_argument("--force", action="store_true", help="replace an existing --out file")
+    report.add_argument("--rubric", metavar="NAME", help=_("only this rubric (default: every one)"))
+    report.add_argument("--force", action="store_true", help=_("replace an existing --out file"))
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -327,6 +332,7 @@ def _gradescope_parser(commands) -> None:
     )
     autograder.add_argument("out", type=Path, metavar="OUT.zip", help=_("the zip to write"))
     _assignment_option(autograder)
+    _lang_option(autograder)
     _rubric_option(autograder)
     autograder.add_argument(
         "--hidden", action="store_true", help=_("grade with the hidden checks as well")

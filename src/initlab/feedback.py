@@ -21,7 +21,7 @@ import numpy as np
 from initlab import kernel, reference
 from initlab.plots import CLASS_COLORS, REGION_COLORS, color_of
 
-__all__ = ["Figure", "png", "training_figure"]
+__all__ = ["Figure", "boundary_figure", "png", "training_figure"]
 
 GRID_POINTS = 80  # per side of the decision regions' image
 _WIDTH, _HEIGHT = 800, 310
@@ -146,12 +146,12 @@ def _cost_panel(name: str, costs: np.ndarray, record_every: int) -> list[str]:
 
 
 def _boundary_panel(
-    name: str, parameters: dict, X: np.ndarray, Y: np.ndarray, activation: str
+    name: str, parameters: dict, X: np.ndarray, Y: np.ndarray, activation: str, left: int = 410
 ) -> list[str]:
     low = X.min(axis=1) - 0.3
     high = X.max(axis=1) + 0.3
     side = 210
-    panel = _Panel(410, 40, side, side, (float(low[0]), float(high[0])),
+    panel = _Panel(left, 40, side, side, (float(low[0]), float(high[0])),
                    (float(low[1]), float(high[1])))  # fmt: skip
     grid_x, grid_y = np.meshgrid(
         np.linspace(low[0], high[0], GRID_POINTS), np.linspace(low[1], high[1], GRID_POINTS)
@@ -187,6 +187,23 @@ def _boundary_panel(
     return parts
 
 
+def _svg(width: int, parts: list[str]) -> Figure:
+    return Figure("\n".join([
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{_HEIGHT}" '
+        f'viewBox="0 0 {width} {_HEIGHT}" style="{_FONT}">',
+        f'<rect width="{width}" height="{_HEIGHT}" fill="#fff"/>',
+        *parts,
+        "</svg>",
+    ]))  # fmt: skip
+
+
+def boundary_figure(
+    name: str, parameters: dict, X: np.ndarray, Y: np.ndarray, activation: str = "relu"
+) -> Figure:
+    """The decision boundary of a trained network, on the training set."""
+    return _svg(_WIDTH - 340, _boundary_panel(name, parameters, X, Y, activation, left=70))
+
+
 def training_figure(
     name: str,
     costs: np.ndarray,
@@ -198,12 +215,5 @@ def training_figure(
 ) -> Figure:
     """The cost curve of a run and the decision boundary it ended with, on the training set."""
     costs = np.asarray(costs, dtype=np.float64).ravel()
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{_HEIGHT}" '
-        f'viewBox="0 0 {_WIDTH} {_HEIGHT}" style="{_FONT}">',
-        f'<rect width="{_WIDTH}" height="{_HEIGHT}" fill="#fff"/>',
-        *_cost_panel(name, costs, record_every),
-        *_boundary_panel(name, parameters, X, Y, activation),
-        "</svg>",
-    ]
-    return Figure("\n".join(parts))
+    boundary = _boundary_panel(name, parameters, X, Y, activation)
+    return _svg(_WIDTH, _cost_panel(name, costs, record_every) + boundary)

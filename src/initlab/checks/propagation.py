@@ -119,7 +119,7 @@ def cache_problem(X: np.ndarray, parameters: dict, cache: object) -> Diagnosis |
     for l, (entry, want) in enumerate(zip(entries, expected, strict=True), start=1):
         values = _items(entry)
         if values is None or len(values) != len(CACHE_NAMES):
-            items = f" of {len(values)} items" if values is not None else ""
+            items = text("cache_wrong.items", count=len(values)) if values is not None else ""
             return say("cache_wrong.entry", index=l - 1, type=type_name(entry), items=items, l=l)
         for what, value, right in zip(CACHE_NAMES, values, want, strict=True):
             if type(value) is not np.ndarray or not close(value, right):
@@ -426,7 +426,7 @@ def check_update(calls: list[tuple[dict, dict, float, object]], max_score: float
                         "update_wrong.type",
                         type=type_name(result),
                         keys=(
-                            f" with keys {', '.join(map(str, result))}"
+                            text("update_wrong.keys", keys=", ".join(map(str, result)))
                             if isinstance(result, dict)
                             else ""
                         ),
