@@ -374,3 +374,12 @@ def test_the_chinese_self_check_grades_the_chinese_notebook_in_chinese(tmp_path)
     assert "3 / 15 分（评分依据：Initialization.ipynb）" in out
     assert "[scale_xavier] W1 的缩放系数是 0.7071" in out and "He 初始化用的是" in out
     assert re.search(r"总分\s+88 / 100", out)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_updating_a_current_catalog_changes_nothing(copy_of, name):
+    assignment, notebook, path = copy_of(name)
+    before = path.read_bytes()
+    counts = update_catalog(path, notebook, assignment, EDITION)
+    assert counts == {"new": 0, "fuzzy": 0, "dropped": 0, "to translate": 0}
+    assert path.read_bytes() == before

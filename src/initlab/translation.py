@@ -254,6 +254,13 @@ def update_catalog(path: Path, notebook: dict, assignment, edition: str) -> dict
         ).splitlines()
     )
     catalog.fuzzy = False
+    # The header as the message catalog's: the file changes only when its texts do.
+    from initlab._catalogs import CREATED
+
+    catalog.project, catalog.version = "initlab", "notebooks"
+    catalog.creation_date = catalog.revision_date = CREATED
+    catalog.last_translator, catalog.language_team = "initlab developers", "initlab"
+    catalog.msgid_bugs_address = ""
     counts = {
         "new": sum(1 for m in catalog if m.id and m.id not in before and not m.fuzzy),
         "fuzzy": sum(1 for m in catalog if m.id and m.fuzzy),
