@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from initlab.i18n import LANGUAGES, N_, _
+from initlab.translation import EDITIONS
 
 
 def _positive(kind: type) -> object:
@@ -239,6 +240,26 @@ def build_parser() -> argparse.ArgumentParser:
             "rewritten from the solution sources, and the student notebook released by "
             "nbgrader generate_assignment is written to OUTDIR (default: graders/nbgrader; "
             "skipped when the folder does not exist)"
+        ),
+    )
+    release.add_argument(
+        "--edition",
+        choices=EDITIONS,
+        default="en",
+        help=_(
+            "the notebooks' language: zh writes the Chinese edition, its markdown from "
+            "the translations in COURSE/translations/zh/, into the nbgrader assignment "
+            "<assignment>_zh and OUTDIR (default: assignment/<assignment>_zh); en (the "
+            "default) the English notebooks"
+        ),
+    )
+    release.add_argument(
+        "--update-translations",
+        action="store_true",
+        help=_(
+            "bring the edition's translations up to the English notebook (a new cell gets "
+            "an empty entry, a changed one its old translation marked fuzzy) and write "
+            "nothing else"
         ),
     )
     release.add_argument("--force", action="store_true", help=_("replace existing files"))
@@ -482,11 +503,14 @@ def _release(args: argparse.Namespace) -> int:
     import importlib.util
     import os
 
-    from initlab import assignments, release
+    from initlab import assignments, release, translation
 
     assignment = assignments.get(args.assignment)
+    edition = args.edition
+    if args.update_translations:
+        return _update_translations(args, assignment)
     source = args.source or assignment.solutions_dir(Path("."))
-    out = args.out or assignment.student_dir(Path("."))
+    out = args.out or translation.student_dir(Path("."), assignment, edition)
     if not source.is_dir():
         print(
             "initlab release: "
@@ -528,19 +552,41 @@ def _release(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    def replace(path: Path, notebook: dict) -> None:
+        # Replaced whole or not at all: it is the instructors' notebook.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".ipynb.part")
+        partial.write_text(release.notebook_text(notebook), encoding="utf-8")
+        os.replace(partial, path)
+        written.append(path)
+
     try:
-        written = release.release(source, out, force=args.force)
         if with_notebook:
             notebook = release.read_notebook(source_notebook)
             synced = release.sync_notebook(notebook, source, assignment)
+            if edition != "en":  # translated before anything is written
+                catalog = translation.read_catalog(
+                    translation.catalog_path(args.course, assignment, edition)
+                )
+                edition_notebook = translation.course_notebook(args.course, assignment, edition)
+                translated = translation.translate(synced, catalog, edition, assignment.notebook)
+        written = release.release(source, out, force=args.force)
+        if with_notebook:
             if synced != notebook:
-                # Replaced whole or not at all: it is the instructors' notebook.
-                partial = source_notebook.with_suffix(".ipynb.part")
-                partial.write_text(release.notebook_text(synced), encoding="utf-8")
-                os.replace(partial, source_notebook)
-                written.append(source_notebook)
+                replace(source_notebook, synced)
+            if edition != "en" and (
+                not edition_notebook.is_file()
+                or release.read_notebook(edition_notebook) != translated
+            ):
+                replace(edition_notebook, translated)
             written.append(
-                release.release_notebook(args.course, out, force=args.force, assignment=assignment)
+                release.release_notebook(
+                    args.course,
+                    out,
+                    force=args.force,
+                    assignment=assignment,
+                    course_name=translation.course_name(assignment, edition),
+                )
             )
     except release.ReleaseError as error:
         print(f"initlab release: {error}", file=sys.stderr)
@@ -554,6 +600,52 @@ def _release(args: argparse.Namespace) -> int:
         return 2
     for path in written:
         print(_("wrote {path}").format(path=path))
+    return 0
+
+
+def _update_translations(args: argparse.Namespace, assignment) -> int:
+    from initlab import release, translation
+
+    if args.edition == "en":
+        print(
+            "initlab release: " + _("--update-translations needs --edition (zh)"),
+            file=sys.stderr,
+        )
+        return 2
+    source_notebook = assignment.course_notebook(args.course)
+    if not source_notebook.is_file():
+        print(
+            "initlab release: " + _("{path} does not exist").format(path=source_notebook),
+            file=sys.stderr,
+        )
+        return 2
+    path = translation.catalog_path(args.course, assignment, args.edition)
+    try:
+        counts = translation.update_catalog(
+            path, release.read_notebook(source_notebook), assignment, args.edition
+        )
+    except release.ReleaseError as error:
+        print(f"initlab release: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(
+            "initlab release: "
+            + _("cannot write {path}: {error}").format(path=error.filename, error=error.strerror),
+            file=sys.stderr,
+        )
+        return 2
+    print(
+        _(
+            "wrote {path}: {new} new, {fuzzy} fuzzy, {dropped} dropped; "
+            "{left} cell(s) to translate"
+        ).format(
+            path=path,
+            new=counts["new"],
+            fuzzy=counts["fuzzy"],
+            dropped=counts["dropped"],
+            left=counts["to translate"],
+        )
+    )
     return 0
 
 

@@ -22,6 +22,8 @@ from nbgrader.preprocessors import ClearHiddenTests, OverwriteCells
 from nbgrader.utils import is_locked
 from traitlets import Bool
 
+from initlab.i18n import N_
+
 
 class HiddenTestsOverwriteCells(OverwriteCells):
     """OverwriteCells that knows a released test cell lacks its hidden tests."""
@@ -96,11 +98,57 @@ def _mathml(found: re.Match, display: str) -> str:
                   written)  # fmt: skip
 
 
+# The feedback page's own words (the template shows resources["initlab_words"]).
+FEEDBACK_WORDS = {
+    "score": N_("Score"),
+    "checks": N_("Checks of {name}"),  # the template puts the function's name at {name}
+    "coding": N_("Coding free-response"),
+    "written": N_("Written response"),
+    "task": N_("Task"),
+    "comment": N_("Comment"),
+    "comments": N_("Comments:"),
+    "late": N_("Late submission penalty"),
+    "top": N_("(Top)"),
+    "answer": N_("Student's answer"),
+    "student_task": N_("Student's task"),
+    "grade_cell": N_("Grade cell:"),
+}
+
+
+def notebook_language(nb) -> str | None:
+    """The language an edition of the course's notebooks is in (its metadata's
+    initlab.language, written by initlab.translation); None for the English one."""
+    meta = nb.get("metadata", {}).get("initlab", {})
+    return meta.get("language") if isinstance(meta, dict) else None
+
+
+class FeedbackWords(Preprocessor):
+    """The feedback page's words in the notebook's language."""
+
+    enabled = Bool(True)
+
+    def preprocess(self, nb, resources):
+        from initlab.i18n import LANGUAGES, _, speaking
+
+        lang = notebook_language(nb)
+        with speaking(lang if lang in LANGUAGES else "en"):
+            words = {key: _(english) for key, english in FEEDBACK_WORDS.items()}
+        before, _name, after = words.pop("checks").partition("{name}")
+        words["checks_before"], words["checks_after"] = before, after
+        resources["initlab_words"] = words
+        return nb, resources
+
+
 def configure_feedback(c) -> None:
     """Point nbgrader generate_feedback at initlab's page (see templates/initlab_feedback)."""
     from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.preprocessors import GetGrades
 
-    c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, MathML]
+    c.GenerateFeedback.preprocessors = [
+        GetGrades,
+        CSSHTMLHeaderPreprocessor,
+        MathML,
+        FeedbackWords,
+    ]
     c.HTMLExporter.template_name = "initlab_feedback"
     c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES)]

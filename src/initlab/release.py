@@ -195,9 +195,16 @@ def notebook_text(notebook: dict) -> str:
     return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def release_notebook(course_dir: Path, out_dir: Path, force: bool = False, assignment=None) -> Path:
+def release_notebook(
+    course_dir: Path,
+    out_dir: Path,
+    force: bool = False,
+    assignment=None,
+    course_name: str | None = None,
+) -> Path:
     """Run ``nbgrader generate_assignment`` on a copy of the course and write the
-    student notebook into out_dir; the path written."""
+    student notebook into out_dir; the path written. course_name is the nbgrader
+    assignment (default: the assignment's name; an edition's is ``<name>_<lang>``)."""
     import shutil
     import subprocess
     import sys
@@ -206,6 +213,7 @@ def release_notebook(course_dir: Path, out_dir: Path, force: bool = False, assig
     from initlab import assignments
 
     assignment = assignment or assignments.get()
+    course_name = course_name or assignment.name
     target = out_dir / assignment.notebook
     if target.exists() and not force:
         raise ReleaseError(_("{path} exists; pass --force to replace it").format(path=target))
@@ -213,12 +221,12 @@ def release_notebook(course_dir: Path, out_dir: Path, force: bool = False, assig
         course = Path(work) / "course"
         shutil.copytree(course_dir, course, ignore=shutil.ignore_patterns(*NBGRADER_OUTPUT))
         done = subprocess.run(
-            [sys.executable, "-m", "nbgrader", "generate_assignment", assignment.name, "--force"],
+            [sys.executable, "-m", "nbgrader", "generate_assignment", course_name, "--force"],
             cwd=course,
             capture_output=True,
             text=True,
         )
-        released = course / "release" / assignment.name / assignment.notebook
+        released = course / "release" / course_name / assignment.notebook
         if done.returncode != 0 or not released.exists():
             last = (done.stderr or done.stdout).strip().splitlines()[-3:]
             raise ReleaseError(
