@@ -19,13 +19,17 @@ from html import escape
 import numpy as np
 
 from initlab import kernel, reference
+from initlab.i18n import _
 from initlab.plots import CLASS_COLORS, REGION_COLORS, color_of
 
 __all__ = ["Figure", "boundary_figure", "png", "training_figure"]
 
 GRID_POINTS = 80  # per side of the decision regions' image
 _WIDTH, _HEIGHT = 800, 310
-_FONT = "font-family:DejaVu Sans,Helvetica,Arial,sans-serif"
+_FONT = (
+    "font-family:DejaVu Sans,Helvetica,Arial,Noto Sans CJK SC,PingFang SC,"
+    "Microsoft YaHei,sans-serif"
+)
 
 
 class Figure:
@@ -129,7 +133,8 @@ def _cost_panel(name: str, costs: np.ndarray, record_every: int) -> list[str]:
     pad = (high - low) * 0.08
     panel = _Panel(70, 40, 260, 210, (0.0, float(max(iterations[-1], 1))), (low - pad, high + pad))
     color = color_of(name) or "#1f77b4"
-    parts = panel.axes("iteration", "cost (cross-entropy)", f"{name}: cost")
+    parts = panel.axes(_("iteration"), _("cost (cross-entropy)"),
+                       _("{name}: cost").format(name=name))  # fmt: skip
     drawn = zip(iterations[finite], costs[finite], strict=True)
     points = " ".join(f"{panel.x(i):.1f},{panel.y(c):.1f}" for i, c in drawn)
     if points:
@@ -141,7 +146,8 @@ def _cost_panel(name: str, costs: np.ndarray, record_every: int) -> list[str]:
     if not finite.all():
         parts.append(f'<text x="{panel.left + panel.width - 8}" y="{panel.top + 16}" '
                      'text-anchor="end" font-size="10" fill="#555">'
-                     f'{int((~finite).sum())} infinite cost(s) not drawn</text>')  # fmt: skip
+                     + escape(_("{count} infinite cost(s) not drawn").format(
+                         count=int((~finite).sum()))) + "</text>")  # fmt: skip
     return parts
 
 
@@ -171,11 +177,12 @@ def _boundary_panel(
         for x1, x2 in zip(X[0, chosen], X[1, chosen], strict=True):
             parts.append(f'<circle cx="{panel.x(x1):.1f}" cy="{panel.y(x2):.1f}" r="2.1" '
                          f'fill="{color}" stroke="#000" stroke-width="0.3"/>')  # fmt: skip
-    parts += panel.axes("x1", "x2", f"{name}: decision boundary")
-    legend = [("circle", CLASS_COLORS[0], "training example, class 0"),
-              ("circle", CLASS_COLORS[1], "training example, class 1"),
-              ("rect", REGION_COLORS[0], "predicted 0"),
-              ("rect", REGION_COLORS[1], "predicted 1")]  # fmt: skip
+    parts += panel.axes("x1", "x2", _("{name}: decision boundary").format(name=name))
+    example, predicted = _("training example, class {label}"), _("predicted {label}")
+    legend = [("circle", CLASS_COLORS[0], example.format(label=0)),
+              ("circle", CLASS_COLORS[1], example.format(label=1)),
+              ("rect", REGION_COLORS[0], predicted.format(label=0)),
+              ("rect", REGION_COLORS[1], predicted.format(label=1))]  # fmt: skip
     for row, (shape, color, text) in enumerate(legend):
         x, y = panel.left + side + 14, panel.top + 12 + row * 18
         if shape == "circle":
