@@ -66,7 +66,8 @@ def test_one_submission_with_escapes_in_its_messages_prints_them_as_text(tmp_pat
 
 
 def test_every_row_that_is_not_ok_says_why_and_results_json_always_lists_the_rubric():
-    from initlab.classroom import gradescope_results, reason_of
+    from initlab.classroom import reason_of
+    from initlab.gradescope import results as gradescope_results
     from initlab.ledger import Result
 
     broken = {"name": "initialize_parameters_he", "score": 0.0, "max_score": 15.0,

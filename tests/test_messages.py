@@ -43,10 +43,12 @@ def calls():
         if path.parent.name == "messages":
             continue  # the catalog's own say and text
         for node in ast.walk(ast.parse(path.read_text())):
-            if (
+            func = getattr(node, "func", None)
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+            if (  # say(...), text(...), and the child's _loader.say(...)
                 isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name)
-                and node.func.id in ("say", "text")
+                and name in ("say", "text")
+                and (isinstance(func, ast.Name) or getattr(func.value, "id", "") == "_loader")
                 and node.args
             ):
                 first = node.args[0]

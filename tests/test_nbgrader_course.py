@@ -246,3 +246,52 @@ def test_hidden_tests_are_released_hidden_and_graded(course):
     )
     graded = [c for c in autograded["cells"] if c["metadata"].get("nbgrader", {}).get("grade")]
     assert all("hidden_tests = True" in "".join(c["source"]) for c in graded)
+
+
+def page(course, student: str) -> str:
+    return (course.path / "feedback" / student / ASSIGNMENT / f"{NOTEBOOK}.html").read_text()
+
+
+def test_the_feedback_page_shows_the_students_own_runs_and_reads_offline(course):
+    """Each training run of the student's notebook is drawn on their feedback page;
+    the maths is MathML (no MathJax from the network), the index names each
+    function, and long output lines wrap."""
+    solution, mistakes = page(course, "solution"), page(course, "two_mistakes")
+    # One figure per training run that finished: four for the solution; the
+    # transposed zeros cannot train, so that run has none.
+    assert solution.count('class="output_svg') == 4
+    assert mistakes.count('class="output_svg') == 3
+    figures = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', mistakes)
+    import base64
+
+    titles = [re.findall(r"<text[^>]*>([^<]*): cost</text>", base64.b64decode(f).decode()) for f in figures]
+    assert [t[0] for t in titles] == ["large random", "He", "Xavier"]
+    for text in (solution, mistakes):
+        assert "<math" in text and "mathjax" not in text.lower()
+        assert not re.findall(r'<(?:script|link)[^>]+(?:src|href)="https?://', text)
+        assert "white-space: pre-wrap" in text
+        for name in RUBRIC:
+            assert f"Checks of <code>{name}</code>" in text
+    assert "Test cell" not in solution
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium (Debian's chromium) is not installed")
+def test_the_feedback_page_renders_in_a_browser_without_network(course, tmp_path):
+    """Headless Chromium, every host unresolvable: the page shows its figures."""
+    from PIL import Image
+
+    path = course.path / "feedback" / "solution" / ASSIGNMENT / f"{NOTEBOOK}.html"
+    shot = tmp_path / "feedback.png"
+    done = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+         "--host-resolver-rules=MAP * ~NOTFOUND", f"--screenshot={shot}",
+         "--window-size=1100,12000", path.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert shot.exists(), done.stderr[-2000:]
+    import numpy as np
+
+    image = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    # The He run's figure: the green of He's cost curve is drawn on the page.
+    green = np.array([0x1E, 0x84, 0x49])
+    assert (np.abs(image - green).max(axis=2) < 12).sum() > 50

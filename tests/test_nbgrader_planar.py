@@ -103,6 +103,10 @@ def test_the_feedback_names_the_mistakes_and_initlab_grade_agrees(course):
     text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
     assert "[tanh_derivative_wrong]" in text and "1 - Z1**2" in text
     assert "[predict_threshold]" in text
+    # The decision boundaries of the logistic regression and of the student's own
+    # network, drawn for the feedback page while nbgrader graded.
+    solution = (path / "feedback" / "solution" / "planar" / f"{NOTEBOOK}.html").read_text()
+    assert solution.count('class="output_svg') == 2 and "<math" in solution
     notebook = path / "submitted" / "two_mistakes" / "planar" / f"{NOTEBOOK}.ipynb"
     alone = grade(notebook, assignment="planar")
     assert {t.name: t.score for t in alone.tests} == tests["two_mistakes"]

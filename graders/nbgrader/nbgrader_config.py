@@ -35,3 +35,9 @@ c.Autograde.sanitize_preprocessors = [
     HiddenTestsOverwriteCells,
     CheckCellMetadata,
 ]
+
+# The feedback page: maths as MathML (readable offline), long lines wrapped, and an
+# index that names each test cell's function.
+from initlab.nbgrader_support import configure_feedback  # noqa: E402
+
+configure_feedback(c)

@@ -337,6 +337,11 @@ def forbid_new_processes() -> None:
 
 def run(workdir: Path, channel: int) -> None:
     plan = json.loads((workdir / "plan.json").read_text())
+    messages = plan.get("messages")
+    if isinstance(messages, dict):  # the grader's language: its loader messages
+        _loader.TEMPLATES.update(
+            {k: v for k, v in messages.items() if k in _loader.MESSAGES and isinstance(v, str)}
+        )
     if plan.get("memory_mb"):
         limit_resources(int(plan["memory_mb"]), plan.get("cpu_seconds"))
     fresh_keyrings()
@@ -350,7 +355,7 @@ def run(workdir: Path, channel: int) -> None:
     try:
         choices = load_submission(plan, channel)
     except BaseException as error:  # noqa: BLE001 - the loader's own failure, said as such
-        message = f"the submission could not be loaded: {_error_message(error)}"
+        message = _loader.say("loader.not_loaded", error=_error_message(error))
         for step in plan["steps"]:
             _write(channel, step["id"], {"status": "load_error", "error": message})
         return
@@ -363,7 +368,7 @@ def run(workdir: Path, channel: int) -> None:
         choice = choices.get(step["function"]) or _loader.Choice()
         left = budget - spent.get(step["function"], 0.0)
         if budget and left <= 0:
-            message = f"{step['function']} did not finish in {budget:g} s"
+            message = _loader.say("loader.timeout", function=step["function"], seconds=budget)
             _write(channel, step["id"], {"status": "timeout", "error": message})
         elif choice.status == "broken":
             _write(channel, step["id"], {"status": "load_error", "error": choice.error})
@@ -378,7 +383,7 @@ def run(workdir: Path, channel: int) -> None:
                         step, choice.function, inputs, results, channel, (TimeLimit,), explain, True
                     )
             except TimeLimit:
-                message = f"{step['function']} did not finish in {budget:g} s"
+                message = _loader.say("loader.timeout", function=step["function"], seconds=budget)
                 _write(channel, step["id"], {"status": "timeout", "error": message})
             spent[step["function"]] = spent.get(step["function"], 0.0) + _clock() - start
 
@@ -404,7 +409,9 @@ def load_submission(plan: dict, channel: int | list) -> dict[str, _loader.Choice
         try:
             loaded[name] = loader.source(name)
         except BaseException as error:  # noqa: BLE001 - the file is unreadable: its functions fail
-            failures.append(f"{name} could not be loaded ({_error_message(error)})")
+            failures.append(
+                _loader.say("loader.file_not_loaded", file=name, error=_error_message(error))
+            )
     _send(channel, {"kind": "loaded"})
     choices = {}
     for function, order in plan["functions"].items():
@@ -548,7 +555,9 @@ def _error_message(error: BaseException) -> str:
     if any(f.filename in _LABELS for f in frames):
         return _loader.describe(error, _LABELS)
     where = next((f for f in reversed(frames) if "initlab" not in f.filename), None)
-    place = f" (line {where.lineno}: {where.line})" if where and where.line else ""
+    place = ""
+    if where and where.line:
+        place = _loader.say("loader.line", line=where.lineno, code=where.line)
     return f"{type(error).__name__}: {error}{place}"[:2000]
 
 

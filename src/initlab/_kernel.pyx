@@ -135,6 +135,22 @@ def best_supported():
     return "avx2" if cpu_has_avx2() else "baseline"
 
 
+cdef extern from "_simd.h":
+    const char* build_compiler "initlab_compiler"()
+    int BUILD_OPENMP "INITLAB_OPENMP"
+    int BUILD_PORTABLE "INITLAB_PORTABLE"
+
+
+def build():
+    """How this module was compiled: compiler, instruction set, OpenMP, SIMD path."""
+    return {
+        "compiler": build_compiler().decode().strip(),
+        "instruction_set": instruction_set(),
+        "openmp": BUILD_OPENMP != 0,
+        "simd": "portable" if BUILD_PORTABLE else "vector extensions",
+    }
+
+
 cdef struct Net:
     Py_ssize_t L            # number of layers
     Py_ssize_t m            # number of examples

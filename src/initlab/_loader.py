@@ -48,6 +48,43 @@ _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDe
 _TOP_DEF = re.compile(r"^(?:async\s+)?def\s+([A-Za-z_]\w*)", re.MULTILINE)
 _CONTINUATION = re.compile(r"^(?:else\b|elif\b|except\b|finally\b|case\b|[)\]}])")
 
+# What loading says, by message id, with named parameters. This file runs in the
+# sandbox, where the catalogs cannot be read: the grader puts each template in the
+# language it speaks into the plan (``TEMPLATES``); English otherwise.
+MESSAGES = {
+    "loader.not_available": "{module} is not available while grading",
+    "loader.needs": "{module} could not be imported: it needs {missing}, which is not available",
+    "loader.import_failed": "{module} could not be imported: {error}",
+    "loader.set_by_script": (
+        " ({name} is set by top-level code, {where}, which is not run while grading: "
+        "compute it inside the function, or pass it in)"
+    ),
+    "loader.star_import": (
+        " (it may come from `from {modules} import *`, not available while grading)"
+    ),
+    "loader.cell": "{notebook}, code cell {number}",
+    "loader.cell_run": "{notebook}, code cell {number} (In [{count}])",
+    "loader.line": " (line {line}: {code})",
+    "loader.does_not_parse": "{where} does not parse: {error}{line}",
+    "loader.cannot_read": "{where} cannot be read: {error}",
+    "loader.name_of": "{file}'s {name}",
+    "loader.at_line": "{where}, line {line}",
+    "loader.skipped": "{where}, line {line} {why}",
+    "loader.raised": "{where} raised {error} while it was loaded",
+    "loader.has_no": "{module} has no {attribute}",
+    "loader.place": " ({where}, line {line}{code})",
+    "loader.imported_from": "it is imported from {module}, not written",
+    "loader.not_loaded": "the submission could not be loaded: {error}",
+    "loader.file_not_loaded": "{file} could not be loaded ({error})",
+    "loader.timeout": "{function} did not finish in {seconds:g} s",
+}
+TEMPLATES: dict[str, str] = {}  # the grader's translations of MESSAGES, by id
+
+
+def say(message_id: str, /, **params: object) -> str:
+    """A message of loading, in the grader's language."""
+    return TEMPLATES.get(message_id, MESSAGES[message_id]).format(**params)
+
 
 class UnavailableName(Exception):
     """Student code used a name whose import could not be satisfied while grading."""
@@ -114,9 +151,9 @@ def import_failure(name: str, error: BaseException) -> str:
     if isinstance(error, ModuleNotFoundError) and error.name:
         missing = error.name
         if missing == top or name.startswith(missing):
-            return f"{missing} is not available while grading"
-        return f"{top} could not be imported: it needs {missing}, which is not available"
-    return f"{top} could not be imported: {type(error).__name__}: {error}"
+            return say("loader.not_available", module=missing)
+        return say("loader.needs", module=top, missing=missing)
+    return say("loader.import_failed", module=top, error=f"{type(error).__name__}: {error}")
 
 
 @dataclass
@@ -158,13 +195,9 @@ class Source:
             return ""
         where = self.script_names.get(getattr(error, "name", None) or "")
         if where:
-            return (
-                f" ({error.name} is set by top-level code, {where}, which is not run while "
-                "grading: compute it inside the function, or pass it in)"
-            )
+            return say("loader.set_by_script", name=error.name, where=where)
         if self.star_failures:
-            modules = ", ".join(self.star_failures)
-            return f" (it may come from `from {modules} import *`, not available while grading)"
+            return say("loader.star_import", modules=", ".join(self.star_failures))
         return ""
 
 
@@ -222,8 +255,10 @@ def notebook_units(path: Path, name: str) -> list[Unit]:
         if not isinstance(text, str):
             continue
         count = cell.get("execution_count")
-        shown = f" (In [{count}])" if isinstance(count, int) else ""
-        label = f"{name}, code cell {number}{shown}"
+        if isinstance(count, int):
+            label = say("loader.cell_run", notebook=name, number=number, count=count)
+        else:
+            label = say("loader.cell", notebook=name, number=number)
         units.append(
             Unit(label, f"{name}#{number}", f"{path}#cell{number}", text, python_of_cell(text))
         )
@@ -254,8 +289,10 @@ def _chunks(text: str) -> list[tuple[int, str]]:
 def _syntax_error(unit: Unit, error: SyntaxError) -> str:
     line = ""
     if error.lineno and 0 < error.lineno <= len(unit.text.splitlines()):
-        line = f" (line {error.lineno}: {unit.text.splitlines()[error.lineno - 1].strip()})"
-    return f"{unit.label} does not parse: {type(error).__name__}: {error.msg}{line}"
+        code = unit.text.splitlines()[error.lineno - 1].strip()
+        line = say("loader.line", line=error.lineno, code=code)
+    error_text = f"{type(error).__name__}: {error.msg}"
+    return say("loader.does_not_parse", where=unit.label, error=error_text, line=line)
 
 
 def _parse(unit: Unit) -> tuple[list[ast.stmt], dict[str, str]]:
@@ -273,7 +310,9 @@ def _parse(unit: Unit) -> tuple[list[ast.stmt], dict[str, str]]:
                 lost[match.group(1)] = _syntax_error(unit, error)
         except (ValueError, RecursionError, MemoryError) as error:
             for match in _TOP_DEF.finditer(chunk):
-                lost[match.group(1)] = f"{unit.label} cannot be read: {type(error).__name__}"
+                lost[match.group(1)] = say(
+                    "loader.cannot_read", where=unit.label, error=type(error).__name__
+                )
     return statements, lost
 
 
@@ -410,17 +449,20 @@ class Loader:
         statements, lost = _parse(unit)
         for name, why in lost.items():
             source.definitions[name] = Definition("broken", unit.label, why)
-            source.namespace[name] = _Unavailable(f"{source.name}'s {name}", why)
+            source.namespace[name] = _Unavailable(
+                say("loader.name_of", file=source.name, name=name), why
+            )
         for node in statements:
             if not _is_definition(node):
                 for name in _assigned(node):
-                    source.script_names.setdefault(name, f"{unit.label}, line {node.lineno}")
+                    at = say("loader.at_line", where=unit.label, line=node.lineno)
+                    source.script_names.setdefault(name, at)
                 continue
             names = _bound_names(node)
             line = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
             statement = f"{unit.key}:{line}"
             if statement in self.skip:
-                why = f"{unit.label}, line {line} {self.skip[statement]}"
+                why = say("loader.skipped", where=unit.label, line=line, why=self.skip[statement])
                 self._lost(source, node, names, why, unit.label)
                 continue
             self.announce(statement, unit.label, names)
@@ -428,13 +470,13 @@ class Loader:
                 try:
                     self._import(node, unit, source)
                 except Exception as error:  # an import the rules above did not foresee
-                    why = f"{unit.label} raised {describe(error, self.labels)} while it was loaded"
+                    why = say("loader.raised", where=unit.label, error=describe(error, self.labels))
                     self._lost(source, node, names, why, unit.label)
                 continue
             try:
                 exec(compile(ast.Module([node], []), unit.filename, "exec"), source.namespace)
             except BaseException as error:  # noqa: BLE001 - the student's, recorded
-                why = f"{unit.label} raised {describe(error, self.labels)} while it was loaded"
+                why = say("loader.raised", where=unit.label, error=describe(error, self.labels))
                 self._lost(source, node, names, why, unit.label)
                 continue
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -447,7 +489,9 @@ class Loader:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             source.definitions[node.name] = Definition("broken", label, why)
         for name in names:
-            source.namespace[name] = _Unavailable(f"{source.name}'s {name}", why)
+            source.namespace[name] = _Unavailable(
+                say("loader.name_of", file=source.name, name=name), why
+            )
 
     def _import(self, node: ast.Import | ast.ImportFrom, unit: Unit, source: Source) -> None:
         """Each name of the import bound on its own; one that fails binds a placeholder."""
@@ -482,7 +526,7 @@ class Loader:
             exec(compile(ast.Module([statement], []), unit.filename, "exec"), source.namespace)
         except BaseException as error:  # noqa: BLE001 - a failed import binds a placeholder
             if isinstance(error, ImportError) and attribute and module.split(".")[0] in sys.modules:
-                reason = f"{module} has no {attribute}"
+                reason = say("loader.has_no", module=module, attribute=attribute)
             else:
                 reason = import_failure(module, error)
             stand_in = self._stand_in(module)
@@ -546,7 +590,7 @@ def describe(error: BaseException, labels: dict[str, str]) -> str:
     place = ""
     if where is not None:
         code = f": {where.line}" if where.line else ""
-        place = f" ({labels[where.filename]}, line {where.lineno}{code})"
+        place = say("loader.place", where=labels[where.filename], line=where.lineno, code=code)
     return f"{type(error).__name__}: {error}{place}"[:2000]
 
 
@@ -575,5 +619,5 @@ def choose(name: str, sources: list[Source]) -> Choice:
                 continue
             return Choice(function, source, wanted, definition.error)
     imported = next((s.imported[name] for s in sources if name in s.imported), "")
-    why = f"it is imported from {imported.rsplit('.', 1)[0]}, not written" if imported else ""
+    why = say("loader.imported_from", module=imported.rsplit(".", 1)[0]) if imported else ""
     return Choice(status="missing", error=why)

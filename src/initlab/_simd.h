@@ -1,9 +1,17 @@
-/* Four float64 lanes for initlab's kernel, with GCC/Clang vector extensions.
+/* Four float64 lanes for initlab's kernel.
  *
- * The build picks the instructions (two SSE2 registers, one AVX register, ...);
- * each lane is computed exactly as the scalar code would, so the results do
- * not depend on that choice. Loads and stores go through memcpy: no alignment
- * is assumed.
+ * Two implementations of the same lane-by-lane operations:
+ * - GCC/Clang vector extensions (the default with gcc and clang). The build picks
+ *   the instructions (two SSE2 registers, one AVX register, NEON, ...).
+ * - A portable one for compilers without vector extensions (MSVC), or when
+ *   INITLAB_PORTABLE_SIMD is defined: a plain struct of four doubles whose C++
+ *   operators compute lane 0, 1, 2, 3 one after the other. _kernel.pyx writes
+ *   +, -, * and / on initlab_vec, so this path is compiled as C++ (setup.py
+ *   does so).
+ * Each lane is computed exactly as the scalar code would, with the same
+ * operations in the same order, so the results do not depend on the path or
+ * on the instructions. Loads and stores go through memcpy: no alignment is
+ * assumed.
  *
  * Also the few inner kernels that must be compiled once per constant size
  * (always_inline behind a switch) or keep their steps in a given order, which
@@ -15,12 +23,71 @@
 #define INITLAB_SIMD_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
+
+#if defined(_MSC_VER) && !defined(__clang__)
+/* No fused multiply-add: the default of MSVC from Visual Studio 2022 17.0 with
+ * /fp:precise, which earlier versions did not keep. (gcc and clang: -ffp-contract=off.) */
+#pragma fp_contract(off)
+#endif
+
+#if !defined(INITLAB_PORTABLE_SIMD) && !defined(__GNUC__) && !defined(__clang__)
+#define INITLAB_PORTABLE_SIMD 1
+#endif
+
+#ifdef INITLAB_PORTABLE_SIMD
+#define INITLAB_PORTABLE 1
+#ifndef __cplusplus
+#error "the portable path of _simd.h needs C++ (operators on initlab_vec); compile the kernel as C++"
+#endif
+#else
+#define INITLAB_PORTABLE 0
+#endif
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#define INITLAB_ALWAYS_INLINE static __forceinline
+#elif defined(__GNUC__) || defined(__clang__)
+#define INITLAB_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define INITLAB_ALWAYS_INLINE static inline
+#endif
+
+/* The compiler, for initlab.kernel.BUILD. */
+#define INITLAB_STR_(x) #x
+#define INITLAB_STR(x) INITLAB_STR_(x)
+#if defined(__clang__)
+#define INITLAB_COMPILER "clang " __clang_version__
+#elif defined(__GNUC__)
+#define INITLAB_COMPILER "gcc " __VERSION__
+#elif defined(_MSC_VER)
+#define INITLAB_COMPILER "msvc " INITLAB_STR(_MSC_FULL_VER)
+#else
+#define INITLAB_COMPILER "unknown"
+#endif
+static inline const char *initlab_compiler(void) { return INITLAB_COMPILER; }
+
+/* The OpenMP version this module was compiled with (yyyymm), 0 without OpenMP. */
+#ifdef _OPENMP
+#define INITLAB_OPENMP _OPENMP
+#else
+#define INITLAB_OPENMP 0
+#endif
 
 /* The longest sum initlab_stationary takes: a row's weights stay in registers. */
 #define INITLAB_STATIONARY_COUNT 10
 
+#if !INITLAB_PORTABLE
+
 typedef double initlab_vec __attribute__((vector_size(4 * sizeof(double))));
+typedef long long initlab_mask __attribute__((vector_size(4 * sizeof(long long))));
+
+/* __builtin_shufflevector is clang's, and gcc's from gcc 12; older gcc has __builtin_shuffle. */
+#if defined(__clang__) || __GNUC__ >= 12
+#define INITLAB_SHUFFLE(a, b, i, j, k, l) __builtin_shufflevector(a, b, i, j, k, l)
+#else
+#define INITLAB_SHUFFLE(a, b, i, j, k, l) __builtin_shuffle(a, b, (initlab_mask){i, j, k, l})
+#endif
 
 static inline initlab_vec initlab_load(const double *p) {
     initlab_vec v;
@@ -42,12 +109,10 @@ static inline initlab_vec initlab_set(double a, double b, double c, double d) {
 static inline initlab_vec initlab_hsum4(initlab_vec a, initlab_vec b, initlab_vec c,
                                         initlab_vec d) {
     /* [a0 + a1, b0 + b1, a2 + a3, b2 + b3] and the same for c, d */
-    initlab_vec ab = __builtin_shufflevector(a, b, 0, 4, 2, 6) + __builtin_shufflevector(a, b, 1, 5, 3, 7);
-    initlab_vec cd = __builtin_shufflevector(c, d, 0, 4, 2, 6) + __builtin_shufflevector(c, d, 1, 5, 3, 7);
-    return __builtin_shufflevector(ab, cd, 0, 1, 4, 5) + __builtin_shufflevector(ab, cd, 2, 3, 6, 7);
+    initlab_vec ab = INITLAB_SHUFFLE(a, b, 0, 4, 2, 6) + INITLAB_SHUFFLE(a, b, 1, 5, 3, 7);
+    initlab_vec cd = INITLAB_SHUFFLE(c, d, 0, 4, 2, 6) + INITLAB_SHUFFLE(c, d, 1, 5, 3, 7);
+    return INITLAB_SHUFFLE(ab, cd, 0, 1, 4, 5) + INITLAB_SHUFFLE(ab, cd, 2, 3, 6, 7);
 }
-
-typedef long long initlab_mask __attribute__((vector_size(4 * sizeof(long long))));
 
 /* Lane-wise z <= 0 ? 0 : z, branch-free; a nan lane stays nan, as np.maximum(0, z). */
 static inline initlab_vec initlab_relu(initlab_vec z) {
@@ -83,7 +148,7 @@ static inline initlab_vec initlab_step(initlab_vec a, double low) {
 #else
 #define INITLAB_KEEP_ORDER(v) ((void)0)
 #endif
-static inline __attribute__((always_inline)) void initlab_exp_n(initlab_vec *x, int n) {
+INITLAB_ALWAYS_INLINE void initlab_exp_n(initlab_vec *x, int n) {
     const double log2e = 1.4426950408889634;
     const double ln2_hi = 6.93147180369123816490e-01; /* trailing zeros: k ln2_hi is exact */
     const double ln2_lo = 1.90821492927058770002e-10;
@@ -132,6 +197,101 @@ static inline initlab_vec initlab_exp(initlab_vec x) {
 /* initlab_exp of four vectors at once, in place. */
 static inline void initlab_exp4(initlab_vec *x) { initlab_exp_n(x, 4); }
 
+static inline double initlab_exp1(double x) { return initlab_exp(initlab_splat(x))[0]; }
+
+#else /* INITLAB_PORTABLE: a struct of four doubles, each operation lane by lane */
+
+struct initlab_vec {
+    double lane[4];
+};
+
+#define INITLAB_LANEWISE(expression)                                                           \
+    initlab_vec r;                                                                             \
+    for (int i = 0; i < 4; i++)                                                                \
+        r.lane[i] = (expression);                                                              \
+    return r
+
+static inline initlab_vec operator+(initlab_vec a, initlab_vec b) { INITLAB_LANEWISE(a.lane[i] + b.lane[i]); }
+static inline initlab_vec operator-(initlab_vec a, initlab_vec b) { INITLAB_LANEWISE(a.lane[i] - b.lane[i]); }
+static inline initlab_vec operator*(initlab_vec a, initlab_vec b) { INITLAB_LANEWISE(a.lane[i] * b.lane[i]); }
+static inline initlab_vec operator/(initlab_vec a, initlab_vec b) { INITLAB_LANEWISE(a.lane[i] / b.lane[i]); }
+static inline initlab_vec operator-(initlab_vec a) { INITLAB_LANEWISE(-a.lane[i]); }
+
+static inline initlab_vec initlab_load(const double *p) {
+    initlab_vec v;
+    memcpy(v.lane, p, sizeof v.lane);
+    return v;
+}
+
+static inline void initlab_store(double *p, initlab_vec v) { memcpy(p, v.lane, sizeof v.lane); }
+
+static inline initlab_vec initlab_set(double a, double b, double c, double d) {
+    initlab_vec v;
+    v.lane[0] = a;
+    v.lane[1] = b;
+    v.lane[2] = c;
+    v.lane[3] = d;
+    return v;
+}
+
+static inline initlab_vec initlab_splat(double x) { return initlab_set(x, x, x, x); }
+
+/* Lane t: (v0 + v1) + (v2 + v3) of the t-th argument, as the shuffles above. */
+static inline initlab_vec initlab_hsum4(initlab_vec a, initlab_vec b, initlab_vec c,
+                                        initlab_vec d) {
+    const initlab_vec *v[4] = {&a, &b, &c, &d};
+    INITLAB_LANEWISE((v[i]->lane[0] + v[i]->lane[1]) + (v[i]->lane[2] + v[i]->lane[3]));
+}
+
+/* z <= 0 ? +0.0 : z; a nan lane stays nan. */
+static inline initlab_vec initlab_relu(initlab_vec z) { INITLAB_LANEWISE(z.lane[i] <= 0 ? 0.0 : z.lane[i]); }
+
+static inline initlab_vec initlab_step(initlab_vec a, double low) {
+    INITLAB_LANEWISE(a.lane[i] > 0 ? 1.0 : low);
+}
+
+/* One lane of the vector initlab_exp_n above: the same operations in the same order. */
+static inline double initlab_exp1(double x) {
+    const double log2e = 1.4426950408889634;
+    const double ln2_hi = 6.93147180369123816490e-01;
+    const double ln2_lo = 1.90821492927058770002e-10;
+    const double round = 6755399441055744.0;
+    static const double taylor[14] = {
+        1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+        1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0,
+        1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0};
+    double t, k, r, p, s1, s2;
+    int64_t ki, k1, k2, t_bits, round_bits;
+    uint64_t s1_bits, s2_bits;
+    x = x > 710.0 ? 710.0 : x; /* nan stays nan */
+    x = x < -746.0 ? -746.0 : x;
+    t = x * log2e + round;
+    k = t - round;
+    r = (x - k * ln2_hi) - k * ln2_lo;
+    p = taylor[0];
+    for (int d = 1; d < 14; d++)
+        p = p * r + taylor[d];
+    memcpy(&t_bits, &t, sizeof t);
+    memcpy(&round_bits, &round, sizeof round);
+    ki = t_bits - round_bits;
+    k1 = ki / 2;
+    k2 = ki - k1;
+    s1_bits = (uint64_t)(k1 + 1023) << 52;
+    s2_bits = (uint64_t)(k2 + 1023) << 52;
+    memcpy(&s1, &s1_bits, sizeof s1);
+    memcpy(&s2, &s2_bits, sizeof s2);
+    return (p * s1) * s2;
+}
+
+static inline initlab_vec initlab_exp(initlab_vec x) { INITLAB_LANEWISE(initlab_exp1(x.lane[i])); }
+
+static inline void initlab_exp4(initlab_vec *x) {
+    for (int i = 0; i < 4; i++)
+        x[i] = initlab_exp(x[i]);
+}
+
+#endif /* INITLAB_PORTABLE */
+
 /* The sums of a 2 x 4 block of dW, each in numpy's pairwise order: lane t of out[0]
  * is sum_j x0[j] y_t[j] and lane t of out[1] is sum_j x1[j] y_t[j]. plan is the
  * order (_plan in _kernel.pyx): plan[0] steps, each the length of the next block
@@ -146,7 +306,7 @@ static inline void initlab_exp4(initlab_vec *x) { initlab_exp_n(x, 4); }
 #define INITLAB_COMBINE (-1)
 #define INITLAB_PLAN_DEPTH 64
 
-static inline __attribute__((always_inline)) void initlab_dots2x4_pass(
+INITLAB_ALWAYS_INLINE void initlab_dots2x4_pass(
     const double *x0, const double *x1, const double *const *y, ptrdiff_t body, int h,
     initlab_vec s[8]) {
     initlab_vec u0 = initlab_load(x0 + h), u1 = initlab_load(x1 + h);
@@ -166,7 +326,7 @@ static inline __attribute__((always_inline)) void initlab_dots2x4_pass(
     }
 }
 
-static inline __attribute__((always_inline)) void initlab_dots2x4_block(
+INITLAB_ALWAYS_INLINE void initlab_dots2x4_block(
     const double *x0, const double *x1, const double *const *y, ptrdiff_t n, initlab_vec r[2]) {
     ptrdiff_t j = 0;
     if (n < 8) {
@@ -223,7 +383,7 @@ enum { INITLAB_PLAIN, INITLAB_BIAS, INITLAB_BIAS_RELU, INITLAB_GATE };
  * unrolled loop (the compiler's heuristics would otherwise keep one copy with
  * a run-time count, three times slower).
  */
-static inline __attribute__((always_inline)) void initlab_stationary_rows(
+INITLAB_ALWAYS_INLINE void initlab_stationary_rows(
     const double *W, ptrdiff_t row_step, ptrdiff_t w_step, const double *B, ptrdiff_t b_k,
     ptrdiff_t cols, double *Z, ptrdiff_t z_ld, ptrdiff_t rows, int count, int mode,
     const double *bias, const double *gate, double low) {
@@ -266,7 +426,7 @@ static inline __attribute__((always_inline)) void initlab_stationary_rows(
 
 /* initlab_stationary_rows for rows r and r + 1 at once: each element's sum and
  * finish are the same operations, in the same order, as there. */
-static inline __attribute__((always_inline)) initlab_vec initlab_stationary_finish(
+INITLAB_ALWAYS_INLINE initlab_vec initlab_stationary_finish(
     initlab_vec z, int mode, initlab_vec b, const double *gate, double low) {
     if (mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU)
         z = z + b;
@@ -277,7 +437,7 @@ static inline __attribute__((always_inline)) initlab_vec initlab_stationary_fini
     return z;
 }
 
-static inline __attribute__((always_inline)) void initlab_stationary_pair(
+INITLAB_ALWAYS_INLINE void initlab_stationary_pair(
     const double *W, ptrdiff_t row_step, ptrdiff_t w_step, const double *B, ptrdiff_t b_k,
     ptrdiff_t cols, double *Z, ptrdiff_t z_ld, int count, int mode, const double *bias,
     const double *gate, double low) {
@@ -309,7 +469,7 @@ static inline __attribute__((always_inline)) void initlab_stationary_pair(
 }
 
 /* initlab_stationary_rows, two rows at a time when the sums are short enough. */
-static inline __attribute__((always_inline)) void initlab_stationary_blocks(
+INITLAB_ALWAYS_INLINE void initlab_stationary_blocks(
     const double *W, ptrdiff_t row_step, ptrdiff_t w_step, const double *B, ptrdiff_t b_k,
     ptrdiff_t cols, double *Z, ptrdiff_t z_ld, ptrdiff_t rows, int count, int mode,
     const double *bias, const double *gate, double low) {
@@ -380,11 +540,25 @@ static inline double initlab_peak_probe(long iterations) {
     return (out[0] + out[1]) + (out[2] + out[3]);
 }
 
-static inline double initlab_exp1(double x) { return initlab_exp(initlab_splat(x))[0]; }
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+#include <immintrin.h>
+#include <intrin.h>
+#endif
 
 /* 1 when this CPU runs AVX2 code; 0 elsewhere, and on other architectures. */
 static inline int initlab_cpu_has_avx2(void) {
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+    int info[4];
+    __cpuid(info, 0);
+    if (info[0] < 7)
+        return 0;
+    __cpuid(info, 1);
+    /* OSXSAVE and AVX, and the system saves the YMM registers (XCR0 bits 1 and 2) */
+    if (!(info[2] & (1 << 27)) || !(info[2] & (1 << 28)) || (_xgetbv(0) & 6) != 6)
+        return 0;
+    __cpuidex(info, 7, 0);
+    return (info[1] & (1 << 5)) != 0;
+#elif (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") != 0;
 #else

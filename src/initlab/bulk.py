@@ -31,6 +31,7 @@ from pathlib import Path
 import initlab
 from initlab import assignments
 from initlab.grading import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT, SubmissionError, grade
+from initlab.i18n import _, speaking
 from initlab.ledger import Ledger, Result
 from initlab.sandbox import (
     ALLOW_UNSANDBOXED,
@@ -81,6 +82,7 @@ class Task:
     assignment: str = assignments.DEFAULT
     rubric: str = "full"
     allow_unsandboxed: bool = False  # --allow-unsandboxed, for the workers of a cluster
+    lang: str = ""  # the language of the messages ("": the grading process's own)
 
     @property
     def key(self) -> tuple[str, str, str, bool, str, str]:
@@ -107,23 +109,29 @@ def discover(root: Path) -> list[tuple[str, Path]]:
     nbgrader's ``submitted/<student_id>/<assignment>/`` (root being the course folder,
     recognised by its marks, or its ``submitted`` folder)."""
     if not root.exists():
-        raise BulkError(f"{root} does not exist")
+        raise BulkError(_("{path} does not exist").format(path=root))
     if not root.is_dir():
-        raise BulkError(f"{root} is not a folder of submissions")
+        raise BulkError(_("{path} is not a folder of submissions").format(path=root))
     root = _class_folder(root)
     try:
         students = sorted(p for p in root.iterdir() if p.is_dir() and not _hidden(p))
     except OSError as error:
-        raise BulkError(f"cannot read {root}: {error.strerror}") from None
+        raise BulkError(
+            _("cannot read {path}: {error}").format(path=root, error=error.strerror)
+        ) from None
     if not students:
         raise BulkError(
-            f"{root} holds no submissions: expected one folder per student, "
-            "<student_id>/ or nbgrader's submitted/<student_id>/<assignment>/"
+            _(
+                "{path} holds no submissions: expected one folder per student, "
+                "<student_id>/ or nbgrader's submitted/<student_id>/<assignment>/"
+            ).format(path=root)
         )
     for student in students:
         if not _utf8(student.name):
             raise BulkError(
-                f"the student folder {student.name!r} in {root} is not a UTF-8 name; rename it"
+                _("the student folder {name} in {path} is not a UTF-8 name; rename it").format(
+                    name=repr(student.name), path=root
+                )
             )
     return [(student.name, _submission_folder(student)) for student in students]
 
@@ -142,8 +150,10 @@ def _class_folder(root: Path) -> Path:
     if any((root / mark).exists() for mark in NBGRADER_MARKS):
         return root / "submitted"
     raise BulkError(
-        f"{root} holds a folder named submitted but is not an nbgrader course (no "
-        f"{', '.join(NBGRADER_MARKS)}): pass the submitted folder itself, or rename that student's"
+        _(
+            "{path} holds a folder named submitted but is not an nbgrader course (no "
+            "{marks}): pass the submitted folder itself, or rename that student's"
+        ).format(path=root, marks=", ".join(NBGRADER_MARKS))
     )
 
 
@@ -188,17 +198,21 @@ def read_task(student_id: str, folder: Path, **options) -> Task:
     for path in submission_files(folder):
         name = path.relative_to(folder).as_posix()
         if not _utf8(name):
-            problem = f"the file name {name!r} is not UTF-8; rename it to grade the submission"
+            problem = _("the file name {name} is not UTF-8; rename it to grade the submission")
+            problem = problem.format(name=repr(name))
             break
         try:
             size = path.stat().st_size
             if len(files) == MAX_FILES or total + size > MAX_BYTES:
-                problem = f"the submission holds more than {MAX_FILES} files or {MAX_BYTES} bytes"
+                problem = _("the submission holds more than {files} files or {bytes} bytes")
+                problem = problem.format(files=MAX_FILES, bytes=MAX_BYTES)
                 break
             files[name] = path.read_bytes()
         except OSError as error:
             # The instructor's copy cannot be read: not the student's fault, and not a grade.
-            raise BulkError(f"cannot read {folder / name}: {error.strerror}") from None
+            raise BulkError(
+                _("cannot read {path}: {error}").format(path=folder / name, error=error.strerror)
+            ) from None
         total += len(files[name])
     digest = hashlib.sha256()
     for name, data in sorted(files.items()):
@@ -209,6 +223,11 @@ def read_task(student_id: str, folder: Path, **options) -> Task:
 def grade_task(task: Task) -> Result:
     """Grade one submission, in a folder of its own; SandboxError only when the
     machinery failed. Runs in a grading process: a local worker or a Dask worker."""
+    with speaking(task.lang or None):
+        return _grade_task(task)
+
+
+def _grade_task(task: Task) -> Result:
     started, clock = time.time(), time.perf_counter()
     result = Result(
         *task.key[:4],
@@ -219,7 +238,7 @@ def grade_task(task: Task) -> Result:
         started_at=started,
     )
     if task.problem or not task.files:
-        result.reason = task.problem or "the submission folder is empty"
+        result.reason = task.problem or _("the submission folder is empty")
         result.score, result.max_score = 0.0, task.max_score
         return result
     if task.allow_unsandboxed:
@@ -241,7 +260,7 @@ def grade_task(task: Task) -> Result:
                 folder, task.hidden, task.timeout, task.memory_mb, task.assignment, task.rubric
             )
         except SubmissionError as error:
-            result.reason = str(error).replace(str(folder), "the submission")
+            result.reason = str(error).replace(str(folder), _("the submission"))
             result.score, result.max_score = 0.0, task.max_score
             return result
     result.tests = [test.to_json() for test in report.tests]
@@ -284,7 +303,9 @@ class LocalPool:
         # Named for this process like the scratch folders: a kill -9 leaves it for the
         # next batch's sweep_scratch.
         self.log = scratch("workers")
-        self.description = f"{workers} local worker{'s' if workers > 1 else ''}"
+        self.description = (
+            _("{count} local worker") if workers == 1 else _("{count} local workers")
+        ).format(count=workers)
 
     def map(self, tasks: list[Task]) -> Iterator[Result]:
         todo: queue.Queue[tuple[Task, int]] = queue.Queue()
@@ -293,11 +314,11 @@ class LocalPool:
             todo.put((task, 0))
         threads = [
             threading.Thread(target=self._slot, args=(todo, done), daemon=True)
-            for _ in range(min(self.workers, len(tasks)))
+            for _slot in range(min(self.workers, len(tasks)))
         ]
         for thread in threads:
             thread.start()
-        for _ in tasks:
+        for _task in tasks:
             yield done.get()
 
     def _slot(self, todo: queue.Queue, done: queue.Queue) -> None:
@@ -315,17 +336,18 @@ class LocalPool:
                 # submission's, so no final status; the next run grades it.
                 self._forget(worker)
                 worker = None
-                why = f"the grading process could not run ({error})"
+                why = _("the grading process could not run ({error})").format(error=error)
                 done.put(unfinished(task, "infrastructure", why))
                 continue
-            why = "the grading process died"
+            why = _("the grading process died")
             if not line:
                 self._forget(worker)
                 worker = None
                 if self.stopping.is_set():
                     break
                 if deaths + 1 >= MAX_WORKER_DEATHS:
-                    done.put(unfinished(task, "crashed", f"{why} {deaths + 1} times on it"))
+                    times = _("{why} {count} times on it").format(why=why, count=deaths + 1)
+                    done.put(unfinished(task, "crashed", times))
                 else:
                     todo.put((task, deaths + 1))
                 continue
@@ -336,7 +358,8 @@ class LocalPool:
                 # this submission is the machinery's failure, graded again next run.
                 self._forget(worker)
                 worker = None
-                done.put(unfinished(task, "infrastructure", "the grading process answered garbage"))
+                garbage = _("the grading process answered garbage")
+                done.put(unfinished(task, "infrastructure", garbage))
                 continue
             if "infrastructure" in answer:
                 done.put(unfinished(task, "infrastructure", answer["infrastructure"]))
@@ -426,7 +449,10 @@ def serve() -> None:
         except SandboxError as error:
             answer = {"infrastructure": str(error)}
         except Exception as error:  # the grader's own failure: never the student's 0
-            answer = {"infrastructure": f"the grader failed: {type(error).__name__}: {error}"}
+            failed = _("the grader failed: {error}").format(
+                error=f"{type(error).__name__}: {error}"
+            )
+            answer = {"infrastructure": failed}
         answers.write(json.dumps(answer) + "\n")
         answers.flush()
 
@@ -439,20 +465,30 @@ class DaskPool:
             from distributed import Client
         except ImportError:
             raise BulkError(
-                "--scheduler needs Dask distributed: pip install 'initlab[cluster]'"
+                _("--scheduler needs Dask distributed: pip install 'initlab[cluster]'")
             ) from None
         _check_reachable(address, connect_timeout)
         try:
             self.client = Client(address, timeout=connect_timeout)
         except (OSError, TimeoutError, ValueError) as error:
-            raise BulkError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+            raise BulkError(
+                _("cannot reach the Dask scheduler at {address}: {error}").format(
+                    address=address, error=error
+                )
+            ) from None
         try:
             self.client.wait_for_workers(1, timeout=connect_timeout)
         except TimeoutError:
             self.client.close()
-            raise BulkError(f"the Dask scheduler at {address} has no workers") from None
+            raise BulkError(
+                _("the Dask scheduler at {address} has no workers").format(address=address)
+            ) from None
         workers = len(self.client.nthreads())
-        self.description = f"Dask at {address} ({workers} worker{'s' if workers > 1 else ''})"
+        self.description = (
+            _("Dask at {address} ({count} worker)")
+            if workers == 1
+            else _("Dask at {address} ({count} workers)")
+        ).format(address=address, count=workers)
 
     def map(self, tasks: list[Task]) -> Iterator[Result]:
         from distributed import as_completed
@@ -470,16 +506,21 @@ class DaskPool:
                     result = unfinished(
                         task,
                         "infrastructure",
-                        f"the worker {result.worker} grades with initlab {result.grader_version};"
-                        f" this command with {GRADER_VERSION}",
+                        _(
+                            "the worker {worker} grades with initlab {version}; this command "
+                            "with {ours}"
+                        ).format(
+                            worker=result.worker, version=result.grader_version, ours=GRADER_VERSION
+                        ),
                     )
                 yield result
             elif future.status == "cancelled":
-                yield unfinished(task, "infrastructure", "the Dask cluster cancelled the task")
+                yield unfinished(task, "infrastructure", _("the Dask cluster cancelled the task"))
             else:
                 error = future.exception()
                 if isinstance(error, KilledWorker):
-                    yield unfinished(task, "crashed", f"it killed the Dask workers: {error}")
+                    killed = _("it killed the Dask workers: {error}").format(error=error)
+                    yield unfinished(task, "crashed", killed)
                 else:
                     yield unfinished(task, "infrastructure", f"{type(error).__name__}: {error}")
             future.release()
@@ -527,14 +568,18 @@ def grade_directory(
 
 def _check_reachable(address: str, timeout: float) -> None:
     """A refused or unroutable tcp:// address fails at once, not after the client's retries."""
-    scheme, _, place = address.rpartition("://")
-    host, _, port = place.rpartition(":")
+    scheme, _sep, place = address.rpartition("://")
+    host, _sep, port = place.rpartition(":")
     if scheme not in ("", "tcp") or not port.isdigit():
         return  # another protocol: the client says what is wrong
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except OSError as error:
-        raise BulkError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+        raise BulkError(
+            _("cannot reach the Dask scheduler at {address}: {error}").format(
+                address=address, error=error
+            )
+        ) from None
 
 
 def default_workers() -> int:

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from initlab import assignments
+from initlab import assignments, gradescope
 from initlab._text import cell, plain
 from initlab.bulk import (
     Batch,
@@ -31,6 +31,7 @@ from initlab.bulk import (
     loose_files,
     read_task,
 )
+from initlab.i18n import _, language, status
 from initlab.ledger import Ledger, LedgerError, Result
 from initlab.sandbox import SandboxError, sweep_scratch
 from initlab.sandbox import current as current_sandbox
@@ -57,7 +58,10 @@ def run(args: argparse.Namespace) -> int:
     sweep_scratch()
     for entry in loose_files(args.path):
         print(
-            f"initlab grade: skipped {plain(str(entry))}: a submission is a folder per student",
+            "initlab grade: "
+            + _("skipped {path}: a submission is a folder per student").format(
+                path=plain(str(entry))
+            ),
             file=sys.stderr,
         )
     assignment = assignments.get(args.assignment)
@@ -68,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         "assignment": assignment.name,
         "rubric": args.rubric or assignment.default_rubric,
         "allow_unsandboxed": args.allow_unsandboxed,
+        "lang": language(),
     }
     try:
         tasks = [read_task(student, folder, **options) for student, folder in found]
@@ -82,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"initlab grade: {error}", file=sys.stderr)
         return 2
     progress = Progress(
-        TextColumn("grading"),
+        TextColumn(_("grading")),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
@@ -105,8 +110,11 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         ledger.close()
         print(
-            "initlab grade: interrupted; every finished submission is in the ledger, "
-            "the same command grades the rest",
+            "initlab grade: "
+            + _(
+                "interrupted; every finished submission is in the ledger, "
+                "the same command grades the rest"
+            ),
             file=sys.stderr,
         )
         return 130
@@ -119,13 +127,22 @@ def run(args: argparse.Namespace) -> int:
         if args.gradescope:
             written = write_gradescope(batch, args.gradescope)
     except OSError as error:
-        print(f"initlab grade: cannot write the export: {error}", file=sys.stderr)
+        print(
+            "initlab grade: " + _("cannot write the export: {error}").format(error=error),
+            file=sys.stderr,
+        )
         return 2
     print_summary(batch, out)
     if args.csv:
-        out.print(Text(f"wrote {args.csv}"))
+        out.print(Text(_("wrote {path}").format(path=args.csv)))
     if written is not None:
-        out.print(Text(f"wrote {written} results.json files under {args.gradescope}"))
+        out.print(
+            Text(
+                _("wrote {count} results.json files under {path}").format(
+                    count=written, path=args.gradescope
+                )
+            )
+        )
     infrastructure = [r for r in batch.results.values() if r.status == "infrastructure"]
     return 1 if infrastructure or len(batch.results) < len(batch.tasks) else 0
 
@@ -133,69 +150,88 @@ def run(args: argparse.Namespace) -> int:
 def _check_exports(args: argparse.Namespace) -> None:
     """Before grading: an export would not replace a file unless asked to."""
     if args.csv and args.csv.exists() and not args.overwrite:
-        raise BulkError(f"--csv {args.csv} exists; add --overwrite to replace it")
+        raise BulkError(
+            _("--csv {path} exists; add --overwrite to replace it").format(path=args.csv)
+        )
     if args.csv and args.csv.is_dir():
-        raise BulkError(f"--csv {args.csv} is a folder")
+        raise BulkError(_("--csv {path} is a folder").format(path=args.csv))
     if args.csv and args.csv.resolve() == args.db.resolve():
-        raise BulkError(f"--csv {args.csv} is the ledger itself; choose another file")
+        raise BulkError(
+            _("--csv {path} is the ledger itself; choose another file").format(path=args.csv)
+        )
     folder = args.gradescope
     if folder and folder.exists():
         if not folder.is_dir():
-            raise BulkError(f"--gradescope {folder} is not a folder")
+            raise BulkError(_("--gradescope {path} is not a folder").format(path=folder))
         if any(folder.iterdir()) and not args.overwrite:
-            raise BulkError(f"--gradescope {folder} is not empty; add --overwrite to replace it")
+            raise BulkError(
+                _("--gradescope {path} is not empty; add --overwrite to replace it").format(
+                    path=folder
+                )
+            )
 
 
 def print_summary(batch: Batch, console: Console) -> None:
     results = [batch.results[t.key] for t in batch.tasks if t.key in batch.results]
-    bands = Table(title="Scores", title_justify="left")
-    bands.add_column("band")
-    bands.add_column("submissions", justify="right")
+    bands = Table(title=_("Scores"), title_justify="left")
+    bands.add_column(_("band"))
+    bands.add_column(_("submissions"), justify="right")
     for label, low, high in BANDS:
         count = sum(r.score is not None and low <= _percent(r) < high for r in results)
         bands.add_row(label, str(count))
     bands.add_row("0", str(sum(r.score is not None and _percent(r) == 0 for r in results)))
-    bands.add_row("not graded", str(sum(r.score is None for r in results)))
+    bands.add_row(_("not graded"), str(sum(r.score is None for r in results)))
     console.print(bands)
 
     codes = Counter(code for r in results for t in r.tests for code in t["diagnoses"])
     if codes:
-        diagnoses = Table(title="Failures by diagnosis", title_justify="left")
-        diagnoses.add_column("diagnosis")
-        diagnoses.add_column("tests", justify="right")
+        diagnoses = Table(title=_("Failures by diagnosis"), title_justify="left")
+        diagnoses.add_column(_("diagnosis"))
+        diagnoses.add_column(_("tests"), justify="right")
         for code, count in codes.most_common():
             diagnoses.add_row(Text(plain(code)), str(count))
         console.print(diagnoses)
 
     troubled = [r for r in results if r.status not in ("ok",)]
     if troubled:
-        listing = Table(title="Errors, time-outs and ungraded submissions", title_justify="left")
-        for column in ("student", "status", "why"):
+        listing = Table(title=_("Errors, time-outs and ungraded submissions"), title_justify="left")
+        for column in (_("student"), _("status"), _("why")):
             listing.add_column(column)
         for result in troubled[:LISTED]:
-            shown = (result.student_id, result.status, _why(result))
+            shown = (result.student_id, status(result.status), _why(result))
             listing.add_row(*(Text(plain(text)) for text in shown))
         if len(troubled) > LISTED:
-            listing.add_row("...", "", f"and {len(troubled) - LISTED} more (see the ledger)")
+            more = _("and {count} more (see the ledger)").format(count=len(troubled) - LISTED)
+            listing.add_row("...", "", more)
         console.print(listing)
 
     missing = len(batch.tasks) - len(results)
-    graded_as = sorted({f"{t.assignment}, rubric {t.rubric}" for t in batch.tasks})
-    console.print(Text(f"assignment {'; '.join(graded_as)}"))
+    graded_as = sorted(
+        {
+            _("{assignment}, rubric {rubric}").format(assignment=t.assignment, rubric=t.rubric)
+            for t in batch.tasks
+        }
+    )
+    console.print(Text(_("assignment {what}").format(what="; ".join(graded_as))))
     rate = batch.graded_now / batch.seconds * 60 if batch.seconds > 0 else 0.0
     console.print(
-        f"{len(batch.tasks)} submissions: {batch.graded_now} graded now, "
-        f"{len(batch.tasks) - batch.graded_now - missing} already in the ledger"
-        + (f", {missing} not graded" if missing else "")
+        _("{count} submissions: {now} graded now, {before} already in the ledger").format(
+            count=len(batch.tasks),
+            now=batch.graded_now,
+            before=len(batch.tasks) - batch.graded_now - missing,
+        )
+        + (_(", {count} not graded").format(count=missing) if missing else "")
     )
     if batch.graded_now:
         console.print(
-            f"throughput: {rate:.0f} submissions/minute ({batch.graded_now} in "
-            f"{batch.seconds:.1f} s, {batch.pool})"
+            _(
+                "throughput: {rate:.0f} submissions/minute ({count} in {seconds:.1f} s, {pool})"
+            ).format(rate=rate, count=batch.graded_now, seconds=batch.seconds, pool=batch.pool)
         )
     modes = Counter(r.sandbox.split(" (")[0] for r in results if r.sandbox)
     for mode, count in sorted(modes.items()):
-        console.print(Text(f"{mode} for {count} submission{'s' if count > 1 else ''}"))
+        said = _("{mode} for 1 submission") if count == 1 else _("{mode} for {count} submissions")
+        console.print(Text(said.format(mode=mode, count=count)))
     for detail in sorted({r.sandbox for r in results if "rlimits-only" in r.sandbox}):
         console.print(Text(detail))
 
@@ -211,7 +247,7 @@ def _why(result: Result) -> str:
         return plain(result.reason)
     broken = [t for t in result.tests if t["status"] == "error"]
     first = plain(broken[0]["message"]) if broken else ""
-    return f"{len(broken)} function(s): {first}"[:160]
+    return _("{count} function(s): {first}").format(count=len(broken), first=first)[:160]
 
 
 def write_csv(batch: Batch, path: Path) -> None:
@@ -267,35 +303,6 @@ def write_gradescope(batch: Batch, folder: Path) -> int:
             continue
         target = folder / task.student_id
         target.mkdir(parents=True, exist_ok=True)
-        (target / "results.json").write_text(json.dumps(gradescope_results(result), indent=1))
+        (target / "results.json").write_text(json.dumps(gradescope.results(result), indent=1))
         written += 1
     return written
-
-
-def gradescope_results(result: Result) -> dict:
-    """Gradescope's results.json: one test per function of the rubric, always (a
-    submission that could not be graded gets each at 0, with the reason), and the
-    grading time in seconds."""
-    tests = [
-        {
-            "name": test["name"],
-            "score": test["score"],
-            "max_score": test["max_score"],
-            "status": "passed" if test["status"] == "passed" else "failed",
-            "output": plain(test["message"], one_line=False),
-        }
-        for test in result.tests
-    ]
-    if not tests:
-        points = assignments.get(result.assignment).points(result.rubric)
-        tests = [
-            {"name": name, "score": 0.0, "max_score": worth, "status": "failed",
-             "output": plain(result.reason) or "not graded"}
-            for name, worth in points.items()
-        ]  # fmt: skip
-    return {
-        "score": result.score,
-        "execution_time": round(result.seconds, 3),
-        "output": reason_of(result) or f"graded by initlab {result.grader_version}",
-        "tests": tests,
-    }

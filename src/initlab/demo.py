@@ -17,16 +17,18 @@ import numpy as np
 
 from initlab import kernel, plots, reference
 from initlab.datasets import load_circles
+from initlab.i18n import N_, _, pad, rpad, width
+from initlab.plots import figure_text
 
 LAYERS_DIMS = [2, 10, 5, 1]
 LEARNING_RATE = 0.01
 NUM_ITERATIONS = 15000
 RECORD_EVERY = 1000
 INITIALIZATIONS = {
-    "zeros": "zeros",
-    "random": "large random (x10)",
-    "xavier": "Xavier, sqrt(1/n)",
-    "he": "He, sqrt(2/n)",
+    "zeros": N_("zeros"),
+    "random": N_("large random (x10)"),
+    "xavier": N_("Xavier, sqrt(1/n)"),
+    "he": N_("He, sqrt(2/n)"),
 }
 
 
@@ -79,7 +81,7 @@ def run(num_iterations: int = NUM_ITERATIONS) -> list[Run]:
 
 def format_traces(runs: list[Run]) -> str:
     """The costs of every run side by side, with all the digits of each float."""
-    lines = ["iteration " + "".join(f"{r.init:>22}" for r in runs)]
+    lines = [pad(_("iteration"), 9) + " " + "".join(f"{r.init:>22}" for r in runs)]
     for row in range(max(len(r.costs) for r in runs)):
         cells = "".join(f"{repr(float(r.costs[row])):>22}" for r in runs)
         lines.append(f"{row * runs[0].record_every:>9} " + cells)
@@ -90,13 +92,17 @@ def format_table(runs: list[Run]) -> str:
     """The conclusion table: accuracies, the last recorded cost and the training time."""
     last = (len(runs[0].costs) - 1) * runs[0].record_every
     header = (
-        f"{'initialization':<20}{'train accuracy':>16}{'test accuracy':>15}"
-        f"{f'cost at {last}':>22}{'seconds':>9}"
+        pad(_("initialization"), 20)
+        + rpad(_("train accuracy"), 16)
+        + rpad(_("test accuracy"), 15)
+        + rpad(_("cost at {iteration}").format(iteration=last), 22)
+        + rpad(_("seconds"), 9)
     )
-    lines = [header, "-" * len(header)]
+    lines = [header, "-" * width(header)]
     for r in runs:
         lines.append(
-            f"{INITIALIZATIONS[r.init]:<20}{r.train_accuracy:>16.4g}{r.test_accuracy:>15.4g}"
+            pad(_(INITIALIZATIONS[r.init]), 20)
+            + f"{r.train_accuracy:>16.4g}{r.test_accuracy:>15.4g}"
             f"{repr(float(r.costs[-1])):>22}{r.seconds:>9.3f}"
         )
     return "\n".join(lines)
@@ -111,14 +117,16 @@ def plot(runs: list[Run], out_dir: Path) -> list[Path]:
 
     train_X, train_Y, _, _ = load_circles()
     out_dir.mkdir(parents=True, exist_ok=True)
+    plots.language_font()  # before the figures are made: their text takes the font then
 
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for r in runs:
-        plots.cost_curve(
-            axes, r.costs, r.record_every, INITIALIZATIONS[r.init], plots.INIT_COLORS[r.init]
-        )
+        label = figure_text(INITIALIZATIONS[r.init])
+        plots.cost_curve(axes, r.costs, r.record_every, label, plots.INIT_COLORS[r.init])
     axes.set_title(
-        "Cost during training, learning rate 0.01\n(random's first cost is inf: not drawn)"
+        figure_text(
+            "Cost during training, learning rate 0.01\n(random's first cost is inf: not drawn)"
+        )
     )
     axes.legend()
     figure.tight_layout()
@@ -128,13 +136,15 @@ def plot(runs: list[Run], out_dir: Path) -> list[Path]:
 
     figure, axes = plt.subplots(2, 2, figsize=(9, 9), sharex=True, sharey=True)
     for ax, r in zip(axes.ravel(), runs, strict=True):
-        title = (
-            f"{INITIALIZATIONS[r.init]}\ntrain {r.train_accuracy:.1%}, test {r.test_accuracy:.1%}"
+        title = figure_text("{name}\ntrain {train:.1%}, test {test:.1%}").format(
+            name=figure_text(INITIALIZATIONS[r.init]), train=r.train_accuracy, test=r.test_accuracy
         )
         plots.decision_boundary(ax, r.parameters, train_X, train_Y, title, legend=False)
     figure.suptitle(
-        "Decision boundaries after training: the regions the network predicts,\n"
-        "and the training set (circles data)"
+        figure_text(
+            "Decision boundaries after training: the regions the network predicts,\n"
+            "and the training set (circles data)"
+        )
     )
     figure.legend(handles=plots.legend_handles(), loc="lower center", ncol=4, fontsize=9)
     figure.tight_layout(rect=(0, 0.04, 1, 1))
@@ -146,14 +156,22 @@ def plot(runs: list[Run], out_dir: Path) -> list[Path]:
 
 def main(out_dir: Path, num_iterations: int = NUM_ITERATIONS) -> None:
     print(
-        f"Training {LAYERS_DIMS} (relu hidden layers, sigmoid output) on the circles data: "
-        f"{num_iterations} iterations, learning rate {LEARNING_RATE}, "
-        f"compiled kernel ({kernel.INSTRUCTION_SET} build)"
+        _(
+            "Training {layers} (relu hidden layers, sigmoid output) on the circles data: "
+            "{iterations} iterations, learning rate {rate}, compiled kernel ({build} build)"
+        ).format(
+            layers=LAYERS_DIMS,
+            iterations=num_iterations,
+            rate=LEARNING_RATE,
+            build=kernel.INSTRUCTION_SET,
+        )
     )
     runs = run(num_iterations)
-    print(f"\nCost after each {record_every(num_iterations)} iterations:")
+    print(
+        "\n" + _("Cost after each {every} iterations:").format(every=record_every(num_iterations))
+    )
     print(format_traces(runs))
     print()
     print(format_table(runs))
     files = plot(runs, out_dir)
-    print("\nPlots: " + ", ".join(str(f) for f in files))
+    print("\n" + _("Plots: {files}").format(files=", ".join(str(f) for f in files)))

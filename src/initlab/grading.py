@@ -23,10 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from initlab import assignments
+from initlab import _loader, assignments
 from initlab._text import plain
 from initlab.assignments.base import Assignment, Outcome, Plan, Step, with_dependencies
 from initlab.checks import Foreign, Verdict
+from initlab.i18n import N_, _, language, lookup
 from initlab.sandbox import (
     MAX_BYTES,
     MAX_CHANNEL_BYTES,
@@ -78,7 +79,7 @@ def locate(path: Path, assignment: Assignment | None = None) -> Submission:
     """The submission at path, or SubmissionError saying why it cannot be graded."""
     assignment = assignment or assignments.get()
     if not path.exists():
-        raise SubmissionError(f"{path} does not exist")
+        raise SubmissionError(_("{path} does not exist").format(path=path))
     # A link could point into another student's folder: what is graded is what is there.
     _not_a_link(path)
     if path.is_dir():
@@ -89,14 +90,18 @@ def locate(path: Path, assignment: Assignment | None = None) -> Submission:
         _check_notebook(path)
         submission = _alone(path.resolve())
     else:
-        raise SubmissionError(f"{path} is not a .py file, a .ipynb notebook or a folder")
+        raise SubmissionError(
+            _("{path} is not a .py file, a .ipynb notebook or a folder").format(path=path)
+        )
     _check_size(submission)
     return submission
 
 
 def _not_a_link(path: Path) -> None:
     if path.is_symlink():
-        raise SubmissionError(f"{path} is a symbolic link; a submission is graded from its files")
+        raise SubmissionError(
+            _("{path} is a symbolic link; a submission is graded from its files").format(path=path)
+        )
 
 
 def _check_size(submission: Submission) -> None:
@@ -109,7 +114,9 @@ def _check_size(submission: Submission) -> None:
     )
     if len(files) > MAX_FILES or sum(f.stat().st_size for f in files) > MAX_BYTES:
         raise SubmissionError(
-            f"{submission.path} holds more than {MAX_FILES} files or {MAX_BYTES} bytes"
+            _("{path} holds more than {files} files or {bytes} bytes").format(
+                path=submission.path, files=MAX_FILES, bytes=MAX_BYTES
+            )
         )
 
 
@@ -124,8 +131,15 @@ def _folder(path: Path, assignment: Assignment) -> Submission:
             notebooks = []
         else:
             raise SubmissionError(
-                f"{path} holds {len(notebooks)} notebooks ({', '.join(notebooks)}); expected "
-                f"one, or one named {assignment.notebook}"
+                _(
+                    "{path} holds {count} notebooks ({names}); expected one, or one named "
+                    "{notebook}"
+                ).format(
+                    path=path,
+                    count=len(notebooks),
+                    names=", ".join(notebooks),
+                    notebook=assignment.notebook,
+                )
             )
     for name in modules + notebooks:
         _not_a_link(path / name)
@@ -133,7 +147,9 @@ def _folder(path: Path, assignment: Assignment) -> Submission:
         _check_notebook(path / notebooks[0])
     if not modules and not notebooks:
         files = " / ".join(f"{m}.py" for m in assignment.modules)
-        raise SubmissionError(f"{path} holds neither {files} nor a notebook")
+        raise SubmissionError(
+            _("{path} holds neither {files} nor a notebook").format(path=path, files=files)
+        )
     return Submission(path, path, tuple(modules + notebooks))
 
 
@@ -155,11 +171,17 @@ def _check_notebook(path: Path) -> None:
     try:
         notebook = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SubmissionError(f"{path} is not a readable notebook: {error}") from None
+        raise SubmissionError(
+            _("{path} is not a readable notebook: {error}").format(path=path, error=error)
+        ) from None
     except RecursionError:
-        raise SubmissionError(f"{path} is not a readable notebook: nested too deeply") from None
+        raise SubmissionError(
+            _("{path} is not a readable notebook: nested too deeply").format(path=path)
+        ) from None
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
-        raise SubmissionError(f"{path} is not a Jupyter notebook (no list of cells)")
+        raise SubmissionError(
+            _("{path} is not a Jupyter notebook (no list of cells)").format(path=path)
+        )
 
 
 @dataclass
@@ -208,6 +230,8 @@ def run(
                 "cpu_seconds": math.ceil(timeout * (len(functions) + 1)) + 1,
                 "steps": [step.plan() for step in todo],
             }
+            if language() != "en":  # the child's loader speaks the grader's language
+                plan["messages"] = loader_messages()
             (workdir / "plan.json").write_text(json.dumps(plan))
             child = _run_child(workdir, folder, timeout * (len(functions) + 1), loading=timeout)
             received = _received(child.frames, submission.sources)
@@ -222,33 +246,40 @@ def run(
             if recorded == len(remaining):
                 break
             how = (
-                f"did not finish in {timeout:g} s"
+                _("did not finish in {seconds:g} s").format(seconds=timeout)
                 if child.timed_out
-                else f"ended the process (exit code {child.code})"
+                else _("ended the process (exit code {code})").format(code=child.code)
             )
             if not received.loaded:
                 # It died while the files were loaded: skip the statement it was at
                 # (costing what it defines) and load again; or give up on the rest.
                 at = received.loading
                 if at and at["statement"] not in skip and len(skip) < MAX_SKIPPED:
-                    skip[at["statement"]] = f"{how} while it was loaded"
+                    skip[at["statement"]] = _("{how} while it was loaded").format(how=how)
                     continue
-                where = f" ({at['label']})" if at else ""
-                for step in remaining:
-                    result.outcomes[step.id] = Outcome(
-                        "load_error", error=f"the submission{where} {how} while it was loaded"
+                if at:
+                    error = _("the submission ({where}) {how} while it was loaded").format(
+                        where=at["label"], how=how
                     )
+                else:
+                    error = _("the submission {how} while it was loaded").format(how=how)
+                for step in remaining:
+                    result.outcomes[step.id] = Outcome("load_error", error=error)
                 break
             stuck = remaining[recorded]
             if child.timed_out:
-                why = f"{stuck.function} did not finish in {timeout:g} s"
-            elif child.overflowed:
-                why = (
-                    f"{stuck.function} sent more results than the grader reads from one run "
-                    f"({MAX_CHANNEL_BYTES // 2**20} MiB or {MAX_FRAMES} frames)"
+                why = _("{function} did not finish in {seconds:g} s").format(
+                    function=stuck.function, seconds=timeout
                 )
+            elif child.overflowed:
+                why = _(
+                    "{function} sent more results than the grader reads from one run "
+                    "({mib} MiB or {frames} frames)"
+                ).format(function=stuck.function, mib=MAX_CHANNEL_BYTES // 2**20, frames=MAX_FRAMES)
             else:
-                why = f"the process ended (exit code {child.code}) while running {stuck.function}"
+                why = _("the process ended (exit code {code}) while running {function}").format(
+                    code=child.code, function=stuck.function
+                )
             result.outcomes[stuck.id] = Outcome(
                 "timeout" if child.timed_out else "exception", error=why
             )
@@ -259,7 +290,10 @@ def run(
                     result.outcomes[step.id] = result.outcomes[stuck.id]
                 elif _depends_on(step, stuck, steps):
                     result.outcomes[step.id] = Outcome(
-                        "exception", error=f"needs the result of {stuck.function}, which failed"
+                        "exception",
+                        error=_("needs the result of {function}, which failed").format(
+                            function=stuck.function
+                        ),
                     )
             remaining = [s for s in remaining[recorded + 1 :] if s.id not in result.outcomes]
     result.seconds = time.perf_counter() - start
@@ -344,7 +378,7 @@ def _outcome(record: dict, arrays: dict[str, bytes]) -> Outcome:
     is an outcome, and a value the grader cannot take is the student's error, with the
     reason."""
     if not isinstance(record, dict):
-        return Outcome("exception", error="its result record is malformed")
+        return Outcome("exception", error=_("its result record is malformed"))
     outcome = _judged_outcome(record, arrays)
     printed = record.get("printed")
     if isinstance(printed, str):
@@ -358,19 +392,19 @@ def _judged_outcome(record: dict, arrays: dict[str, bytes]) -> Outcome:
         try:
             return Outcome("ok", _value(record.get("value", {}), arrays))
         except Unreadable as error:
-            return Outcome("exception", error=f"it returned {error}")
+            return Outcome("exception", error=_("it returned {what}").format(what=error))
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError):
-            return Outcome("exception", error="its result record is malformed")
+            return Outcome("exception", error=_("its result record is malformed"))
     error = record.get("error", "")
-    error = plain(error[:2000], one_line=False) if isinstance(error, str) else "unknown error"
+    error = plain(error[:2000], one_line=False) if isinstance(error, str) else _("unknown error")
     if status in ("unavailable", "exception", "load_error") and _uses_grader(error):
-        return Outcome("uses_grader", error=USES_GRADER)
+        return Outcome("uses_grader", error=_(USES_GRADER))
     if status in ("not_implemented", "missing_function", "load_error", "unavailable", "timeout"):
         return Outcome(status, error=error)
-    return Outcome("exception", error=error or "unknown error")
+    return Outcome("exception", error=error or _("unknown error"))
 
 
-USES_GRADER = "it uses initlab, the grader's own code, which a submission may not use"
+USES_GRADER = N_("it uses initlab, the grader's own code, which a submission may not use")
 # How the child says an import of initlab failed: its loader's placeholder, the finder
 # that hides the package, or Python's own message where the package is simply absent.
 _GRADER_IMPORT = re.compile(
@@ -380,7 +414,26 @@ _GRADER_IMPORT = re.compile(
 
 
 def _uses_grader(error: str) -> bool:
-    return _GRADER_IMPORT.search(error) is not None
+    if _GRADER_IMPORT.search(error) is not None:
+        return True
+    # The child's loader said it in the grader's language.
+    return language() != "en" and any(said in error for said in _grader_import_said())
+
+
+def _grader_import_said() -> list[str]:
+    """How the child's loader, in the current language, begins to say that an import of
+    initlab failed."""
+    messages = loader_messages()
+    said = [messages["loader.not_available"].format(module="initlab")]
+    for key in ("loader.needs", "loader.import_failed"):
+        before, after = messages[key].split("{module}", 1)
+        said.append(before + "initlab" + after.split("{", 1)[0])
+    return said
+
+
+def loader_messages() -> dict[str, str]:
+    """The child's loader messages in the current language, by id."""
+    return {key: lookup(key, english) for key, english in _loader.MESSAGES.items()}
 
 
 class Unreadable(ValueError):
@@ -429,7 +482,7 @@ def _value(description: dict, arrays: dict[str, bytes], depth: int = 0) -> objec
         # The child names types as module.qualname: a Python float is "builtins.float".
         name = _type(description)
         if name in SEQUENCES or name in ("builtins.dict", "numpy.ndarray"):
-            raise Unreadable(f"a number whose class claims to be {name}")
+            raise Unreadable(_("a number whose class claims to be {name}").format(name=name))
         return (
             value
             if name in ("builtins.float", "numpy.float64")
@@ -456,7 +509,7 @@ def _value(description: dict, arrays: dict[str, bytes], depth: int = 0) -> objec
         return Foreign(name, {"length": length, "items": items})
     name = _type(description)
     if name in DESCRIBED_TYPES:
-        raise Unreadable(f"an object whose class claims to be {name}")
+        raise Unreadable(_("an object whose class claims to be {name}").format(name=name))
     if name in SEQUENCES:
         # A list the child could not send (ragged, or of objects): its items are unknown.
         return Foreign(name, {"length": 0, "items": {}})
@@ -482,7 +535,9 @@ def _load(arrays: dict[str, bytes], description: dict) -> np.ndarray | None:
     except Exception:  # noqa: BLE001 - numpy's header parser, on forged text, raises anything
         return None
     if dtype.kind not in ARRAY_KINDS or dtype.fields is not None or dtype.subdtype is not None:
-        raise Unreadable(f"an array of dtype {plain(str(dtype))[:100]}, not numbers")
+        raise Unreadable(
+            _("an array of dtype {dtype}, not numbers").format(dtype=plain(str(dtype))[:100])
+        )
     if any(size < 0 for size in shape):
         return None
     count = math.prod(shape)
@@ -546,7 +601,7 @@ def printed_by(outcomes: list[Outcome | None]) -> str:
         if outcome is not None and outcome.printed:
             counts[outcome.printed] = counts.get(outcome.printed, 0) + 1
     parts = [
-        text if n == 1 else f"{text.rstrip()}\n(the same on {n} calls)\n"
+        text if n == 1 else text.rstrip() + "\n" + _("(the same on {n} calls)").format(n=n) + "\n"
         for text, n in counts.items()
     ]
     return "".join(parts)[:MAX_PRINTED]

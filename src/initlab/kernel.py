@@ -36,7 +36,15 @@ except ImportError as error:  # pragma: no cover - depends on the installation
         "which compiles it; a C compiler and the Python headers are needed."
     ) from error
 
-__all__ = ["INSTRUCTION_SET", "TrainingDiverged", "forward", "gradients", "num_threads", "train"]
+__all__ = [
+    "BUILD",
+    "INSTRUCTION_SET",
+    "TrainingDiverged",
+    "forward",
+    "gradients",
+    "num_threads",
+    "train",
+]
 
 
 class TrainingDiverged(FloatingPointError, ValueError):
@@ -72,6 +80,10 @@ def _select_build():
 _kernel = _select_build()
 #: The build in use: "baseline" or "avx2".
 INSTRUCTION_SET: str = _kernel.instruction_set()
+#: How the module in use was compiled: {"compiler": e.g. "gcc 12.2.0", "instruction_set":
+#: "baseline" or "avx2", "openmp": bool, "simd": "vector extensions" or "portable"}.
+#: Every build computes the same bits; `python -m initlab.kernel` prints it.
+BUILD: dict = _kernel.build()
 
 
 def num_threads() -> int:
@@ -203,3 +215,7 @@ def train(
             "these parameters, or they are too large"
         )
     return _unflatten(flat, dim_list), costs
+
+
+if __name__ == "__main__":
+    print(", ".join(f"{key}: {value}" for key, value in BUILD.items()))

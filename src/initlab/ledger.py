@@ -17,6 +17,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from initlab.i18n import _
+
 SCHEMA_VERSION = "2"
 # A submission with one of these is done; "infrastructure" (the grader failed, not
 # the student) is recorded too, but graded again by the next run.
@@ -119,9 +121,13 @@ class Ledger:
     def __init__(self, path: Path):
         self.path = path
         if path.is_dir():
-            raise LedgerError(f"{path} is a folder; --db needs a file")
+            raise LedgerError(_("{path} is a folder; --db needs a file").format(path=path))
         if not path.parent.is_dir():
-            raise LedgerError(f"cannot create the ledger {path}: {path.parent} is not a folder")
+            raise LedgerError(
+                _("cannot create the ledger {path}: {folder} is not a folder").format(
+                    path=path, folder=path.parent
+                )
+            )
         fresh = not path.exists()
         try:
             if fresh:
@@ -139,9 +145,50 @@ class Ledger:
             self.connection.execute("PRAGMA synchronous = FULL")
             self.connection.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as error:
-            raise LedgerError(f"cannot use {path} as a ledger: {error}") from None
+            raise LedgerError(
+                _("cannot use {path} as a ledger: {error}").format(path=path, error=error)
+            ) from None
         except OSError as error:
-            raise LedgerError(f"cannot open the ledger {path}: {error.strerror}") from None
+            raise LedgerError(
+                _("cannot open the ledger {path}: {error}").format(path=path, error=error.strerror)
+            ) from None
+
+    @classmethod
+    def reading(cls, path: Path) -> Ledger:
+        """An existing ledger, to read: never made, upgraded or changed. It is copied into
+        memory (a consistent snapshot, even while a batch is writing it), and one of schema
+        1 is upgraded in the copy only."""
+        if not path.exists():
+            raise LedgerError(f"{path} does not exist")
+        if not path.is_file():
+            raise LedgerError(f"{path} is not a file")
+        ledger = cls.__new__(cls)
+        ledger.path = path
+        try:
+            disk = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            ledger.connection = sqlite3.connect(":memory:", isolation_level=None)
+            try:
+                disk.backup(ledger.connection)
+            finally:
+                disk.close()
+            if ledger.connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+                raise LedgerError(f"{path} is not an initlab ledger (it is an empty database)")
+            ledger._check_or_create()
+        except sqlite3.Error as error:
+            raise LedgerError(f"{path} is not an initlab ledger: {error}") from None
+        except OSError as error:
+            raise LedgerError(f"cannot read the ledger {path}: {error.strerror}") from None
+        return ledger
+
+    def keys(self) -> list[tuple[str, str, str, bool, str, str]]:
+        """The key of every result held, in the order they were recorded (oldest first)."""
+        return [
+            (student, digest, version, bool(hidden), assignment, rubric)
+            for student, digest, version, hidden, assignment, rubric in self.connection.execute(
+                "SELECT student_id, digest, grader_version, hidden, assignment, rubric "
+                "FROM submissions ORDER BY recorded_at, id"
+            )
+        ]
 
     def _check_or_create(self) -> None:
         tables = {
@@ -158,8 +205,10 @@ class Ledger:
             return
         if "initlab_meta" not in tables:
             raise LedgerError(
-                f"{self.path} is a SQLite database of something else (tables: "
-                f"{', '.join(sorted(tables))}); choose another --db"
+                _(
+                    "{path} is a SQLite database of something else (tables: {tables}); "
+                    "choose another --db"
+                ).format(path=self.path, tables=", ".join(sorted(tables)))
             )
         row = self.connection.execute(
             "SELECT value FROM initlab_meta WHERE key = 'schema'"
@@ -171,8 +220,9 @@ class Ledger:
         if row is None or row[0] != SCHEMA_VERSION:
             found = row[0] if row else "none"
             raise LedgerError(
-                f"{self.path} is a ledger of schema {found}; this initlab writes schema "
-                f"{SCHEMA_VERSION}"
+                _("{path} is a ledger of schema {found}; this initlab writes schema {ours}").format(
+                    path=self.path, found=found, ours=SCHEMA_VERSION
+                )
             )
 
     def _transaction(self) -> _Transaction:

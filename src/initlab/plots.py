@@ -7,9 +7,12 @@ the dots of the data and the region the network labels with that class.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from initlab import kernel, reference
+from initlab.i18n import _, language
 
 GRID_POINTS = 150  # per side of the decision-boundary grid
 # Class 0 (the outer circle) and class 1 (the inner one): dots, and lighter regions.
@@ -26,7 +29,56 @@ def color_of(label: str | None) -> str | None:
     for key in ("zeros", "random", "xavier", "he"):
         if key in words or (key == "zeros" and "zero" in words):
             return INIT_COLORS[key]
+    for key, word in (("zeros", "零"), ("random", "随机")):  # the Chinese names
+        if word in (label or ""):
+            return INIT_COLORS[key]
     return None
+
+
+# The CJK font of the noto-cjk-sans-otc dependency (Noto Sans CJK, SIL Open Font
+# License): Chinese figure text is drawn with it, Latin text with matplotlib's own.
+CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans CJK JP")
+
+
+@cache
+def cjk_font() -> str | None:
+    """The CJK font family matplotlib draws Chinese with, registered on first use; None
+    when the font is not installed (figures then keep their English text)."""
+    try:
+        import noto_cjk_sans_otc
+        from matplotlib import font_manager
+    except ImportError:
+        return None
+    try:
+        font_manager.fontManager.addfont(str(noto_cjk_sans_otc.FONT_PATH))
+    except (OSError, RuntimeError, ValueError):
+        return None
+    names = {font.name for font in font_manager.fontManager.ttflist}
+    return next((family for family in CJK_FAMILIES if family in names), None)
+
+
+def figure_text(english: str) -> str:
+    """english in the current language for a figure: in Chinese only when a CJK font
+    can draw it (then set as matplotlib's fallback for the glyphs its own font lacks),
+    else in English rather than as empty boxes."""
+    return _(english) if language_font() else english
+
+
+def language_font() -> bool:
+    """Whether figures can be drawn in the current language: English always; Chinese
+    when the CJK font is installed, which becomes matplotlib's fallback family (the
+    glyphs the families before it lack come from it) for figures made from now on."""
+    if language() == "en":
+        return True
+    family = cjk_font()
+    if family is None:
+        return False
+    import matplotlib
+
+    families = list(matplotlib.rcParams["font.family"])
+    if family not in families:
+        matplotlib.rcParams["font.family"] = [*families, family]
+    return True
 
 
 def cost_curve(
@@ -47,8 +99,8 @@ def cost_curve(
         label=label,
         color=color or color_of(label),
     )
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("cost (cross-entropy)")
+    ax.set_xlabel(figure_text("iteration"))
+    ax.set_ylabel(figure_text("cost (cross-entropy)"))
     ax.grid(alpha=0.3)
 
 
@@ -111,8 +163,11 @@ def legend_handles() -> list:
 
     dots = [
         Line2D([], [], marker="o", ls="", color=color, markeredgecolor="k", markersize=5,
-               label=f"training example, class {label}")
+               label=figure_text("training example, class {label}").format(label=label))
         for label, color in enumerate(CLASS_COLORS)
     ]  # fmt: skip
-    regions = [Patch(color=c, label=f"predicted {label}") for label, c in enumerate(REGION_COLORS)]
+    regions = [
+        Patch(color=c, label=figure_text("predicted {label}").format(label=label))
+        for label, c in enumerate(REGION_COLORS)
+    ]
     return dots + regions

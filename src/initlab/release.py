@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from initlab.i18n import _
+
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
@@ -27,19 +29,29 @@ def strip_solutions(source: str, name: str = "<source>") -> str:
         if marker == BEGIN:
             if begin_line is not None:
                 raise ReleaseError(
-                    f"{name}:{number}: {BEGIN} inside the block opened at line {begin_line}"
+                    _("{where}: {begin} inside the block opened at line {line}").format(
+                        where=f"{name}:{number}", begin=BEGIN, line=begin_line
+                    )
                 )
             begin_line = number
             indent = line[: len(line) - len(line.lstrip())]
             out.extend(indent + stub for stub in STUB)
         elif marker == END:
             if begin_line is None:
-                raise ReleaseError(f"{name}:{number}: {END} without a {BEGIN} before it")
+                raise ReleaseError(
+                    _("{where}: {end} without a {begin} before it").format(
+                        where=f"{name}:{number}", end=END, begin=BEGIN
+                    )
+                )
             begin_line = None
         elif begin_line is None:
             out.append(line)
     if begin_line is not None:
-        raise ReleaseError(f"{name}:{begin_line}: {BEGIN} is never closed by {END}")
+        raise ReleaseError(
+            _("{where}: {begin} is never closed by {end}").format(
+                where=f"{name}:{begin_line}", begin=BEGIN, end=END
+            )
+        )
     return "\n".join(out) + "\n"
 
 
@@ -67,15 +79,19 @@ def release(source_dir: Path, out_dir: Path, force: bool = False) -> list[Path]:
     """
     sources = sorted(source_dir.glob("*.py"))
     if not sources:
-        raise ReleaseError(f"{source_dir} has no .py solution sources")
+        raise ReleaseError(_("{path} has no .py solution sources").format(path=source_dir))
     if out_dir.resolve() == source_dir.resolve():
-        raise ReleaseError(f"{out_dir} is the solution folder itself; choose another folder")
+        raise ReleaseError(
+            _("{path} is the solution folder itself; choose another folder").format(path=out_dir)
+        )
     stubs = {source.name: strip_solutions(source.read_text(), str(source)) for source in sources}
     existing = [name for name in stubs if (out_dir / name).exists()]
     if existing and not force:
         raise ReleaseError(
-            f"{out_dir} already has {', '.join(existing)}; pass --force to replace "
-            "(they are overwritten with the stubs)"
+            _(
+                "{path} already has {names}; pass --force to replace "
+                "(they are overwritten with the stubs)"
+            ).format(path=out_dir, names=", ".join(existing))
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -109,7 +125,7 @@ def function_source(source: str, name: str, filename: str = "<source>") -> str:
         if isinstance(node, ast.FunctionDef) and node.name == name:
             lines = source.splitlines()[node.lineno - 1 : node.end_lineno]
             return "\n".join(lines)
-    raise ReleaseError(f"{filename} defines no function {name}")
+    raise ReleaseError(_("{file} defines no function {name}").format(file=filename, name=name))
 
 
 def _nbgrader(grade_id: str, *, solution: bool, points: float | None = None) -> dict:
@@ -143,7 +159,11 @@ def sync_notebook(notebook: dict, solutions_dir: Path, assignment=None) -> dict:
         if name is None:
             continue
         if name not in rubric:
-            raise ReleaseError(f"a notebook cell names {name!r}, which is not a graded function")
+            raise ReleaseError(
+                _("a notebook cell names {name}, which is not a graded function").format(
+                    name=repr(name)
+                )
+            )
         if "solution" in role:
             path = solutions_dir / f"{assignment.module_of(name)}.py"
             cell["source"] = function_source(path.read_text(), name, str(path))
@@ -175,9 +195,16 @@ def notebook_text(notebook: dict) -> str:
     return json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def release_notebook(course_dir: Path, out_dir: Path, force: bool = False, assignment=None) -> Path:
+def release_notebook(
+    course_dir: Path,
+    out_dir: Path,
+    force: bool = False,
+    assignment=None,
+    course_name: str | None = None,
+) -> Path:
     """Run ``nbgrader generate_assignment`` on a copy of the course and write the
-    student notebook into out_dir; the path written."""
+    student notebook into out_dir; the path written. course_name is the nbgrader
+    assignment (default: the assignment's name; an edition's is ``<name>_<lang>``)."""
     import shutil
     import subprocess
     import sys
@@ -186,22 +213,25 @@ def release_notebook(course_dir: Path, out_dir: Path, force: bool = False, assig
     from initlab import assignments
 
     assignment = assignment or assignments.get()
+    course_name = course_name or assignment.name
     target = out_dir / assignment.notebook
     if target.exists() and not force:
-        raise ReleaseError(f"{target} exists; pass --force to replace it")
+        raise ReleaseError(_("{path} exists; pass --force to replace it").format(path=target))
     with tempfile.TemporaryDirectory(prefix="initlab-release-") as work:
         course = Path(work) / "course"
         shutil.copytree(course_dir, course, ignore=shutil.ignore_patterns(*NBGRADER_OUTPUT))
         done = subprocess.run(
-            [sys.executable, "-m", "nbgrader", "generate_assignment", assignment.name, "--force"],
+            [sys.executable, "-m", "nbgrader", "generate_assignment", course_name, "--force"],
             cwd=course,
             capture_output=True,
             text=True,
         )
-        released = course / "release" / assignment.name / assignment.notebook
+        released = course / "release" / course_name / assignment.notebook
         if done.returncode != 0 or not released.exists():
             last = (done.stderr or done.stdout).strip().splitlines()[-3:]
-            raise ReleaseError("nbgrader generate_assignment failed: " + " | ".join(last))
+            raise ReleaseError(
+                _("nbgrader generate_assignment failed: {why}").format(why=" | ".join(last))
+            )
         out_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(released, target)
     return target

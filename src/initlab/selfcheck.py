@@ -21,7 +21,9 @@ import numpy as np
 
 from initlab import assignments
 from initlab.checks import Verdict
+from initlab.checks.notebook import PRINTED
 from initlab.grading import Report, grade
+from initlab.i18n import LANGUAGES, _, pad, set_language, status
 
 _graded: list[Report] = []
 
@@ -30,8 +32,20 @@ def pytest_addoption(parser) -> None:
     parser.addoption(
         "--rubric",
         default=None,
-        help="the rubric to check against (default: the assignment's own, 'full')",
+        help=_("the rubric to check against (default: the assignment's own, 'full')"),
     )
+    parser.addoption(
+        "--lang",
+        default=None,
+        choices=LANGUAGES,
+        help=_("the language of the messages, en or zh (default: INITLAB_LANG, else the locale)"),
+    )
+
+
+def pytest_configure(config) -> None:
+    lang = config.getoption("--lang", None)
+    if lang:
+        set_language(lang)
 
 
 def pytest_generate_tests(metafunc) -> None:
@@ -63,11 +77,14 @@ def verdict_for(
 def failure_message(verdict: Verdict) -> str:
     """What a student reads for a function that lost points: the points, the file it
     was graded from, every diagnosis, and what the function printed while checked."""
-    where = f" (graded from {verdict.source})" if verdict.source else ""
-    lines = [f"{verdict.score:g} / {verdict.max_score:g} points{where}"]
+    where = _(" (graded from {source})").format(source=verdict.source) if verdict.source else ""
+    points = _("{score:g} / {max_score:g} points").format(
+        score=verdict.score, max_score=verdict.max_score
+    )
+    lines = [points + where]
     lines += [f"[{d.code}] {d.message}" for d in verdict.diagnoses]
     if verdict.output.strip():
-        lines.append(f"What {verdict.name} printed while it was checked (this costs no points):")
+        lines.append(_(PRINTED).format(name=verdict.name))
         lines.append(as_text(verdict.output).rstrip())
     return "\n".join(lines)
 
@@ -84,10 +101,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """The points table: the points of every function, after the failures."""
     for report in _graded:
-        terminalreporter.section("points")
+        terminalreporter.section(_("points"))
         for test in report.tests:
             source = f"  ({test.source})" if test.source else ""
             terminalreporter.write_line(
-                f"{test.name:<32}{test.score:>6g} / {test.max_score:<5g}{test.status}{source}"
+                f"{test.name:<32}{test.score:>6g} / {test.max_score:<5g}{status(test.status)}"
+                f"{source}"
             )
-        terminalreporter.write_line(f"{'total':<32}{report.score:>6g} / {report.max_score:g}")
+        total = pad(_("total"), 32)
+        terminalreporter.write_line(f"{total}{report.score:>6g} / {report.max_score:g}")

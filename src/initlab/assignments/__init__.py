@@ -14,6 +14,7 @@ import importlib
 
 from initlab import messages
 from initlab.assignments.base import Assignment, UnknownName
+from initlab.i18n import _
 
 __all__ = ["DEFAULT", "REGISTRY", "Assignment", "UnknownName", "get", "names"]
 
@@ -33,7 +34,11 @@ def get(name: str | None = None) -> Assignment:
     """The assignment called name (default: DEFAULT); UnknownName lists the others."""
     name = name or DEFAULT
     if name not in REGISTRY:
-        raise UnknownName(f"no assignment {name!r}; the assignments are {', '.join(REGISTRY)}")
+        raise UnknownName(
+            _("no assignment {name}; the assignments are {names}").format(
+                name=repr(name), names=", ".join(REGISTRY)
+            )
+        )
     return _loaded(name)
 
 

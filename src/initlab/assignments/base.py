@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from initlab.checks import Verdict
+from initlab.i18n import _
 
 
 class UnknownName(ValueError):
@@ -158,8 +159,9 @@ class Assignment:
         rubric = rubric or self.default_rubric
         if rubric not in self.rubrics:
             raise UnknownName(
-                f"the assignment {self.name!r} has no rubric {rubric!r}; "
-                f"its rubrics are {', '.join(self.rubrics)}"
+                _("the assignment {name} has no rubric {rubric}; its rubrics are {rubrics}").format(
+                    name=repr(self.name), rubric=repr(rubric), rubrics=", ".join(self.rubrics)
+                )
             )
         return dict(self.rubrics[rubric])
 

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from initlab import _child, assignments, grading
 from initlab.assignments.base import Outcome, Plan, Step
 from initlab.checks import Verdict
+from initlab.i18n import N_, _, speaking
 
 __all__ = ["check", "DEFAULT_TIMEOUT"]
 
@@ -46,6 +47,7 @@ def check(
     timeout: float | None = None,
     assignment: str | None = None,
     rubric: str | None = None,
+    lang: str | None = None,
 ) -> float:
     """Check the function ``name`` of namespace (the notebook's ``globals()``),
     print the verdict, and return the points it earned.
@@ -54,7 +56,14 @@ def check(
     the seconds all the calls of the function may take together (default: the
     ``INITLAB_CHECK_TIMEOUT`` environment variable, else 10). assignment and
     rubric choose the points (default: the Initialization assignment, its full rubric).
+    lang is the language of the verdict, "en" or "zh" (default: ``INITLAB_LANG``, else
+    the locale, else English).
     """
+    with speaking(lang):
+        return _check(name, namespace, hidden, timeout, assignment, rubric)
+
+
+def _check(name, namespace, hidden, timeout, assignment, rubric) -> float:
     task = assignments.get(assignment)
     points = task.points(rubric)
     if name not in points:
@@ -114,7 +123,10 @@ def _run(
                 _child.call_step(step.plan(), function, plan.inputs, results, frames, passthrough)
         except _child.TimeLimit:
             outcomes[step.id] = Outcome(
-                "timeout", error=f"{step.function} did not finish in {limit:g} s"
+                "timeout",
+                error=_("{function} did not finish in {seconds:g} s").format(
+                    function=step.function, seconds=limit
+                ),
             )
             continue
         finally:
@@ -122,7 +134,8 @@ def _run(
         received = grading._received(frames)
         outcomes[step.id] = grading._outcome(received.records[step.id], received.arrays)
     for text, count in warned.items():  # once each: the same warning comes from every call
-        printed.write(text + (f" ({count} times)\n" if count > 1 else "\n"))
+        times = _(" ({count} times)").format(count=count) if count > 1 else ""
+        printed.write(text + times + "\n")
     return outcomes
 
 
@@ -161,15 +174,22 @@ def _captured(printed: io.StringIO, warned: dict[str, int]) -> Iterator[None]:
             warned[text] = warned.get(text, 0) + 1
 
 
+PRINTED = N_("What {name} printed while it was checked (this costs no points):")
+
+
 def _report(verdict: Verdict, printed: str) -> str:
     """The verdict as the student reads it under the test cell."""
-    lines = [f"{verdict.name}: {verdict.score:g} / {verdict.max_score:g} points"]
+    lines = [
+        _("{name}: {score:g} / {max_score:g} points").format(
+            name=verdict.name, score=verdict.score, max_score=verdict.max_score
+        )
+    ]
     if verdict.status == "passed" and verdict.score == verdict.max_score:
-        lines[0] += " - correct"
+        lines[0] += _(" - correct")
     for diagnosis in verdict.diagnoses:
         lines.append(f"  [{diagnosis.code}] {diagnosis.message}")
     if printed.strip():
         shown = printed if len(printed) <= SHOWN_OUTPUT else printed[:SHOWN_OUTPUT] + "\n..."
-        lines.append(f"\nWhat {verdict.name} printed while it was checked (this costs no points):")
+        lines.append("\n" + _(PRINTED).format(name=verdict.name))
         lines.append(shown.rstrip())
     return "\n".join(lines)

@@ -18,6 +18,7 @@ import numpy as np
 
 from initlab import kernel, reference
 from initlab.checks import Diagnosis, Verdict, type_name
+from initlab.i18n import _
 from initlab.messages import checked_on, say, text
 
 # The reference computes in another summation order than a student's numpy
@@ -118,7 +119,7 @@ def cache_problem(X: np.ndarray, parameters: dict, cache: object) -> Diagnosis |
     for l, (entry, want) in enumerate(zip(entries, expected, strict=True), start=1):
         values = _items(entry)
         if values is None or len(values) != len(CACHE_NAMES):
-            items = f" of {len(values)} items" if values is not None else ""
+            items = text("cache_wrong.items", count=len(values)) if values is not None else ""
             return say("cache_wrong.entry", index=l - 1, type=type_name(entry), items=items, l=l)
         for what, value, right in zip(CACHE_NAMES, values, want, strict=True):
             if type(value) is not np.ndarray or not close(value, right):
@@ -168,7 +169,7 @@ def check_forward(calls: list[tuple[np.ndarray, dict, object]], max_score: float
         outputs.append((X, parameters, AL, expected, cache))
     wrong = [(X, p, AL, e) for X, p, AL, e, _ in outputs if not close(AL, e)]
     if not wrong:
-        for X, parameters, _, _, cache in outputs:
+        for X, parameters, _AL, _expected, cache in outputs:
             problem = cache_problem(X, parameters, cache)
             if problem:
                 diagnosis = checked_on(problem, network(parameters, X))
@@ -179,7 +180,11 @@ def check_forward(calls: list[tuple[np.ndarray, dict, object]], max_score: float
 
     others = len(outputs) - 1
     where = network(outputs[0][1], outputs[0][0]) + (
-        f" and {others} other network{'s' if others > 1 else ''}" if others else ""
+        (_(" and 1 other network") if others == 1 else _(" and {count} other networks")).format(
+            count=others
+        )
+        if others
+        else ""
     )
 
     def explains(hidden: str, output: str) -> bool:
@@ -231,7 +236,7 @@ def check_loss(
     name = "compute_loss"
     where = ""
     for AL, Y, result in calls:
-        where = f"AL of shape {AL.shape}"
+        where = _("AL of shape {shape}").format(shape=AL.shape)
         value = result
         if isinstance(result, np.ndarray) and result.size == 1:
             value = float(result.reshape(()))
@@ -306,9 +311,9 @@ def _numeric(X, Y, parameters, key: str, index: tuple) -> float:
     h = 1e-6
     shifted = {k: v.copy() for k, v in parameters.items()}
     shifted[key][index] += h
-    plus, _ = kernel.gradients(X, Y, shifted)
+    plus, _cost = kernel.gradients(X, Y, shifted)
     shifted[key][index] -= 2 * h
-    minus, _ = kernel.gradients(X, Y, shifted)
+    minus, _cost = kernel.gradients(X, Y, shifted)
     return (plus - minus) / (2 * h)
 
 
@@ -421,7 +426,7 @@ def check_update(calls: list[tuple[dict, dict, float, object]], max_score: float
                         "update_wrong.type",
                         type=type_name(result),
                         keys=(
-                            f" with keys {', '.join(map(str, result))}"
+                            text("update_wrong.keys", keys=", ".join(map(str, result)))
                             if isinstance(result, dict)
                             else ""
                         ),

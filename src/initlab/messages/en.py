@@ -137,6 +137,7 @@ CATALOG = {
         "cache[{index}] holds a wrong {what} for layer {l}: the tuple is (A_prev, W, b, Z, A) "
         "= (A[{index}], W[{l}], b[{l}], Z[{l}], A[{l}])"
     ),
+    "cache_wrong.items": " of {count} items",
     "cache_wrong.fix": (
         "a list of L = {layers} tuples (A_prev, W, b, Z, A), one per layer, in order"
     ),
@@ -180,6 +181,7 @@ CATALOG = {
     ),
     # the update
     "update_wrong.type": "returned {type}{keys}; expected the parameters dict {expected}",
+    "update_wrong.keys": " with keys {keys}",
     "update_wrong": "{key} {why}",
     "update_wrong.not_updated": "is not updated",
     "update_wrong.ascends": "moves up the gradient: W = W - learning_rate * dW",

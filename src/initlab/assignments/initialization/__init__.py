@@ -30,6 +30,7 @@ from initlab.checks.propagation import (
     check_update,
     network,
 )
+from initlab.i18n import N_, _
 from initlab.messages import checked_on, say
 
 INITIALIZERS = [
@@ -118,7 +119,7 @@ def propagation_problems(hidden: bool, rng: np.random.Generator) -> list[Problem
     fixed = np.random.default_rng(1)
     problems = [make_problem(dims, m, fixed) for dims, m in PROPAGATION_PROBLEMS]
     if hidden:
-        for _ in range(3):
+        for _draw in range(3):
             depth = int(rng.integers(2, 7))
             dims = [int(n) for n in rng.integers(1, 13, size=depth)]
             problems.append(make_problem(dims, int(rng.integers(1, 20)), rng))
@@ -270,7 +271,9 @@ def _judge(
             # the course model trained from the student's own parameters
             problem = check_training(name, calls[0][1])
             if problem:
-                where = f"layers_dims = {calls[0][0]}, trained on the circles data"
+                where = _("layers_dims = {dims}, trained on the circles data").format(
+                    dims=calls[0][0]
+                )
                 verdict = Verdict(name, points, 0.0, [checked_on(problem, where)], "failed")
         return verdict
     pairs = list(zip(problems, values, strict=True))
@@ -294,7 +297,7 @@ ASSIGNMENT = Assignment(
     demo="initlab.demo:main",
     demo_iterations=15000,
     rubric_help={
-        "full": "all eight functions, 100 points",
-        "course": "the course notebook's zeros, random and He initialization, 30 points",
+        "full": N_("all eight functions, 100 points"),
+        "course": N_("the course notebook's zeros, random and He initialization, 30 points"),
     },
 )

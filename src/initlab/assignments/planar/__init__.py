@@ -17,6 +17,7 @@ import numpy as np
 from initlab.assignments.base import Assignment, Function, Outcome, Plan, Step, runner_verdict
 from initlab.assignments.planar import checks
 from initlab.checks import Verdict
+from initlab.i18n import N_
 from initlab.messages import checked_on
 
 FUNCTIONS = tuple(
@@ -180,7 +181,7 @@ ASSIGNMENT = Assignment(
     notebook="Planar_data_classification.ipynb",
     demo="initlab.assignments.planar.demo:main",
     demo_iterations=10000,
-    rubric_help={"full": "all eight functions of the planar exercise, 100 points"},
+    rubric_help={"full": N_("all eight functions of the planar exercise, 100 points")},
     messages=checks.MESSAGES,
     stand_ins={"planar_utils": checks.PLANAR_UTILS},
 )

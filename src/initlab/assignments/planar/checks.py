@@ -77,6 +77,7 @@ MESSAGES = {
         "forward pass, which backward_propagation reads"
     ),
     "grad_wrong.planar": "{key}{index} is {value!r}; the gradient is {expected!r}",
+    "update_wrong.every": "the parameters",
 }
 
 # The course's planar_utils as far as graded functions use it: its sigmoid.
@@ -432,7 +433,8 @@ def _update(values, i, problem):
                 return [say("learning_rate_wrong", what="update_parameters", rate=other)], 0.0
         if all(close(got[k], p[k] + rate * g["d" + k]) for k in KEYS):
             return [say("update_wrong", key="W1", why=text("update_wrong.ascends"))], 0.0
-        return [say("update_wrong", key="the parameters", why=text("update_wrong.differs"))], 0.0
+        every = text("update_wrong.every")
+        return [say("update_wrong", key=every, why=text("update_wrong.differs"))], 0.0
     return None
 
 

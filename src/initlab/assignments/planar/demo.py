@@ -15,6 +15,8 @@ import numpy as np
 
 from initlab import kernel, plots, reference
 from initlab.datasets import load_planar
+from initlab.i18n import _, pad, rpad
+from initlab.plots import figure_text
 
 LEARNING_RATE = 1.2
 NUM_ITERATIONS = 10000
@@ -55,28 +57,43 @@ def main(out_dir: Path, num_iterations: int = NUM_ITERATIONS) -> None:
     X, labels = load_planar()
     Y = labels.astype(np.float64)
     print(
-        f"The flower data: X {X.shape}, {int(Y.sum())} of {Y.shape[1]} examples labelled 1. "
-        f"Learning rate {LEARNING_RATE}, compiled kernel ({kernel.INSTRUCTION_SET} build)."
+        _(
+            "The flower data: X {shape}, {ones} of {m} examples labelled 1. "
+            "Learning rate {rate}, compiled kernel ({build} build)."
+        ).format(
+            shape=X.shape,
+            ones=int(Y.sum()),
+            m=Y.shape[1],
+            rate=LEARNING_RATE,
+            build=kernel.INSTRUCTION_SET,
+        )
     )
-    _, _, logistic, _ = train(X, Y, None, num_iterations)
+    logistic = train(X, Y, None, num_iterations)[2]
     trained, costs, accuracy, seconds = train(X, Y, 4, num_iterations)
     record = 1000 if num_iterations >= 2000 else max(1, num_iterations // 10)
-    print(f"\nOne hidden layer of 4 tanh units, {num_iterations} iterations: cost every {record}")
+    print(
+        "\n"
+        + _("One hidden layer of 4 tanh units, {iterations} iterations: cost every {every}").format(
+            iterations=num_iterations, every=record
+        )
+    )
     for i, cost in enumerate(costs):
         print(f"  {i * record:>6}  {float(cost):.6f}")
-    print(f"\n{'model':<34}{'accuracy':>10}")
+    print("\n" + pad(_("model"), 34) + rpad(_("accuracy"), 10))
     print("-" * 44)
-    print(f"{'logistic regression [2, 1]':<34}{logistic:>10.2%}")
-    print(f"{'4 tanh hidden units [2, 4, 1]':<34}{accuracy:>10.2%}")
+    print(pad(_("logistic regression [2, 1]"), 34) + f"{logistic:>10.2%}")
+    print(pad(_("4 tanh hidden units [2, 4, 1]"), 34) + f"{accuracy:>10.2%}")
 
     iterations = min(SIZES_ITERATIONS, num_iterations)
     runs = [(n_h, *train(X, Y, n_h, iterations)) for n_h in HIDDEN_SIZES]
-    print(f"\nHidden layer sizes, {iterations} iterations each:")
-    print(f"{'hidden units':>12}{'accuracy':>10}{'seconds':>9}")
-    for n_h, _, _, run_accuracy, run_seconds in runs:
+    print(
+        "\n" + _("Hidden layer sizes, {iterations} iterations each:").format(iterations=iterations)
+    )
+    print(rpad(_("hidden units"), 12) + rpad(_("accuracy"), 10) + rpad(_("seconds"), 9))
+    for n_h, *_trained, run_accuracy, run_seconds in runs:
         print(f"{n_h:>12}{run_accuracy:>10.2%}{run_seconds:>9.3f}")
     figure_path = _plot(runs, X, Y, out_dir)
-    print(f"\nPlot: {figure_path}")
+    print("\n" + _("Plot: {path}").format(path=figure_path))
 
 
 def _plot(runs, X, Y, out_dir: Path) -> Path:
@@ -86,14 +103,21 @@ def _plot(runs, X, Y, out_dir: Path) -> Path:
     import matplotlib.pyplot as plt
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    plots.language_font()  # before the figures are made: their text takes the font then
     figure, axes = plt.subplots(2, 4, figsize=(14, 7.5), sharex=True, sharey=True)
-    for ax, (n_h, parameters, _, accuracy, _) in zip(axes.ravel(), runs, strict=False):
-        title = f"{n_h} hidden unit{'s' if n_h > 1 else ''}: {accuracy:.1%}"
+    for ax, (n_h, parameters, _costs, accuracy, _seconds) in zip(axes.ravel(), runs, strict=False):
+        title = (
+            figure_text("{n_h} hidden unit: {accuracy:.1%}")
+            if n_h == 1
+            else figure_text("{n_h} hidden units: {accuracy:.1%}")
+        ).format(n_h=n_h, accuracy=accuracy)
         plots.decision_boundary(ax, parameters, X, Y, title, legend=False, activation="tanh")
     for ax in axes[0, :3]:
         ax.set_xlabel("")  # the row below says it
     axes.ravel()[-1].axis("off")
-    figure.suptitle("Decision boundaries by hidden layer size (flower data, training set)")
+    figure.suptitle(
+        figure_text("Decision boundaries by hidden layer size (flower data, training set)")
+    )
     figure.legend(handles=plots.legend_handles(), loc="lower center", ncol=4, fontsize=9)
     figure.tight_layout(rect=(0, 0.04, 1, 1))
     path = out_dir / "planar_hidden_sizes.png"
