@@ -3,6 +3,10 @@
 Every error names the argument, what was expected and what was found, in one
 line. Nothing is cast in a way that could change a value: floating inputs must
 already be float64; integer or boolean labels are converted exactly.
+
+The functions that validate set ``__tracebackhide__``: IPython and pytest leave
+their frames out of a traceback, so a notebook that passes bad input sees its own
+call and the raise with its one-line reason, not every frame in between.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ _KEY = re.compile(r"^([Wb])([1-9][0-9]*)$")
 
 def check_activation(hidden_activation: object) -> int:
     """The kernel's code for ``hidden_activation``."""
+    __tracebackhide__ = True
     if not isinstance(hidden_activation, str) or hidden_activation not in ACTIVATION_CODES:
         raise ValueError(
             f"hidden_activation is {hidden_activation!r}; "
@@ -28,6 +33,7 @@ def check_activation(hidden_activation: object) -> int:
 
 
 def _check_float_matrix(name: str, value: object) -> np.ndarray:
+    __tracebackhide__ = True
     if type(value) is not np.ndarray:
         raise TypeError(
             f"{name} is a {type(value).__module__}.{type(value).__qualname__}; "
@@ -43,6 +49,7 @@ def _check_float_matrix(name: str, value: object) -> np.ndarray:
 
 
 def _check_finite(name: str, value: np.ndarray) -> None:
+    __tracebackhide__ = True
     finite = np.isfinite(value)
     if not finite.all():
         bad = np.argwhere(~finite)
@@ -55,6 +62,7 @@ def _check_finite(name: str, value: np.ndarray) -> None:
 
 def check_X(X: object) -> np.ndarray:
     """X: float64 ``(n_0, m)``, finite."""
+    __tracebackhide__ = True
     X = _check_float_matrix("X", X)
     _check_finite("X", X)
     return X
@@ -66,6 +74,7 @@ def check_parameters(parameters: object, n_x: int) -> list[int]:
     The width n_l of layer l is read from ``b{l}`` (shape ``(n_l, 1)``), so a
     wrong ``W{l}`` is reported against the shape it should have.
     """
+    __tracebackhide__ = True
     if not isinstance(parameters, dict):
         raise TypeError(
             f"parameters is a {type(parameters).__qualname__}; "
@@ -112,6 +121,7 @@ def check_parameters(parameters: object, n_x: int) -> list[int]:
 
 def check_labels(Y: object, n_L: int, m: int) -> np.ndarray:
     """Y as float64 ``(n_L, m)`` with values in [0, 1]; integer or bool labels convert exactly."""
+    __tracebackhide__ = True
     if type(Y) is not np.ndarray:
         raise TypeError(
             f"Y is a {type(Y).__module__}.{type(Y).__qualname__}; expected a numpy.ndarray"
@@ -133,6 +143,7 @@ def check_training_options(
     learning_rate: object, num_iterations: object, record_every: object
 ) -> None:
     """learning_rate a finite real; num_iterations >= 0 and record_every >= 1 integers."""
+    __tracebackhide__ = True
     if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
         raise TypeError(f"learning_rate is {learning_rate!r}; expected a real number")
     if not np.isfinite(learning_rate):

@@ -10,6 +10,10 @@ The kernel computes in float64 with a fixed summation order and no
 floating-point contraction (see ``initlab/_kernel.pyx``), so the same inputs
 give the same bits on any machine and with any BLAS. ``train`` runs the whole
 loop in C without the GIL.
+
+The functions that validate set ``__tracebackhide__``: IPython and pytest leave
+their frames out of a traceback, so a notebook that passes bad input sees its own
+call and the raise with its one-line reason, not every frame in between.
 """
 
 from __future__ import annotations
@@ -137,6 +141,7 @@ def _unflatten(flat: np.ndarray, dims: list[int], prefix: str = "") -> dict:
 
 
 def _prepare(X, parameters, hidden_activation):
+    __tracebackhide__ = True
     activation = check_activation(hidden_activation)
     X = check_X(X)
     dims = check_parameters(parameters, n_x=X.shape[0])
@@ -159,6 +164,7 @@ def forward(X: np.ndarray, parameters: dict, hidden_activation: str = "relu") ->
         ``W{l}`` of shape ``(n_l, n_{l-1})``, ``b{l}`` of shape ``(n_l, 1)``
     hidden_activation : "relu", "tanh", "sigmoid" or "leaky_relu" (slope 0.01)
     """
+    __tracebackhide__ = True
     X, flat, _, dims, activation = _prepare(X, parameters, hidden_activation)
     return _kernel.forward(X, flat, dims, activation, _threads_for(dims, X.shape[1]))
 
@@ -170,6 +176,7 @@ def gradients(
 
     ``Y`` has shape ``(n_L, m)``, float64 or integer/bool labels in [0, 1].
     """
+    __tracebackhide__ = True
     X, flat, dim_list, dims, activation = _prepare(X, parameters, hidden_activation)
     Y = np.ascontiguousarray(check_labels(Y, dim_list[-1], X.shape[1]))
     cost, grads = _kernel.gradients(X, Y, flat, dims, activation, _threads_for(dims, X.shape[1]))
@@ -192,6 +199,7 @@ def train(
     costs, a float64 array, at iterations 0, record_every, ..., each computed
     from the forward pass before that iteration's update.
     """
+    __tracebackhide__ = True
     X, flat, dim_list, dims, activation = _prepare(X, parameters, hidden_activation)
     Y = np.ascontiguousarray(check_labels(Y, dim_list[-1], X.shape[1]))
     check_training_options(learning_rate, num_iterations, record_every)
