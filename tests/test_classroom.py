@@ -85,3 +85,19 @@ def test_every_row_that_is_not_ok_says_why_and_results_json_always_lists_the_rub
     ]  # fmt: skip
     assert {t["output"] for t in results["tests"]} == {"the folder is empty"}
     assert sum(t["max_score"] for t in results["tests"]) == 30
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    """`initlab grade ... | head -1`: the pipe closes before the report is printed."""
+    import subprocess
+    import sys
+
+    solutions = Path(__file__).resolve().parents[1] / "graders" / "solutions" / "initialization"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "initlab", "grade", str(solutions)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    child.stdout.close()  # before grading ends: every line it prints meets a closed pipe
+    with child.stderr:
+        error = child.stderr.read().decode()
+    assert child.wait(timeout=120) == 0 and "Traceback" not in error, error

@@ -650,6 +650,16 @@ def _update_translations(args: argparse.Namespace, assignment) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `initlab grade ... | head`: the reader has what it wanted
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _main(argv: list[str] | None) -> int:
     from initlab import i18n
 
     words = sys.argv[1:] if argv is None else argv

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from initlab.i18n import _
+
 __all__ = ["Diagnosis", "Foreign", "Verdict", "type_name"]
 
 
@@ -59,7 +61,7 @@ class Verdict:
     @property
     def message(self) -> str:
         if not self.diagnoses:
-            return "correct"
+            return _("correct")
         return "\n".join(d.message for d in self.diagnoses)
 
     def to_json(self) -> dict:
