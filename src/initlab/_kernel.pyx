@@ -79,6 +79,11 @@ cdef double LEAKY_SLOPE = 0.01
 # thread count that was slower (see train).
 cdef double BLOCK_SECONDS = 0.02
 cdef int PROBE_EVERY = 16
+# Multiply-adds an iteration from which train stays on all its threads: each parallel
+# region is then long enough that waiting for a thread cannot dominate it, and a
+# probe on one thread would only cost (a short training of a large network spent a
+# quarter of its iterations probing).
+cdef double STAY_PARALLEL_WORK = 16.0 * (1 << 20)
 
 cdef enum:
     PAIRWISE_BLOCK = 128
@@ -1237,6 +1242,12 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
     # Seconds per iteration on 1 thread and on all threads, -1 while not measured.
     cdef double per_iteration[2]
     per_iteration[0] = per_iteration[1] = -1.0
+    cdef double work = 0.0
+    cdef Py_ssize_t l
+    for l in range(1, L + 1):
+        work += <double> dims[l] * dims[l - 1] * m
+    # Whether to compare one thread with all (threads > 1 only).
+    cdef bint switching = threads > 1 and work < STAY_PARALLEL_WORK
     with nogil:
         _copy(&params[0], P, n_params)
         while it < num_iterations and diverged < 0:
@@ -1246,9 +1257,9 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
             # the threads can be much slower than one. The result does not depend on
             # the choice (see the module's docstring).
             # A probe is short: the count tried may be many times slower.
-            end = num_iterations if threads == 1 else min(
+            end = num_iterations if not switching else min(
                 it + (max(1, block // 16) if probing else block), num_iterations)
-            start = _now() if threads > 1 else 0.0
+            start = _now() if switching else 0.0
             done = it
             while it < end:
                 _forward(&ws.net, ws.X, P)
@@ -1261,7 +1272,7 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
                     diverged = it
                     break
                 it += 1
-            if threads == 1 or it == done:
+            if not switching or it == done:
                 continue
             elapsed = _now() - start
             per_iteration[ws.net.threads > 1] = elapsed / (it - done)
