@@ -18,9 +18,8 @@ from html import escape
 
 import numpy as np
 
-from initlab import kernel, reference
 from initlab.i18n import _
-from initlab.plots import CLASS_COLORS, REGION_COLORS, color_of
+from initlab.plots import CLASS_COLORS, REGION_COLORS, color_of, region_labels
 
 __all__ = ["Figure", "boundary_figure", "png", "training_figure"]
 
@@ -154,17 +153,11 @@ def _cost_panel(name: str, costs: np.ndarray, record_every: int) -> list[str]:
 def _boundary_panel(
     name: str, parameters: dict, X: np.ndarray, Y: np.ndarray, activation: str, left: int = 410
 ) -> list[str]:
-    low = X.min(axis=1) - 0.3
-    high = X.max(axis=1) + 0.3
+    low, high, labels = region_labels(parameters, X, activation, GRID_POINTS)
+    labels = labels[::-1]  # the image's top row is the largest x2
     side = 210
     panel = _Panel(left, 40, side, side, (float(low[0]), float(high[0])),
                    (float(low[1]), float(high[1])))  # fmt: skip
-    grid_x, grid_y = np.meshgrid(
-        np.linspace(low[0], high[0], GRID_POINTS), np.linspace(low[1], high[1], GRID_POINTS)
-    )
-    points = np.ascontiguousarray(np.vstack([grid_x.ravel(), grid_y.ravel()]))
-    labels = reference.predict(kernel.forward(points, parameters, activation))
-    labels = labels.reshape(grid_x.shape)[::-1]  # the image's top row is the largest x2
     palette = np.array([_rgb(c) for c in REGION_COLORS], dtype=np.uint8)
     image = base64.b64encode(png(palette[labels.astype(int)])).decode()
     parts = [

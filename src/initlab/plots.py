@@ -104,6 +104,22 @@ def cost_curve(
     ax.grid(alpha=0.3)
 
 
+def region_labels(
+    parameters: dict, X: np.ndarray, activation: str = "relu", points: int = GRID_POINTS
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The network's label on a points x points grid 0.3 beyond the data on each side:
+    (low, high, labels), labels[i, j] at x1 = linspace(low[0], high[0])[j] and
+    x2 = linspace(low[1], high[1])[i] (row 0 is the lowest x2)."""
+    low = X.min(axis=1) - 0.3
+    high = X.max(axis=1) + 0.3
+    grid_x, grid_y = np.meshgrid(
+        np.linspace(low[0], high[0], points), np.linspace(low[1], high[1], points)
+    )
+    grid = np.ascontiguousarray(np.vstack([grid_x.ravel(), grid_y.ravel()]))
+    labels = reference.predict(kernel.forward(grid, parameters, activation))
+    return low, high, labels.reshape(grid_x.shape)
+
+
 def decision_boundary(
     ax,
     parameters: dict,
@@ -120,14 +136,7 @@ def decision_boundary(
     filling takes to draw, which matters in a notebook graded many times)."""
     from matplotlib.colors import ListedColormap
 
-    low = X.min(axis=1) - 0.3
-    high = X.max(axis=1) + 0.3
-    grid_x, grid_y = np.meshgrid(
-        np.linspace(low[0], high[0], GRID_POINTS), np.linspace(low[1], high[1], GRID_POINTS)
-    )
-    points = np.ascontiguousarray(np.vstack([grid_x.ravel(), grid_y.ravel()]))
-    output = kernel.forward(points, parameters, activation)
-    labels = reference.predict(output).reshape(grid_x.shape)
+    low, high, labels = region_labels(parameters, X, activation)
     ax.imshow(
         labels,
         origin="lower",
