@@ -32,3 +32,21 @@ ZEROS_TRACE[10] = 0.6931471805599455
 @pytest.fixture(scope="session")
 def circles():
     return load_circles()
+
+
+def run_nbgrader(course, *args: str, check_timeout: float = 5):
+    """nbgrader ARGS in the course folder, which must succeed; a check of a student's
+    function may run check_timeout seconds (INITLAB_CHECK_TIMEOUT)."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "INITLAB_CHECK_TIMEOUT": str(check_timeout)},
+    )
+    assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stderr[-3000:]}"
+    return done

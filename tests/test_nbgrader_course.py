@@ -10,11 +10,9 @@ print, and an update_parameters that never returns).
 
 import html
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -26,6 +24,7 @@ from initlab.checks.initializers import CREDIT_WRONG_SCALE
 from initlab.checks.notebook import check
 from initlab.grading import grade
 from initlab.release import NBGRADER_OUTPUT, function_source, without_fences
+from tests.conftest import run_nbgrader
 
 pytestmark = pytest.mark.slow  # whole-pipeline runs: pytest -m 'not slow' skips them
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,15 +97,7 @@ def messy(release: dict) -> dict:
 
 
 def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args],
-        cwd=course,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "INITLAB_CHECK_TIMEOUT": str(CHECK_TIMEOUT)},
-    )
-    assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stderr[-3000:]}"
-    return done
+    return run_nbgrader(course, *args, check_timeout=CHECK_TIMEOUT)
 
 
 @pytest.fixture(scope="module")

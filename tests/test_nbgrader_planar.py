@@ -4,11 +4,8 @@ as `initlab grade`."""
 
 import html
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +14,7 @@ from nbgrader.api import Gradebook
 from initlab import assignments
 from initlab.grading import grade
 from initlab.release import NBGRADER_OUTPUT, function_source, without_fences
+from tests.conftest import run_nbgrader as nbgrader
 
 pytestmark = pytest.mark.slow  # nbgrader runs: about 30 s
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,18 +42,6 @@ def filled(release: dict, mistakes: dict) -> dict:
                 source = source.replace(old, new)
             cell["source"] = source
     return notebook
-
-
-def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args],
-        cwd=course,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "INITLAB_CHECK_TIMEOUT": "5"},
-    )
-    assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stderr[-3000:]}"
-    return done
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,8 @@ diagnoses, the same points as the English course."""
 
 import html
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,6 +18,7 @@ from initlab.checks.initializers import CREDIT_WRONG_SCALE
 from initlab.checks.notebook import check
 from initlab.grading import grade
 from initlab.release import NBGRADER_OUTPUT, function_source, without_fences
+from tests.conftest import run_nbgrader as nbgrader
 
 pytestmark = pytest.mark.slow  # nbgrader runs: about 40 s
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,17 +66,6 @@ def filled(assignment, release: dict, mistaken: bool) -> dict:
         if meta.get("solution"):
             cell["source"] = typed(assignment, meta["grade_id"], mistaken)
     return notebook
-
-
-def nbgrader(course: Path, *args: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args],
-        cwd=course,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "INITLAB_CHECK_TIMEOUT": "5"},
-    )
-    assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stderr[-3000:]}"
 
 
 @pytest.fixture(scope="module")
