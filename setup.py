@@ -40,13 +40,22 @@ try:
 except ImportError:  # setuptools < 59
     from distutils.errors import CompileError, LinkError
 
-# Contraction off (no fused multiply-add, so every instruction set rounds alike), no
-# fast-math; the rest is speed. -Wno-psabi: gcc and clang warn that a 4-double vector
-# is passed differently with and without AVX, which is of no concern inside one module.
+# Contraction off (the compiler fuses no multiply and add of its own, so every
+# instruction set rounds alike; the large matrix products ask for fused multiply-adds
+# by name, which every build computes exactly), no fast-math; the rest is speed.
+# -Wno-psabi: gcc and clang warn that a 4-double vector is passed differently with
+# and without AVX, which is of no concern inside one module.
 UNIX_FLAGS = ["-O3", "-funroll-loops", "-ffp-contract=off", "-fno-fast-math"]
 UNIX_QUIET = ["-Wno-psabi"]
 MSVC_FLAGS = ["/O2", "/fp:precise"]
-AVX2_FLAGS = {"unix": ["-mavx2"], "msvc": ["/arch:AVX2"]}
+# The x86-64 variants of the kernel: AVX2 with FMA (x86-64-v3), and AVX-512 (x86-64-v4).
+VARIANT_FLAGS = {
+    "_avx2": {"unix": ["-mavx2", "-mfma"], "msvc": ["/arch:AVX2"]},
+    "_avx512": {
+        "unix": ["-mavx2", "-mfma", "-mavx512f", "-mavx512dq", "-mavx512vl", "-mavx512bw"],
+        "msvc": ["/arch:AVX512"],
+    },
+}
 # (compile, link) flags to try, in order; the first that builds a test program wins.
 OPENMP_CANDIDATES = [(["-fopenmp"], ["-fopenmp"])]
 if sys.platform == "darwin":
@@ -137,7 +146,8 @@ class BuildExt(build_ext):
             flags = UNIX_FLAGS + [f for f in UNIX_QUIET if builds(compiler, "", [f, "-Werror"])]
         openmp = self.openmp_flags(compiler, kind, name)
         for ext in self.extensions:
-            extra = AVX2_FLAGS[kind] if ext.name.endswith("_avx2") else []
+            variant = ext.name[len("initlab._kernel") :]
+            extra = list(VARIANT_FLAGS[variant][kind]) if variant else []
             if kind == "msvc" and ext.language == "c++":
                 extra = extra + ["/EHsc"]
             ext.extra_compile_args = flags + openmp[0] + extra
@@ -183,6 +193,7 @@ extensions = [kernel("_kernel")]
 if target_is_x86_64():
     # The same source with wider vectors; initlab.kernel picks the best the CPU runs.
     extensions.append(kernel("_kernel_avx2"))
+    extensions.append(kernel("_kernel_avx512"))
 
 
 # The message catalogs: every src/initlab/locale/<locale>/LC_MESSAGES/initlab.po is

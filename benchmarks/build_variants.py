@@ -3,7 +3,7 @@
 Each variant is a fresh copy of the sources built in a temporary folder
 (``setup.py build_ext --inplace`` with the variant's environment: ``CC``/``CXX``,
 ``INITLAB_OPENMP``, ``INITLAB_PORTABLE_SIMD``). Each build is then run once per
-instruction set it has (baseline, and AVX2 on an AVX2 CPU, chosen with
+instruction set it has and this CPU runs (baseline, AVX2, AVX-512, chosen with
 ``INITLAB_KERNEL``) and, with OpenMP, on 1 and on 2 threads. Every run hashes the
 kernel's determinism cases in a fresh process:
 
@@ -175,7 +175,7 @@ def main(argv=None) -> int:
 
     from initlab import kernel  # the installed build: the reference row
 
-    cpu_isas = ["baseline", "avx2"] if kernel._baseline.best_supported() == "avx2" else ["baseline"]
+    cpu_isas = list(kernel._BUILDS[: kernel._BUILDS.index(kernel._baseline.best_supported()) + 1])
     rows = []
 
     def measure(label, pythonpath):

@@ -46,11 +46,12 @@ def test_each_instruction_set_reports_itself():
     baseline = run_kernel_module(INITLAB_KERNEL="baseline")
     assert "instruction_set: baseline" in baseline
     assert f"compiler: {kernel.BUILD['compiler']}" in baseline
-    if kernel.INSTRUCTION_SET == "avx2":
-        avx2 = run_kernel_module(INITLAB_KERNEL="avx2")
-        assert "instruction_set: avx2" in avx2
-        # One build, two modules: the same compiler, OpenMP and SIMD path.
-        assert avx2.replace("avx2", "baseline") == baseline
+    builds = kernel._BUILDS[: kernel._BUILDS.index(kernel._baseline.best_supported()) + 1]
+    for build in builds[1:]:
+        wider = run_kernel_module(INITLAB_KERNEL=build)
+        assert f"instruction_set: {build}" in wider
+        # One build, several modules: the same compiler, OpenMP and SIMD path.
+        assert wider.replace(build, "baseline") == baseline
 
 
 @pytest.mark.skipif(

@@ -297,9 +297,13 @@ def test_bad_thread_count_is_named(monkeypatch):
         kernel.forward(X, parameters)
 
 
-@pytest.mark.skipif(kernel.INSTRUCTION_SET != "avx2", reason="needs the AVX2 build on an AVX2 CPU")
-def test_baseline_and_avx2_builds_give_the_same_bits():
-    """Determinism across instruction sets: the same training, bit for bit, in both builds."""
+# The builds this CPU runs: baseline, and AVX2 or AVX-512 where it has them.
+CPU_BUILDS = kernel._BUILDS[: kernel._BUILDS.index(kernel._baseline.best_supported()) + 1]
+
+
+@pytest.mark.skipif(len(CPU_BUILDS) < 2, reason="needs an AVX2 or AVX-512 CPU and build")
+def test_every_instruction_set_gives_the_same_bits():
+    """Determinism across instruction sets: the same training, bit for bit, in every build."""
     script = (
         "import numpy as np, sys\n"
         "from initlab import kernel, reference, load_circles\n"
@@ -311,7 +315,7 @@ def test_baseline_and_avx2_builds_give_the_same_bits():
         "sys.stdout.write(kernel.INSTRUCTION_SET)\n"
     )
     outputs = {}
-    for build in ("baseline", "avx2"):
+    for build in CPU_BUILDS:
         env = dict(os.environ, INITLAB_KERNEL=build)
         result = subprocess.run(
             [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
@@ -319,7 +323,8 @@ def test_baseline_and_avx2_builds_give_the_same_bits():
         *lines, used = result.stdout.split("\n")
         assert used == build
         outputs[build] = lines
-    assert outputs["baseline"] == outputs["avx2"]
+    for build in CPU_BUILDS[1:]:
+        assert outputs[build] == outputs["baseline"], build
 
 
 @pytest.mark.parametrize("scale, iteration", [(1e100, 1), (1e155, 0)])

@@ -1,4 +1,5 @@
-"""Type stub of the compiled kernel (_kernel.pyx; _kernel_avx2 is the same source)."""
+"""Type stub of the compiled kernel (_kernel.pyx; _kernel_avx2 and _kernel_avx512 are the
+same source)."""
 
 import numpy as np
 import numpy.typing as npt

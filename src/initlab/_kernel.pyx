@@ -65,8 +65,8 @@ cdef extern from "_simd.h" nogil:
                                          const double* gate, double low)
     double exp1 "initlab_exp1"(double x)
     double peak_probe "initlab_peak_probe"(long iterations)
-    int cpu_has_avx2 "initlab_cpu_has_avx2"()
-    int COMPILED_AVX2 "INITLAB_COMPILED_AVX2"
+    int cpu_level "initlab_cpu_level"()
+    int COMPILED_LEVEL "INITLAB_COMPILED_LEVEL"
 
 cdef enum Activation:
     RELU = 0
@@ -103,9 +103,13 @@ cdef enum:
     MAX_PARTS = 8
 
 
+# The instruction sets of the builds, by level (initlab_cpu_level).
+LEVELS = ("baseline", "avx2", "avx512")
+
+
 def instruction_set():
-    """The instruction set this module was compiled for: "avx2" or "baseline"."""
-    return "avx2" if COMPILED_AVX2 else "baseline"
+    """The instruction set this module was compiled for: "avx512", "avx2" or "baseline"."""
+    return LEVELS[COMPILED_LEVEL]
 
 
 def peak_flops(int threads, double seconds):
@@ -136,8 +140,8 @@ def peak_flops(int threads, double seconds):
 
 
 def best_supported():
-    """The best build this CPU runs: "avx2" or "baseline"."""
-    return "avx2" if cpu_has_avx2() else "baseline"
+    """The best build this CPU runs: "avx512", "avx2" (with FMA) or "baseline"."""
+    return LEVELS[cpu_level()]
 
 
 cdef extern from "_simd.h":

@@ -545,32 +545,55 @@ static inline double initlab_peak_probe(long iterations) {
 #include <intrin.h>
 #endif
 
-/* 1 when this CPU runs AVX2 code; 0 elsewhere, and on other architectures. */
-static inline int initlab_cpu_has_avx2(void) {
+/* The widest build this CPU runs: 2 for AVX-512 (F, DQ, VL, BW), 1 for AVX2 with
+ * FMA, 0 otherwise (and on other architectures). */
+static inline int initlab_cpu_level(void) {
 #if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
-    int info[4];
+    int info[4], ecx1;
+    unsigned long long xcr0;
     __cpuid(info, 0);
     if (info[0] < 7)
         return 0;
     __cpuid(info, 1);
-    /* OSXSAVE and AVX, and the system saves the YMM registers (XCR0 bits 1 and 2) */
-    if (!(info[2] & (1 << 27)) || !(info[2] & (1 << 28)) || (_xgetbv(0) & 6) != 6)
+    ecx1 = info[2];
+    /* OSXSAVE, AVX and FMA, and the system saves the YMM registers (XCR0 bits 1 and 2) */
+    if (!(ecx1 & (1 << 27)) || !(ecx1 & (1 << 28)) || !(ecx1 & (1 << 12)))
+        return 0;
+    xcr0 = _xgetbv(0);
+    if ((xcr0 & 6) != 6)
         return 0;
     __cpuidex(info, 7, 0);
-    return (info[1] & (1 << 5)) != 0;
+    if (!(info[1] & (1 << 5)))
+        return 0;
+    /* AVX512F (16), DQ (17), BW (30), VL (31), and the opmask and ZMM state saved (5-7) */
+    if ((info[1] & (1 << 16)) && (info[1] & (1 << 17)) && (info[1] & (1 << 30)) &&
+        (info[1] & (1u << 31)) && (xcr0 & 0xe6) == 0xe6)
+        return 2;
+    return 1;
 #elif (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        return 0;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))
+        return 2;
+    return 1;
 #else
     return 0;
 #endif
 }
 
-/* 1 when this translation unit was compiled for AVX2. */
-#ifdef __AVX2__
-#define INITLAB_COMPILED_AVX2 1
+/* The level (as initlab_cpu_level) this translation unit was compiled for. */
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512VL__) && defined(__AVX512BW__)
+#define INITLAB_COMPILED_LEVEL 2
+#elif defined(__AVX2__) && defined(__FMA__)
+#define INITLAB_COMPILED_LEVEL 1
+#elif defined(_MSC_VER) && defined(__AVX512F__)
+#define INITLAB_COMPILED_LEVEL 2
+#elif defined(_MSC_VER) && defined(__AVX2__)
+#define INITLAB_COMPILED_LEVEL 1 /* /arch:AVX2 allows FMA */
 #else
-#define INITLAB_COMPILED_AVX2 0
+#define INITLAB_COMPILED_LEVEL 0
 #endif
 
 #endif

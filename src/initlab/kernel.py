@@ -55,7 +55,7 @@ class TrainingDiverged(FloatingPointError, ValueError):
     """``train`` stopped: an update made a parameter inf or nan (the message says which
     iteration). A ValueError too, as a bad learning rate or bad parameters are."""
 
-_BUILDS = ("baseline", "avx2")
+_BUILDS = ("baseline", "avx2", "avx512")
 
 
 def _select_build():
@@ -82,10 +82,10 @@ def _select_build():
 
 
 _kernel = _select_build()
-#: The build in use: "baseline" or "avx2".
+#: The build in use: "baseline", "avx2" or "avx512".
 INSTRUCTION_SET: str = _kernel.instruction_set()
 #: How the module in use was compiled: {"compiler": e.g. "gcc 12.2.0", "instruction_set":
-#: "baseline" or "avx2", "openmp": bool, "simd": "vector extensions" or "portable"}.
+#: "baseline", "avx2" or "avx512", "openmp": bool, "simd": "vector extensions" or "portable"}.
 #: Every build computes the same bits; `python -m initlab.kernel` prints it.
 BUILD: dict = _kernel.build()
 
