@@ -312,6 +312,15 @@ def test_every_instruction_set_gives_the_same_bits():
         "    p, c = kernel.train(X, Y, reference.initialize_parameters([2, 10, 5, 1], init),\n"
         "                        num_iterations=3000, record_every=100)\n"
         "    sys.stdout.write(c.tobytes().hex() + p['W1'].tobytes().hex() + '\\n')\n"
+        # Large products (fused multiply-adds, several blocks of k and every tail).
+        "rng = np.random.default_rng(7)\n"
+        "dims, m = [450, 50, 400, 2], 401\n"
+        "X = rng.normal(size=(dims[0], m)); Y = (rng.random((2, m)) < 0.5) * 1.0\n"
+        "p = reference.initialize_parameters(dims, 'he')\n"
+        "p, c = kernel.train(X, Y, p, learning_rate=0.05, num_iterations=3, record_every=1)\n"
+        "cost, grads = kernel.gradients(X, Y, p)\n"
+        "sys.stdout.write(c.tobytes().hex() + np.float64(cost).tobytes().hex()\n"
+        "                 + b''.join(v.tobytes() for v in grads.values()).hex() + '\\n')\n"
         "sys.stdout.write(kernel.INSTRUCTION_SET)\n"
     )
     outputs = {}
@@ -397,6 +406,44 @@ def test_allocation_that_fails_names_the_layer_and_the_bytes(entry):
     message = str(error.value)
     assert "\n" not in message
     assert f"{8 * n1 * m:,} bytes" in message and "layer 1's activations A1" in message, message
+
+
+# Large products: several blocks of k (counts past GEMM_KC = 384) in all three products
+# (W A, dZ A^T over m = 401 examples, W^T dZ), rows and columns that are no multiple
+# of any build's tile.
+LARGE = [450, 50, 400, 2], 401
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_large_products_over_several_blocks_match_reference(rng, activation):
+    dims, m = LARGE
+    X, Y, parameters = random_problem(rng, dims, m)
+    cost, grads = kernel.gradients(X, Y, parameters, activation)
+    expected_cost, expected = reference.gradients(X, Y, parameters, activation)
+    where = f"{activation}, seed {rng.seed_value}"
+    assert cost == pytest.approx(expected_cost, rel=1e-12), where
+    np.testing.assert_allclose(
+        kernel.forward(X, parameters, activation),
+        reference.forward(X, parameters, activation),
+        rtol=1e-12,
+        err_msg=where,
+    )
+    for key in expected:
+        assert_close_scaled(grads[key], expected[key], 1e-12, f"{key}: {where}")
+
+
+def test_large_products_give_the_same_bits_on_any_thread_count(rng, monkeypatch):
+    dims, m = LARGE
+    X, Y, parameters = random_problem(rng, dims, m)
+    results = []
+    for threads in ("1", "2", "3"):
+        monkeypatch.setenv("INITLAB_NUM_THREADS", threads)
+        trained, costs = kernel.train(
+            X, Y, parameters, learning_rate=0.05, num_iterations=3, record_every=1
+        )
+        cost, grads = kernel.gradients(X, Y, trained)
+        results.append((costs.tobytes(), cost, {k: v.tobytes() for k, v in grads.items()}))
+    assert results[0] == results[1] == results[2], f"seed {rng.seed_value}"
 
 
 def test_thread_count_follows_the_work():

@@ -12,8 +12,13 @@ vector width the compiler chose, or on the machine:
 - over examples for db, the loss and dW: numpy's pairwise summation (8
   interleaved partial sums in blocks of at most 128, blocks halved
   recursively), except dW of a layer with n_l n_{l-1} m >= PARALLEL_WORK, which
-  is a packed matrix product summed j = 0, 1, ..., m-1 in order;
+  is a large product (below) summed j = 0, 1, ..., m-1 in order;
 - over units (W A, W^T dZ): k = 0, 1, ..., n-1 in order, then the bias.
+
+A large product (n_l n_{l-1} m >= PARALLEL_WORK multiply-adds) fuses each
+multiply-add of its sums (fma, rounded once: see _gemm.h); every other sum
+rounds each product and each addition. fma is exact then rounded, so every
+build gives the same bits: which products are large depends on the shapes only.
 
 The order depends on the shapes only, never on the machine or the threads.
 
@@ -68,6 +73,23 @@ cdef extern from "_simd.h" nogil:
     int cpu_level "initlab_cpu_level"()
     int COMPILED_LEVEL "INITLAB_COMPILED_LEVEL"
 
+cdef extern from "_gemm.h" nogil:
+    enum:
+        GEMM_MR "INITLAB_GEMM_MR"
+        GEMM_NR "INITLAB_GEMM_NR"
+        GEMM_KC "INITLAB_GEMM_KC"
+        GEMM_MR_MAX "INITLAB_GEMM_MR_MAX"
+        GEMM_NR_MAX "INITLAB_GEMM_NR_MAX"
+    void gemm_pack_b "initlab_gemm_pack_b"(const double* B, Py_ssize_t b_k, Py_ssize_t b_col,
+                                            Py_ssize_t k0, Py_ssize_t kc, Py_ssize_t c0,
+                                            Py_ssize_t width, double* P)
+    void gemm_pack_w "initlab_gemm_pack_w"(const double* W, Py_ssize_t row_step,
+                                            Py_ssize_t w_step, Py_ssize_t r0, Py_ssize_t rows,
+                                            Py_ssize_t k0, Py_ssize_t kc, double* P)
+    void gemm_strips "initlab_gemm_strips"(const double* pw, const double* pb, Py_ssize_t kc,
+                                            Py_ssize_t first, Py_ssize_t last, double* Z,
+                                            Py_ssize_t z_ld, Py_ssize_t rows, bint accumulate)
+
 cdef enum Activation:
     RELU = 0
     TANH = 1
@@ -87,10 +109,8 @@ cdef double STAY_PARALLEL_WORK = 16.0 * (1 << 20)
 
 cdef enum:
     PAIRWISE_BLOCK = 128
-    # Columns of a tile of the matrix product: the tile of B (count x 64, packed
-    # for large products) stays in cache while each block of 4 rows of W sweeps it.
-    TILE_COLUMNS = 64
-    # A matrix product is split over threads from this many multiply-adds on.
+    # A matrix product of this many multiply-adds or more is large: fused
+    # multiply-adds, packed, split over threads (_gemm).
     PARALLEL_WORK = 1 << 20
     # Columns of a tile of a short product (_short_product): 512 x count doubles of B.
     STATIONARY_TILE = 512
@@ -172,7 +192,7 @@ cdef struct Net:
     int activation
     int threads             # threads for the large matrix products
     Py_ssize_t longest      # the longest sum in a matrix product: max(n_l, m)
-    double* packs           # TILE_COLUMNS * longest doubles per thread
+    double* packs           # the packing buffers of the large products (see _gemm)
     Py_ssize_t* sum_plan    # the pairwise order of a sum over the m examples (see _plan)
     Py_ssize_t* loss_plan   # and of the loss, a sum of n_L m terms
     # The sums over the m examples split over threads (see _split_examples): parts
@@ -657,82 +677,24 @@ cdef inline double _column(const double* W, Py_ssize_t w_step, const double* B,
     return s
 
 
-cdef void _pack(const Operands* o, Py_ssize_t first, Py_ssize_t strips,
-                double* P) noexcept nogil:
-    """P[s][k][t] = B(k, first + 8 s + t): the tile's strips, each contiguous in k."""
-    cdef Py_ssize_t s, k, t
-    cdef const double* src
-    cdef double* dst
-    for s in range(strips):
-        src = o.B + (first + 8 * s) * o.b_col
-        dst = P + s * o.count * 8
-        for k in range(o.count):
-            for t in range(8):
-                dst[k * 8 + t] = src[k * o.b_k + t * o.b_col]
-
-
-cdef void _pack_tail(const Operands* o, Py_ssize_t first, Py_ssize_t last,
-                     double* P) noexcept nogil:
-    """P[k][t] = B(k, min(first + t, last - 1)): the columns [first, last), fewer than 8,
-    as one strip padded with copies of the last column."""
-    cdef Py_ssize_t k, t
-    cdef Py_ssize_t column[8]
-    for t in range(8):
-        column[t] = min(first + t, last - 1) * o.b_col
-    for k in range(o.count):
-        for t in range(8):
-            P[k * 8 + t] = o.B[k * o.b_k + column[t]]
-
-
-cdef inline void _tail_block(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
-                             const double* strip, Py_ssize_t count, double* Z, Py_ssize_t z_ld,
-                             int rows, Py_ssize_t width) noexcept nogil:
-    """The first width < 8 columns of _block on a padded strip (from _pack_tail): the
-    same sums, in the same order, as _column would compute one by one."""
-    cdef double out[BLOCK_ROWS * 8]
-    cdef Py_ssize_t r, t
-    _block(W, row_step, w_step, strip, 8, count, out, 8, rows, True)
-    for r in range(rows):
-        for t in range(width):
-            Z[r * z_ld + t] = out[r * 8 + t]
-
-
-cdef void _matmul_tile(const Operands* o, Py_ssize_t first, Py_ssize_t last,
-                       double* P) noexcept nogil:
-    """Columns [first, last) of _matmul: blocks of at most BLOCK_ROWS rows (as equal
-    as can be) by 8 columns (_block), then by 4 columns when B has b_col = 1, then
-    the columns left one by one (_column).
-
-    With a pack buffer P the tile's strips are read from P, contiguously, and the
-    columns left (fewer than 8) are one more strip, padded (_tail_block); without,
-    straight from B, which must then have b_col = 1.
+cdef void _matmul_tile(const Operands* o, Py_ssize_t first, Py_ssize_t last) noexcept nogil:
+    """Columns [first, last) of _matmul, B read in place (b_col = 1): blocks of at most
+    BLOCK_ROWS rows (as equal as can be) by 8 columns (_block), then by 4 columns,
+    then the columns left one by one (_column).
     """
     # Locals, not o->...: stores to Z could alias *o, which would force reloads.
     cdef const double* W = o.W
     cdef const double* B = o.B
     cdef double* Z = o.Z
     cdef Py_ssize_t row_step = o.row_step, w_step = o.w_step, z_ld = o.z_ld
-    cdef Py_ssize_t b_k = o.b_k, b_col = o.b_col, n = o.n, count = o.count
+    cdef Py_ssize_t b_k = o.b_k, n = o.n, count = o.count
     cdef Py_ssize_t i, j, rows
     cdef Py_ssize_t strips = (last - first) // 8
     cdef Py_ssize_t done = first + 8 * strips
     cdef Py_ssize_t blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
-    cdef Py_ssize_t b_step = b_k
-    cdef Py_ssize_t strip_step = 8
     cdef const double* strips_at = B + first
     cdef const double* quad = NULL
-    cdef const double* tail = NULL
-    cdef Py_ssize_t width = last - done
-    if P != NULL:
-        _pack(o, first, strips, P)
-        b_step = 8
-        strip_step = 8 * count
-        strips_at = P
-        if width > 0:
-            tail = P + strips * 8 * count
-            _pack_tail(o, done, last, P + strips * 8 * count)
-            done = last
-    if b_col == 1 and last - done >= 4:
+    if last - done >= 4:
         quad = B + done
         done += 4
     i = 0
@@ -740,62 +702,105 @@ cdef void _matmul_tile(const Operands* o, Py_ssize_t first, Py_ssize_t last,
         # The first n % blocks blocks have one row more than the others.
         rows = n // blocks + (1 if i < (n % blocks) * (n // blocks + 1) else 0)
         if rows == 4:
-            _row_block(W + i * row_step, row_step, w_step, strips_at, strip_step, b_step, strips,
+            _row_block(W + i * row_step, row_step, w_step, strips_at, 8, b_k, strips,
                        quad, b_k, count, Z + i * z_ld + first, z_ld, 4)
-            if tail != NULL:
-                _tail_block(W + i * row_step, row_step, w_step, tail, count,
-                            Z + i * z_ld + last - width, z_ld, 4, width)
         elif rows == 3:
-            _row_block(W + i * row_step, row_step, w_step, strips_at, strip_step, b_step, strips,
+            _row_block(W + i * row_step, row_step, w_step, strips_at, 8, b_k, strips,
                        quad, b_k, count, Z + i * z_ld + first, z_ld, 3)
-            if tail != NULL:
-                _tail_block(W + i * row_step, row_step, w_step, tail, count,
-                            Z + i * z_ld + last - width, z_ld, 3, width)
         elif rows == 2:
-            _row_block(W + i * row_step, row_step, w_step, strips_at, strip_step, b_step, strips,
+            _row_block(W + i * row_step, row_step, w_step, strips_at, 8, b_k, strips,
                        quad, b_k, count, Z + i * z_ld + first, z_ld, 2)
-            if tail != NULL:
-                _tail_block(W + i * row_step, row_step, w_step, tail, count,
-                            Z + i * z_ld + last - width, z_ld, 2, width)
         else:
-            _row_block(W + i * row_step, row_step, w_step, strips_at, strip_step, b_step, strips,
+            _row_block(W + i * row_step, row_step, w_step, strips_at, 8, b_k, strips,
                        quad, b_k, count, Z + i * z_ld + first, z_ld, 1)
-            if tail != NULL:
-                _tail_block(W + i * row_step, row_step, w_step, tail, count,
-                            Z + i * z_ld + last - width, z_ld, 1, width)
         i += rows
     for i in range(n):
         for j in range(done, last):
-            Z[i * z_ld + j] = _column(W + i * row_step, w_step, B + j * b_col, b_k, count)
+            Z[i * z_ld + j] = _column(W + i * row_step, w_step, B + j, b_k, count)
 
 
-cdef void _matmul(const Operands* o, double* packs, int threads) noexcept nogil:
-    """Z(r, c) = sum_k W(r, k) B(k, c), k = 0..count-1 ascending, in tiles of 64 columns.
+cdef void _matmul(const Operands* o, double* packs, Py_ssize_t longest,
+                  int threads) noexcept nogil:
+    """Z(r, c) = sum_k W(r, k) B(k, c), k = 0..count-1 ascending.
 
-    packs: TILE_COLUMNS * count doubles per thread, or NULL to read B in place
-    (then b_col must be 1). Tiles go to threads when the product is large; each
-    element of Z is computed by one thread, in the same order.
+    packs NULL: a product below PARALLEL_WORK, B read in place (b_col must be 1),
+    each product and addition rounded. Else a large product (_gemm), its
+    multiply-adds fused, in the packing buffers packs (_packs_size(longest, threads)).
     """
-    cdef Py_ssize_t width = TILE_COLUMNS
-    cdef Py_ssize_t tiles = (o.cols + TILE_COLUMNS - 1) // TILE_COLUMNS
-    cdef Py_ssize_t t
-    cdef Py_ssize_t pack_size = TILE_COLUMNS * o.count
     if packs == NULL:
-        # B read in place: one pass over all columns.
-        _matmul_tile(o, 0, o.cols, NULL)
-        return
-    if threads > 1 and o.n * o.count * o.cols >= PARALLEL_WORK:
-        if tiles < 2 * threads:
-            # Too few tiles to keep the threads busy (a long, narrow product such as
-            # dW over many examples): narrower tiles, of whole 8-column strips.
-            width = max(8, min(TILE_COLUMNS, 8 * ((o.cols + 8 * threads - 1) // (8 * threads))))
-            tiles = (o.cols + width - 1) // width
-        for t in prange(tiles, num_threads=threads, schedule="dynamic"):
-            _matmul_tile(o, t * width, min(t * width + width, o.cols),
-                         packs + threadid() * pack_size)
+        _matmul_tile(o, 0, o.cols)
     else:
-        for t in range(tiles):
-            _matmul_tile(o, t * TILE_COLUMNS, min(t * TILE_COLUMNS + TILE_COLUMNS, o.cols), packs)
+        _gemm(o, packs, longest, threads)
+
+
+cdef inline Py_ssize_t _packs_size(Py_ssize_t longest, int threads) noexcept nogil:
+    """Doubles of the packing buffers of _gemm, for products with at most longest columns:
+    per thread, a panel of W (GEMM_MR_MAX x GEMM_KC) and a block of B (GEMM_KC x the
+    columns, padded to whole strips)."""
+    return threads * _pack_stride(longest)
+
+
+cdef inline Py_ssize_t _pack_stride(Py_ssize_t longest) noexcept nogil:
+    """Doubles of one thread's packing buffers (see _packs_size); a multiple of 8."""
+    return GEMM_MR_MAX * GEMM_KC + GEMM_KC * (longest + GEMM_NR_MAX)
+
+
+cdef void _gemm(const Operands* o, double* packs, Py_ssize_t longest,
+                int threads) noexcept nogil:
+    """A large product with fused multiply-adds (_gemm.h), over threads.
+
+    The product is cut into pieces of whole panels of GEMM_MR rows by whole strips
+    of GEMM_NR columns, at least 4 per thread when there are threads, done in one
+    parallel region: each piece packs its own block of B and panels of W, so no
+    thread waits for another before the end. Each element is computed by one
+    thread, in the order of _gemm.h: the threads do not change the bits.
+    """
+    cdef Py_ssize_t strips = (o.cols + GEMM_NR - 1) // GEMM_NR
+    cdef Py_ssize_t panels = (o.n + GEMM_MR - 1) // GEMM_MR
+    cdef Py_ssize_t column_groups = 1, row_groups = 1, pieces, piece
+    cdef Py_ssize_t stride = _pack_stride(longest)
+    if threads > 1:
+        column_groups = min(strips, 4 * threads)
+        row_groups = min(panels, (4 * threads + column_groups - 1) // column_groups)
+    pieces = column_groups * row_groups
+    if threads > 1:
+        for piece in prange(pieces, num_threads=threads, schedule="dynamic"):
+            _gemm_piece(o, piece // column_groups, row_groups, piece % column_groups,
+                        column_groups, packs + threadid() * stride)
+    else:
+        _gemm_piece(o, 0, 1, 0, 1, packs)
+
+
+cdef void _gemm_piece(const Operands* o, Py_ssize_t row_group, Py_ssize_t row_groups,
+                      Py_ssize_t column_group, Py_ssize_t column_groups,
+                      double* pack) noexcept nogil:
+    """The panels row_group of row_groups by the strips column_group of column_groups
+    (as equal as can be), every block of k; pack: one thread's buffers (_pack_stride)."""
+    cdef Py_ssize_t strips = (o.cols + GEMM_NR - 1) // GEMM_NR
+    cdef Py_ssize_t panels = (o.n + GEMM_MR - 1) // GEMM_MR
+    cdef Py_ssize_t s0 = strips * column_group // column_groups
+    cdef Py_ssize_t s1 = strips * (column_group + 1) // column_groups
+    cdef Py_ssize_t p0 = panels * row_group // row_groups
+    cdef Py_ssize_t p1 = panels * (row_group + 1) // row_groups
+    cdef Py_ssize_t blocks = (o.count + GEMM_KC - 1) // GEMM_KC
+    cdef Py_ssize_t kc_size = (o.count + blocks - 1) // blocks
+    cdef Py_ssize_t block, k0, kc, s, p, r0
+    cdef double* pack_w = pack
+    cdef double* pack_b = pack + GEMM_MR_MAX * GEMM_KC
+    for block in range(blocks):
+        k0 = block * kc_size
+        kc = min(kc_size, o.count - k0)
+        for s in range(s0, s1):
+            gemm_pack_b(o.B, o.b_k, o.b_col, k0, kc, s * GEMM_NR,
+                        min(<Py_ssize_t> GEMM_NR, o.cols - s * GEMM_NR),
+                        pack_b + (s - s0) * kc * GEMM_NR)
+        for p in range(p0, p1):
+            r0 = p * GEMM_MR
+            gemm_pack_w(o.W, o.row_step, o.w_step, r0, min(<Py_ssize_t> GEMM_MR, o.n - r0),
+                        k0, kc, pack_w)
+            gemm_strips(pack_w, pack_b, kc, s0 * GEMM_NR, min(s1 * GEMM_NR, o.cols),
+                        o.Z + r0 * o.z_ld, o.z_ld, min(<Py_ssize_t> GEMM_MR, o.n - r0),
+                        block > 0)
 
 
 cdef void _add_bias_activate(double* Z, const double* b, Py_ssize_t n, Py_ssize_t m,
@@ -868,8 +873,8 @@ cdef void _times_derivative(double* dA, const double* A, Py_ssize_t size,
 
 
 cdef inline double* _packs_for(const Net* net, const Operands* o) noexcept nogil:
-    """Pack B when it must be (b_col != 1) or when the product is large enough to pay."""
-    if o.b_col != 1 or o.n * o.count * o.cols >= PARALLEL_WORK:
+    """The packing buffers for a large product (_gemm), NULL for the others."""
+    if o.n * o.count * o.cols >= PARALLEL_WORK:
         return net.packs
     return NULL
 
@@ -962,7 +967,7 @@ cdef void _forward(const Net* net, const double* X, const double* params) noexce
             if activation != RELU:
                 _activate_all(A, net.dims[l] * net.m, activation, net.threads)
         else:
-            _matmul(&o, _packs_for(net, &o), net.threads)
+            _matmul(&o, _packs_for(net, &o), net.longest, net.threads)
             if net.threads > 1 and net.dims[l] > 1 and net.dims[l] * net.m >= 2 * CHUNK:
                 for i in prange(net.dims[l], num_threads=net.threads, schedule="static"):
                     _add_bias_activate(A + i * net.m, b + i, 1, net.m, activation)
@@ -1026,7 +1031,7 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
             # dW = dZ A_prev^T as a matrix product, j ascending: dW(i, k) = sum_j
             # dZ[i m + j] A_prev[k m + j]; B is A_prev read transposed while packing.
             o = _product(dZ, m, 1, A_prev, 1, m, dW, n_prev, n, m, n_prev)
-            _matmul(&o, net.packs, net.threads)
+            _matmul(&o, net.packs, net.longest, net.threads)
             _sums_over_examples(net, dZ, A_prev, NULL, db, n, n_prev)
         else:
             _sums_over_examples(net, dZ, A_prev, dW, db, n, n_prev)
@@ -1037,7 +1042,7 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
         # dZ_prev = dA_prev g'(A_prev): fused into the product for relu and leaky relu.
         if not _short_product(&o, _packs_for(net, &o), NULL, False, A_prev if gated else NULL,
                               LEAKY_SLOPE if net.activation == LEAKY_RELU else 0.0, net.threads):
-            _matmul(&o, _packs_for(net, &o), net.threads)
+            _matmul(&o, _packs_for(net, &o), net.longest, net.threads)
             _times_derivative_all(dZ_prev, A_prev, n_prev * m, net.activation, net.threads)
         elif not gated:
             _times_derivative_all(dZ_prev, A_prev, n_prev * m, net.activation, net.threads)
@@ -1090,7 +1095,7 @@ cdef class _Workspace:
                   int threads, bint own_params):
         cdef Py_ssize_t m = X.shape[1]
         cdef Py_ssize_t L = dims.shape[0] - 1
-        cdef Py_ssize_t l, widest_layer = 1
+        cdef Py_ssize_t l, widest_layer = 1, packs
         self.owned = []
         self.net.w_off = NULL
         self.net.A = NULL
@@ -1113,10 +1118,12 @@ cdef class _Workspace:
         self.dZ_prev = self._alloc(
             _bytes(self.net.widest, m),
             f"layer {widest_layer}'s gradient dA{widest_layer} ({self.net.widest} x {m} float64)")
+        packs = 8  # a network without a large product packs nothing
+        for l in range(1, L + 1):
+            if dims[l] * dims[l - 1] * m >= PARALLEL_WORK:
+                packs = _packs_size(self.net.longest, threads)
         self.net.packs = self._alloc(
-            _bytes(threads * TILE_COLUMNS, self.net.longest),
-            f"the packing buffers of the matrix products ({threads} x {TILE_COLUMNS} x "
-            f"{self.net.longest} float64)")
+            _bytes(packs, 1), f"the packing buffers of the matrix products ({packs} float64)")
         self.grads = self._alloc(_bytes(self.net.n_params, 1),
                                  f"the gradients ({self.net.n_params} float64)")
         if own_params:

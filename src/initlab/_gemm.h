@@ -1,0 +1,207 @@
+/* The large matrix products of initlab's kernel: Z = W B with fused multiply-adds.
+ *
+ * Z(r, c) = sum_k W(r, k) B(k, c) for k = 0, 1, ..., count - 1 in order, each step
+ * one fused multiply-add, rounded once:
+ *
+ *     s = W(r, 0) B(0, c);  s = fma(W(r, k), B(k, c), s) for k = 1, ..., count - 1
+ *
+ * fma is exact then rounded (IEEE 754), so every instruction set computes the same
+ * bits: the AVX-512 and AVX2 builds with their FMA instructions, the others (the
+ * baseline x86-64 build, other CPUs, the portable path) with the C library's fma,
+ * which the hardware does where it can and software where it cannot. The
+ * compiler fuses nothing of its own (-ffp-contract=off): only what is written
+ * here as fma is fused.
+ *
+ * The product is done as the BLAS libraries do (Goto and van de Geijn, "Anatomy
+ * of high-performance matrix multiplication", 2008): for each block of at most
+ * INITLAB_GEMM_KC values of k, B's block is packed into strips of
+ * INITLAB_GEMM_NR columns, contiguous in k (initlab_gemm_pack_b); each panel of
+ * INITLAB_GEMM_MR rows of W is packed, contiguous in k (initlab_gemm_pack_w); a
+ * micro-kernel then keeps an MR x NR tile of sums in registers while k runs
+ * over the block (initlab_gemm_tile). The tiles of the second and later blocks
+ * start from the sums the block before stored, so the order of every sum is the
+ * one above, whatever the blocks. Padding (rows past the last, columns past the
+ * last) is zero and never stored.
+ *
+ * _kernel.pyx does the threading: which thread computes a tile does not change it.
+ */
+#ifndef INITLAB_GEMM_H
+#define INITLAB_GEMM_H
+
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "_simd.h"
+
+#if !INITLAB_PORTABLE && defined(__AVX512F__)
+#include <immintrin.h>
+/* 12 x 16: 24 sums in zmm registers, 2 vectors of B and a broadcast of W: 27 of 32. */
+typedef __m512d initlab_gvec;
+#define INITLAB_GEMM_WIDTH 8
+#define INITLAB_GEMM_MR 12
+#define INITLAB_GEMM_NR 16
+#define INITLAB_GLOAD(p) _mm512_loadu_pd(p)
+#define INITLAB_GSTORE(p, v) _mm512_storeu_pd(p, v)
+#define INITLAB_GSPLAT(x) _mm512_set1_pd(x)
+#define INITLAB_GMUL(a, b) _mm512_mul_pd(a, b)
+#define INITLAB_GFMA(a, b, c) _mm512_fmadd_pd(a, b, c)
+#elif !INITLAB_PORTABLE && defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+/* 6 x 8: 12 sums in ymm registers, 2 vectors of B and a broadcast of W: 15 of 16. */
+typedef __m256d initlab_gvec;
+#define INITLAB_GEMM_WIDTH 4
+#define INITLAB_GEMM_MR 6
+#define INITLAB_GEMM_NR 8
+#define INITLAB_GLOAD(p) _mm256_loadu_pd(p)
+#define INITLAB_GSTORE(p, v) _mm256_storeu_pd(p, v)
+#define INITLAB_GSPLAT(x) _mm256_set1_pd(x)
+#define INITLAB_GMUL(a, b) _mm256_mul_pd(a, b)
+#define INITLAB_GFMA(a, b, c) _mm256_fmadd_pd(a, b, c)
+#else
+/* One double a lane, the C library's fma: 4 x 4 sums. */
+typedef double initlab_gvec;
+#define INITLAB_GEMM_WIDTH 1
+#define INITLAB_GEMM_MR 4
+#define INITLAB_GEMM_NR 4
+#define INITLAB_GLOAD(p) (*(p))
+#define INITLAB_GSTORE(p, v) (*(p) = (v))
+#define INITLAB_GSPLAT(x) (x)
+#define INITLAB_GMUL(a, b) ((a) * (b))
+#define INITLAB_GFMA(a, b, c) fma(a, b, c)
+#endif
+
+/* The most values of k in one block: an MR x KC panel of W (36 KB at 12 x 384)
+ * stays in the first-level cache while the strips of B go by. */
+#define INITLAB_GEMM_KC 384
+/* The most rows (MR) and columns (NR) of any build, for the sizes of the buffers. */
+#define INITLAB_GEMM_MR_MAX 12
+#define INITLAB_GEMM_NR_MAX 16
+
+#define INITLAB_GEMM_VECTORS (INITLAB_GEMM_NR / INITLAB_GEMM_WIDTH)
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define INITLAB_UNROLL _Pragma("GCC unroll 16")
+#elif defined(__clang__)
+#define INITLAB_UNROLL _Pragma("unroll")
+#else
+#define INITLAB_UNROLL
+#endif
+
+/* P[k NR + t] = B(k0 + k, c0 + t) for k < kc, t < NR; 0 for t >= width. */
+static void initlab_gemm_pack_b(const double *B, ptrdiff_t b_k, ptrdiff_t b_col, ptrdiff_t k0,
+                                ptrdiff_t kc, ptrdiff_t c0, ptrdiff_t width, double *P) {
+    const double *src = B + k0 * b_k + c0 * b_col;
+    if (b_col == 1 && width == INITLAB_GEMM_NR) {
+        for (ptrdiff_t k = 0; k < kc; k++)
+            memcpy(P + k * INITLAB_GEMM_NR, src + k * b_k, INITLAB_GEMM_NR * sizeof(double));
+        return;
+    }
+    if (b_k == 1) {
+        /* B read transposed (dW = dZ A^T): each column of the strip is a row of A. */
+        memset(P, 0, (size_t)kc * INITLAB_GEMM_NR * sizeof(double));
+        for (ptrdiff_t t = 0; t < width; t++) {
+            const double *column = src + t * b_col;
+            for (ptrdiff_t k = 0; k < kc; k++)
+                P[k * INITLAB_GEMM_NR + t] = column[k];
+        }
+        return;
+    }
+    for (ptrdiff_t k = 0; k < kc; k++) {
+        ptrdiff_t t = 0;
+        for (; t < width; t++)
+            P[k * INITLAB_GEMM_NR + t] = src[k * b_k + t * b_col];
+        for (; t < INITLAB_GEMM_NR; t++)
+            P[k * INITLAB_GEMM_NR + t] = 0.0;
+    }
+}
+
+/* P[k MR + r] = W(r0 + r, k0 + k) for k < kc, r < MR; 0 for r >= rows. */
+static void initlab_gemm_pack_w(const double *W, ptrdiff_t row_step, ptrdiff_t w_step,
+                                ptrdiff_t r0, ptrdiff_t rows, ptrdiff_t k0, ptrdiff_t kc,
+                                double *P) {
+    const double *src = W + r0 * row_step + k0 * w_step;
+    if (w_step == 1) {
+        /* rows of W contiguous in k: one row at a time */
+        if (rows < INITLAB_GEMM_MR)
+            memset(P, 0, (size_t)kc * INITLAB_GEMM_MR * sizeof(double));
+        for (ptrdiff_t r = 0; r < rows; r++) {
+            const double *row = src + r * row_step;
+            for (ptrdiff_t k = 0; k < kc; k++)
+                P[k * INITLAB_GEMM_MR + r] = row[k];
+        }
+        return;
+    }
+    for (ptrdiff_t k = 0; k < kc; k++) {
+        ptrdiff_t r = 0;
+        for (; r < rows; r++)
+            P[k * INITLAB_GEMM_MR + r] = src[k * w_step + r * row_step];
+        for (; r < INITLAB_GEMM_MR; r++)
+            P[k * INITLAB_GEMM_MR + r] = 0.0;
+    }
+}
+
+/* The MR x NR tile Z[r z_ld + t] over kc values of k from the packed panel pw and
+ * strip pb: started from Z when accumulate (a later block of k), else from the
+ * first product. */
+INITLAB_ALWAYS_INLINE void initlab_gemm_tile(const double *pw, const double *pb, ptrdiff_t kc,
+                                             double *Z, ptrdiff_t z_ld, int accumulate) {
+    initlab_gvec c[INITLAB_GEMM_MR][INITLAB_GEMM_VECTORS], b[INITLAB_GEMM_VECTORS], w;
+    ptrdiff_t k = 0;
+    if (accumulate) {
+        INITLAB_UNROLL for (int r = 0; r < INITLAB_GEMM_MR; r++)
+            INITLAB_UNROLL for (int v = 0; v < INITLAB_GEMM_VECTORS; v++)
+                c[r][v] = INITLAB_GLOAD(Z + r * z_ld + v * INITLAB_GEMM_WIDTH);
+    } else {
+        INITLAB_UNROLL for (int v = 0; v < INITLAB_GEMM_VECTORS; v++)
+            b[v] = INITLAB_GLOAD(pb + v * INITLAB_GEMM_WIDTH);
+        INITLAB_UNROLL for (int r = 0; r < INITLAB_GEMM_MR; r++) {
+            w = INITLAB_GSPLAT(pw[r]);
+            INITLAB_UNROLL for (int v = 0; v < INITLAB_GEMM_VECTORS; v++)
+                c[r][v] = INITLAB_GMUL(w, b[v]);
+        }
+        k = 1;
+    }
+    for (; k < kc; k++) {
+        const double *wk = pw + k * INITLAB_GEMM_MR;
+        const double *bk = pb + k * INITLAB_GEMM_NR;
+        INITLAB_UNROLL for (int v = 0; v < INITLAB_GEMM_VECTORS; v++)
+            b[v] = INITLAB_GLOAD(bk + v * INITLAB_GEMM_WIDTH);
+        INITLAB_UNROLL for (int r = 0; r < INITLAB_GEMM_MR; r++) {
+            w = INITLAB_GSPLAT(wk[r]);
+            INITLAB_UNROLL for (int v = 0; v < INITLAB_GEMM_VECTORS; v++)
+                c[r][v] = INITLAB_GFMA(w, b[v], c[r][v]);
+        }
+    }
+    INITLAB_UNROLL for (int r = 0; r < INITLAB_GEMM_MR; r++)
+        INITLAB_UNROLL for (int v = 0; v < INITLAB_GEMM_VECTORS; v++)
+            INITLAB_GSTORE(Z + r * z_ld + v * INITLAB_GEMM_WIDTH, c[r][v]);
+}
+
+/* Columns [first, last) of rows [0, rows) of Z (rows <= MR, first a multiple of
+ * NR) over one block of kc values of k: pw is the panel of those rows, pb the
+ * strip of column first (the next strips follow it, kc NR apart). A tile cut by
+ * the last row or column goes through a buffer, so that nothing past them is
+ * read or written. */
+static void initlab_gemm_strips(const double *pw, const double *pb, ptrdiff_t kc,
+                                ptrdiff_t first, ptrdiff_t last, double *Z, ptrdiff_t z_ld,
+                                ptrdiff_t rows, int accumulate) {
+    double tile[INITLAB_GEMM_MR * INITLAB_GEMM_NR];
+    for (ptrdiff_t c = first; c < last; c += INITLAB_GEMM_NR, pb += kc * INITLAB_GEMM_NR) {
+        ptrdiff_t width = last - c < INITLAB_GEMM_NR ? last - c : INITLAB_GEMM_NR;
+        if (rows == INITLAB_GEMM_MR && width == INITLAB_GEMM_NR) {
+            initlab_gemm_tile(pw, pb, kc, Z + c, z_ld, accumulate);
+            continue;
+        }
+        if (accumulate) {
+            memset(tile, 0, sizeof tile);
+            for (ptrdiff_t r = 0; r < rows; r++)
+                memcpy(tile + r * INITLAB_GEMM_NR, Z + r * z_ld + c, (size_t)width * sizeof(double));
+        }
+        initlab_gemm_tile(pw, pb, kc, tile, INITLAB_GEMM_NR, accumulate);
+        for (ptrdiff_t r = 0; r < rows; r++)
+            memcpy(Z + r * z_ld + c, tile + r * INITLAB_GEMM_NR, (size_t)width * sizeof(double));
+    }
+}
+
+#endif
