@@ -28,10 +28,12 @@ kernel: how noisy the machine was.
 
 Threads: the kernel uses its own policy (``INITLAB_NUM_THREADS``, default
 every CPU the process may use); PyTorch is given the same count; numpy keeps
-its BLAS's, JAX its own. The peak is measured here, by the kernel's build:
-independent vector multiplies and adds (no FMA, as the kernel is built) on 1
-and on all threads; GFLOP/s counts the multiply-adds of the matrix products
-(2 n_l n_(l-1) m per product, three products per layer but the first's dA).
+its BLAS's, JAX its own. The peaks are measured here, by the kernel's build, on 1
+and on all threads: independent vector fused multiply-adds (what the large
+products do) and independent multiplies then adds (what the other sums do).
+GFLOP/s counts the multiply-adds of the matrix products (2 n_l n_(l-1) m per
+product, three products per layer but the first's dA); "of peak" is that over
+the fused peak on the kernel's threads.
 
     python benchmarks/bench_kernel.py [--repeat 5] [--quick] [--only numpy,kernel]
 """
@@ -294,10 +296,20 @@ class Worker:
         self.process.wait()
 
 
-def peak_gflops(threads: int) -> float | None:
-    """The best of three measurements of the build's multiply-add peak, in GFLOP/s."""
+def peak_gflops(threads: int, fused: bool) -> float | None:
+    """The best of three measurements of the build's peak, in GFLOP/s: of its fused
+    multiply-adds, or of its multiplies and adds."""
     probe = getattr(kernel._kernel, "peak_flops", None)  # an older build has none
-    return max(probe(threads, 0.2) for _ in range(3)) / 1e9 if probe else None
+    if probe is None:
+        return None
+    try:
+        return max(probe(threads, 0.2, fused) for _ in range(3)) / 1e9
+    except TypeError:  # a build from before the fused multiply-adds
+        return None if fused else max(probe(threads, 0.2) for _ in range(3)) / 1e9
+
+
+def measure_peaks(counts: list[int]) -> dict[tuple[int, bool], float | None]:
+    return {(t, fused): peak_gflops(t, fused) for t in counts for fused in (True, False)}
 
 
 def main() -> None:
@@ -326,7 +338,7 @@ def main() -> None:
 
     threads = kernel.num_threads()
     counts = [1, threads] if threads > 1 else [1]
-    peaks = {t: peak_gflops(t) for t in counts}
+    peaks = measure_peaks(counts)
     workers = {}
     for name in names:
         w = Worker(name)
@@ -347,7 +359,8 @@ def main() -> None:
         f"best of {args.repeat} alternating rounds"
     )
     peers = [name for name in workers if name != "kernel"]
-    header = f"{'problem':<30}{'iters':>6}{'kernel us':>11}{'GFLOP/s':>9}{'spread':>8}"
+    header = f"{'problem':<30}{'iters':>6}{'kernel us':>11}{'GFLOP/s':>9}{'of peak':>9}"
+    header += f"{'spread':>8}"
     header += "".join(f"{name + ' us':>12}{'x':>8}" for name in peers)
     print(header)
     worst_trace = 0.0
@@ -374,7 +387,9 @@ def main() -> None:
         best = {n: min(t) / iterations * 1e6 for n, t in times.items()}
         spread = max(times["kernel"]) / min(times["kernel"])
         gflops = flops_per_iteration(dims, m) / best["kernel"] / 1e3
-        row = f"{name:<30}{iterations:>6}{best['kernel']:>11.1f}{gflops:>9.1f}{spread:>8.2f}"
+        peak = peaks[(threads, True)]
+        share = f"{gflops / peak:>9.0%}" if peak else f"{'-':>9}"
+        row = f"{name:<30}{iterations:>6}{best['kernel']:>11.1f}{gflops:>9.1f}{share}{spread:>8.2f}"
         row += "".join(f"{best[n]:>12.1f}{best[n] / best['kernel']:>8.2f}" for n in peers)
         print(row, flush=True)
         fastest = min(peers, key=lambda n: best[n]) if peers else None
@@ -382,12 +397,18 @@ def main() -> None:
             lagging.append(f"{name} ({fastest} {best[fastest]:.1f} us)")
     for w in workers.values():
         w.close()
-    if peaks[1] is not None:
-        # Measured again after the table: the best of both, as a busy spell lowers it.
-        peaks = {t: max(peaks[t], peak_gflops(t)) for t in counts}
+    # Measured again after the table: the best of both, as a busy spell lowers it.
+    again = measure_peaks(counts)
+    for fused, what in ((True, "fused multiply-adds"), (False, "multiplies and adds")):
+        if peaks[(1, fused)] is None:
+            continue
         print(
-            "peak without FMA (measured before and after the table, best kept): "
-            + ", ".join(f"{p:.1f} GFLOP/s on {t} thread{'s' * (t > 1)}" for t, p in peaks.items())
+            f"peak of {what} (measured before and after the table, best kept): "
+            + ", ".join(
+                f"{max(peaks[(t, fused)], again[(t, fused)]):.1f} GFLOP/s on {t} "
+                f"thread{'s' * (t > 1)}"
+                for t in counts
+            )
         )
     print(
         f"x: that implementation's time over the kernel's (above 1: the kernel is faster). "

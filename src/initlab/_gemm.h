@@ -6,9 +6,10 @@
  *     s = W(r, 0) B(0, c);  s = fma(W(r, k), B(k, c), s) for k = 1, ..., count - 1
  *
  * fma is exact then rounded (IEEE 754), so every instruction set computes the same
- * bits: the AVX-512 and AVX2 builds with their FMA instructions, the others (the
- * baseline x86-64 build, other CPUs, the portable path) with the C library's fma,
- * which the hardware does where it can and software where it cannot. The
+ * bits: the AVX-512 and AVX2 builds with their FMA instructions (intrinsics, on
+ * the portable path too), the others (the baseline x86-64 build, other CPUs)
+ * with the C library's fma, which the hardware does where it can and software
+ * where it cannot (an x86-64 CPU from before FMA: far slower, still exact). The
  * compiler fuses nothing of its own (-ffp-contract=off): only what is written
  * here as fma is fused.
  *
@@ -34,7 +35,7 @@
 
 #include "_simd.h"
 
-#if !INITLAB_PORTABLE && defined(__AVX512F__)
+#if defined(__AVX512F__)
 #include <immintrin.h>
 /* 12 x 16: 24 sums in zmm registers, 2 vectors of B and a broadcast of W: 27 of 32. */
 typedef __m512d initlab_gvec;
@@ -46,7 +47,7 @@ typedef __m512d initlab_gvec;
 #define INITLAB_GSPLAT(x) _mm512_set1_pd(x)
 #define INITLAB_GMUL(a, b) _mm512_mul_pd(a, b)
 #define INITLAB_GFMA(a, b, c) _mm512_fmadd_pd(a, b, c)
-#elif !INITLAB_PORTABLE && defined(__AVX2__) && defined(__FMA__)
+#elif defined(__AVX2__) && (defined(__FMA__) || defined(_MSC_VER)) /* MSVC: /arch:AVX2 has FMA */
 #include <immintrin.h>
 /* 6 x 8: 12 sums in ymm registers, 2 vectors of B and a broadcast of W: 15 of 16. */
 typedef __m256d initlab_gvec;
@@ -97,8 +98,18 @@ static void initlab_gemm_pack_b(const double *B, ptrdiff_t b_k, ptrdiff_t b_col,
             memcpy(P + k * INITLAB_GEMM_NR, src + k * b_k, INITLAB_GEMM_NR * sizeof(double));
         return;
     }
+    if (b_k == 1 && width == INITLAB_GEMM_NR) {
+        /* B read transposed (dW = dZ A^T): each column of the strip is a row of A,
+         * the NR rows read side by side. */
+        const double *column[INITLAB_GEMM_NR];
+        for (int t = 0; t < INITLAB_GEMM_NR; t++)
+            column[t] = src + t * b_col;
+        for (ptrdiff_t k = 0; k < kc; k++)
+            INITLAB_UNROLL for (int t = 0; t < INITLAB_GEMM_NR; t++)
+                P[k * INITLAB_GEMM_NR + t] = column[t][k];
+        return;
+    }
     if (b_k == 1) {
-        /* B read transposed (dW = dZ A^T): each column of the strip is a row of A. */
         memset(P, 0, (size_t)kc * INITLAB_GEMM_NR * sizeof(double));
         for (ptrdiff_t t = 0; t < width; t++) {
             const double *column = src + t * b_col;
@@ -121,15 +132,20 @@ static void initlab_gemm_pack_w(const double *W, ptrdiff_t row_step, ptrdiff_t w
                                 ptrdiff_t r0, ptrdiff_t rows, ptrdiff_t k0, ptrdiff_t kc,
                                 double *P) {
     const double *src = W + r0 * row_step + k0 * w_step;
-    if (w_step == 1) {
-        /* rows of W contiguous in k: one row at a time */
-        if (rows < INITLAB_GEMM_MR)
-            memset(P, 0, (size_t)kc * INITLAB_GEMM_MR * sizeof(double));
-        for (ptrdiff_t r = 0; r < rows; r++) {
-            const double *row = src + r * row_step;
-            for (ptrdiff_t k = 0; k < kc; k++)
-                P[k * INITLAB_GEMM_MR + r] = row[k];
-        }
+    if (w_step == 1 && rows == INITLAB_GEMM_MR) {
+        /* rows of W contiguous in k: the MR rows read side by side */
+        const double *row[INITLAB_GEMM_MR];
+        for (int r = 0; r < INITLAB_GEMM_MR; r++)
+            row[r] = src + r * row_step;
+        for (ptrdiff_t k = 0; k < kc; k++)
+            INITLAB_UNROLL for (int r = 0; r < INITLAB_GEMM_MR; r++)
+                P[k * INITLAB_GEMM_MR + r] = row[r][k];
+        return;
+    }
+    if (row_step == 1 && rows == INITLAB_GEMM_MR) {
+        /* W read transposed (dA = W^T dZ): a panel's values of one k are contiguous */
+        for (ptrdiff_t k = 0; k < kc; k++)
+            memcpy(P + k * INITLAB_GEMM_MR, src + k * w_step, INITLAB_GEMM_MR * sizeof(double));
         return;
     }
     for (ptrdiff_t k = 0; k < kc; k++) {
@@ -202,6 +218,26 @@ static void initlab_gemm_strips(const double *pw, const double *pb, ptrdiff_t kc
         for (ptrdiff_t r = 0; r < rows; r++)
             memcpy(Z + r * z_ld + c, tile + r * INITLAB_GEMM_NR, (size_t)width * sizeof(double));
     }
+}
+
+/* The peak of the large products' arithmetic, for the benchmark: 12 independent
+ * chains s = fma(s, c, d) of INITLAB_GEMM_WIDTH lanes, iterations times each
+ * (24 INITLAB_GEMM_WIDTH flops an iteration). Returns a sum of the chains, so
+ * that the compiler keeps the loop. */
+static inline double initlab_gemm_peak_probe(long iterations) {
+    initlab_gvec s[12], c = INITLAB_GSPLAT(0.999999), d = INITLAB_GSPLAT(1e-6);
+    double out[INITLAB_GEMM_WIDTH], total = 0.0;
+    for (int i = 0; i < 12; i++)
+        s[i] = INITLAB_GSPLAT(1.0 + 0.01 * i);
+    for (long i = 0; i < iterations; i++)
+        INITLAB_UNROLL for (int j = 0; j < 12; j++)
+            s[j] = INITLAB_GFMA(s[j], c, d);
+    for (int j = 1; j < 12; j++)
+        s[0] = s[0] + s[j];
+    INITLAB_GSTORE(out, s[0]);
+    for (int t = 0; t < INITLAB_GEMM_WIDTH; t++)
+        total += out[t];
+    return total;
 }
 
 #endif

@@ -80,6 +80,8 @@ cdef extern from "_gemm.h" nogil:
         GEMM_KC "INITLAB_GEMM_KC"
         GEMM_MR_MAX "INITLAB_GEMM_MR_MAX"
         GEMM_NR_MAX "INITLAB_GEMM_NR_MAX"
+        GEMM_WIDTH "INITLAB_GEMM_WIDTH"
+    double gemm_peak_probe "initlab_gemm_peak_probe"(long iterations)
     void gemm_pack_b "initlab_gemm_pack_b"(const double* B, Py_ssize_t b_k, Py_ssize_t b_col,
                                             Py_ssize_t k0, Py_ssize_t kc, Py_ssize_t c0,
                                             Py_ssize_t width, double* P)
@@ -132,18 +134,21 @@ def instruction_set():
     return LEVELS[COMPILED_LEVEL]
 
 
-def peak_flops(int threads, double seconds):
+def peak_flops(int threads, double seconds, bint fused=False):
     """Flops per second of independent vector multiplies and adds on threads threads,
-    measured for about seconds: the peak of this build's arithmetic (see initlab_peak_probe)."""
+    measured for about seconds: the peak of this build's arithmetic (see
+    initlab_peak_probe); fused: of its fused multiply-adds, as the large products
+    do them (initlab_gemm_peak_probe)."""
     cdef long iterations = 1 << 16
     cdef int t
     cdef double sink = 0.0
     cdef double start, elapsed
+    cdef double flops = 24.0 * GEMM_WIDTH if fused else 96.0
     import time
     while True:
         start = time.perf_counter()
         with nogil:
-            sink += peak_probe(iterations)
+            sink += gemm_peak_probe(iterations) if fused else peak_probe(iterations)
         elapsed = time.perf_counter() - start
         if elapsed >= seconds / 4:
             break
@@ -152,11 +157,11 @@ def peak_flops(int threads, double seconds):
     start = time.perf_counter()
     with nogil:
         for t in prange(threads, num_threads=threads, schedule="static"):
-            sink += peak_probe(iterations)
+            sink += gemm_peak_probe(iterations) if fused else peak_probe(iterations)
     elapsed = time.perf_counter() - start
     if sink != sink:  # never: keeps the result in use
         return 0.0
-    return 96.0 * iterations * threads / elapsed
+    return flops * iterations * threads / elapsed
 
 
 def best_supported():
@@ -757,11 +762,20 @@ cdef void _gemm(const Operands* o, double* packs, Py_ssize_t longest,
     """
     cdef Py_ssize_t strips = (o.cols + GEMM_NR - 1) // GEMM_NR
     cdef Py_ssize_t panels = (o.n + GEMM_MR - 1) // GEMM_MR
-    cdef Py_ssize_t column_groups = 1, row_groups = 1, pieces, piece
+    cdef Py_ssize_t column_groups = 1, row_groups = 1, pieces, piece, cg, rg
     cdef Py_ssize_t stride = _pack_stride(longest)
+    cdef Py_ssize_t target = min(4 * threads, strips * panels)
+    cdef double cost, best = -1.0
     if threads > 1:
-        column_groups = min(strips, 4 * threads)
-        row_groups = min(panels, (4 * threads + column_groups - 1) // column_groups)
+        # Each group of columns packs all of W again, each group of rows all of B:
+        # the split into target pieces that copies the least.
+        for cg in range(1, min(strips, target) + 1):
+            rg = min(panels, (target + cg - 1) // cg)
+            cost = <double> cg * o.n * o.count + <double> rg * o.count * o.cols
+            if cg * rg >= target and (best < 0 or cost < best):
+                best = cost
+                column_groups = cg
+                row_groups = rg
     pieces = column_groups * row_groups
     if threads > 1:
         for piece in prange(pieces, num_threads=threads, schedule="dynamic"):
