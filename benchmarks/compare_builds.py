@@ -6,7 +6,7 @@ commit: ``git worktree add /tmp/old COMMIT && cd /tmp/old && python setup.py
 build_ext --inplace``); every measurement runs in a fresh process that imports
 initlab from the tree it is given.
 
-    python benchmarks/compare_builds.py OLD/src NEW/src [--rounds 3]
+    python benchmarks/compare_builds.py OLD/src NEW/src [--rounds 3] [--problems 1,2]
 """
 
 from __future__ import annotations
@@ -68,10 +68,14 @@ def main() -> None:
     parser.add_argument("old", type=Path, help="the first build's src folder")
     parser.add_argument("new", type=Path, help="the second build's src folder")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--problems", help="comma-separated problem numbers, from 0")
     args = parser.parse_args()
+    chosen = [int(i) for i in args.problems.split(",")] if args.problems else None
     old, new = args.old.resolve(), args.new.resolve()
     print(f"microseconds per iteration, best of {args.rounds} alternating rounds")
-    for dims, m, iterations in PROBLEMS:
+    for index, (dims, m, iterations) in enumerate(PROBLEMS):
+        if chosen is not None and index not in chosen:
+            continue
         times: dict[Path, list[float]] = {old: [], new: []}
         for _ in range(args.rounds):
             for tree in (old, new):

@@ -75,6 +75,9 @@ typedef double initlab_gvec;
 /* The most values of k in one block: an MR x KC panel of W (36 KB at 12 x 384)
  * stays in the first-level cache while the strips of B go by. */
 #define INITLAB_GEMM_KC 384
+/* The most doubles of packed B in one chunk of strips (1 MB): a chunk stays in the
+ * second-level cache while every panel of W goes over it. */
+#define INITLAB_GEMM_BLOCK (1 << 17)
 /* The most rows (MR) and columns (NR) of any build, for the sizes of the buffers. */
 #define INITLAB_GEMM_MR_MAX 12
 #define INITLAB_GEMM_NR_MAX 16

@@ -81,6 +81,7 @@ cdef extern from "_gemm.h" nogil:
         GEMM_MR_MAX "INITLAB_GEMM_MR_MAX"
         GEMM_NR_MAX "INITLAB_GEMM_NR_MAX"
         GEMM_WIDTH "INITLAB_GEMM_WIDTH"
+        GEMM_BLOCK "INITLAB_GEMM_BLOCK"
     double gemm_peak_probe "initlab_gemm_peak_probe"(long iterations)
     void gemm_pack_b "initlab_gemm_pack_b"(const double* B, Py_ssize_t b_k, Py_ssize_t b_col,
                                             Py_ssize_t k0, Py_ssize_t kc, Py_ssize_t c0,
@@ -789,7 +790,10 @@ cdef void _gemm_piece(const Operands* o, Py_ssize_t row_group, Py_ssize_t row_gr
                       Py_ssize_t column_group, Py_ssize_t column_groups,
                       double* pack) noexcept nogil:
     """The panels row_group of row_groups by the strips column_group of column_groups
-    (as equal as can be), every block of k; pack: one thread's buffers (_pack_stride)."""
+    (as equal as can be), every block of k; pack: one thread's buffers (_pack_stride).
+
+    The strips go by chunks of at most GEMM_BLOCK doubles of packed B, which stay
+    in the second-level cache while every panel of W passes over them."""
     cdef Py_ssize_t strips = (o.cols + GEMM_NR - 1) // GEMM_NR
     cdef Py_ssize_t panels = (o.n + GEMM_MR - 1) // GEMM_MR
     cdef Py_ssize_t s0 = strips * column_group // column_groups
@@ -798,23 +802,27 @@ cdef void _gemm_piece(const Operands* o, Py_ssize_t row_group, Py_ssize_t row_gr
     cdef Py_ssize_t p1 = panels * (row_group + 1) // row_groups
     cdef Py_ssize_t blocks = (o.count + GEMM_KC - 1) // GEMM_KC
     cdef Py_ssize_t kc_size = (o.count + blocks - 1) // blocks
-    cdef Py_ssize_t block, k0, kc, s, p, r0
+    cdef Py_ssize_t chunk = max(1, GEMM_BLOCK // (kc_size * GEMM_NR))
+    cdef Py_ssize_t block, k0, kc, s, c0, c1, p, r0, rows
     cdef double* pack_w = pack
     cdef double* pack_b = pack + GEMM_MR_MAX * GEMM_KC
     for block in range(blocks):
         k0 = block * kc_size
         kc = min(kc_size, o.count - k0)
-        for s in range(s0, s1):
-            gemm_pack_b(o.B, o.b_k, o.b_col, k0, kc, s * GEMM_NR,
-                        min(<Py_ssize_t> GEMM_NR, o.cols - s * GEMM_NR),
-                        pack_b + (s - s0) * kc * GEMM_NR)
-        for p in range(p0, p1):
-            r0 = p * GEMM_MR
-            gemm_pack_w(o.W, o.row_step, o.w_step, r0, min(<Py_ssize_t> GEMM_MR, o.n - r0),
-                        k0, kc, pack_w)
-            gemm_strips(pack_w, pack_b, kc, s0 * GEMM_NR, min(s1 * GEMM_NR, o.cols),
-                        o.Z + r0 * o.z_ld, o.z_ld, min(<Py_ssize_t> GEMM_MR, o.n - r0),
-                        block > 0)
+        c0 = s0
+        while c0 < s1:
+            c1 = min(c0 + chunk, s1)
+            for s in range(c0, c1):
+                gemm_pack_b(o.B, o.b_k, o.b_col, k0, kc, s * GEMM_NR,
+                            min(<Py_ssize_t> GEMM_NR, o.cols - s * GEMM_NR),
+                            pack_b + (s - c0) * kc * GEMM_NR)
+            for p in range(p0, p1):
+                r0 = p * GEMM_MR
+                rows = min(<Py_ssize_t> GEMM_MR, o.n - r0)
+                gemm_pack_w(o.W, o.row_step, o.w_step, r0, rows, k0, kc, pack_w)
+                gemm_strips(pack_w, pack_b, kc, c0 * GEMM_NR, min(c1 * GEMM_NR, o.cols),
+                            o.Z + r0 * o.z_ld, o.z_ld, rows, block > 0)
+            c0 = c1
 
 
 cdef void _add_bias_activate(double* Z, const double* b, Py_ssize_t n, Py_ssize_t m,
