@@ -160,21 +160,24 @@ static void initlab_gemm_pack_w(const double *W, ptrdiff_t row_step, ptrdiff_t w
     }
 }
 
-/* The MR x NR tile Z[r z_ld + t] over kc values of k from the packed panel pw and
- * strip pb: started from Z when accumulate (a later block of k), else from the
- * first product. */
+/* The mr x NR tile Z[r z_ld + t] (mr <= MR) over kc values of k from the packed
+ * panel pw (MR values a k, the first mr read) and strip pb: started from Z when
+ * accumulate (a later block of k), else from the first product. always_inline,
+ * for a constant mr: the last panel of a matrix whose rows are no multiple of MR
+ * computes only the rows it has, in thirds of MR. */
 INITLAB_ALWAYS_INLINE void initlab_gemm_tile(const double *pw, const double *pb, ptrdiff_t kc,
-                                             double *Z, ptrdiff_t z_ld, int accumulate) {
+                                             double *Z, ptrdiff_t z_ld, int accumulate,
+                                             const int mr) {
     initlab_gvec c[INITLAB_GEMM_MR][INITLAB_GEMM_VECTORS], b[INITLAB_GEMM_VECTORS], w;
     ptrdiff_t k = 0;
     if (accumulate) {
-        INITLAB_UNROLL for (int r = 0; r < INITLAB_GEMM_MR; r++)
+        INITLAB_UNROLL for (int r = 0; r < mr; r++)
             INITLAB_UNROLL for (int v = 0; v < INITLAB_GEMM_VECTORS; v++)
                 c[r][v] = INITLAB_GLOAD(Z + r * z_ld + v * INITLAB_GEMM_WIDTH);
     } else {
         INITLAB_UNROLL for (int v = 0; v < INITLAB_GEMM_VECTORS; v++)
             b[v] = INITLAB_GLOAD(pb + v * INITLAB_GEMM_WIDTH);
-        INITLAB_UNROLL for (int r = 0; r < INITLAB_GEMM_MR; r++) {
+        INITLAB_UNROLL for (int r = 0; r < mr; r++) {
             w = INITLAB_GSPLAT(pw[r]);
             INITLAB_UNROLL for (int v = 0; v < INITLAB_GEMM_VECTORS; v++)
                 c[r][v] = INITLAB_GMUL(w, b[v]);
@@ -186,15 +189,28 @@ INITLAB_ALWAYS_INLINE void initlab_gemm_tile(const double *pw, const double *pb,
         const double *bk = pb + k * INITLAB_GEMM_NR;
         INITLAB_UNROLL for (int v = 0; v < INITLAB_GEMM_VECTORS; v++)
             b[v] = INITLAB_GLOAD(bk + v * INITLAB_GEMM_WIDTH);
-        INITLAB_UNROLL for (int r = 0; r < INITLAB_GEMM_MR; r++) {
+        INITLAB_UNROLL for (int r = 0; r < mr; r++) {
             w = INITLAB_GSPLAT(wk[r]);
             INITLAB_UNROLL for (int v = 0; v < INITLAB_GEMM_VECTORS; v++)
                 c[r][v] = INITLAB_GFMA(w, b[v], c[r][v]);
         }
     }
-    INITLAB_UNROLL for (int r = 0; r < INITLAB_GEMM_MR; r++)
+    INITLAB_UNROLL for (int r = 0; r < mr; r++)
         INITLAB_UNROLL for (int v = 0; v < INITLAB_GEMM_VECTORS; v++)
             INITLAB_GSTORE(Z + r * z_ld + v * INITLAB_GEMM_WIDTH, c[r][v]);
+}
+
+/* The rows of a tile by thirds of MR: the fewest that cover rows. */
+#define INITLAB_GEMM_THIRD (INITLAB_GEMM_MR / 3 > 0 ? INITLAB_GEMM_MR / 3 : 1)
+
+static void initlab_gemm_tile_rows(const double *pw, const double *pb, ptrdiff_t kc, double *Z,
+                                   ptrdiff_t z_ld, int accumulate, ptrdiff_t rows) {
+    if (rows <= INITLAB_GEMM_THIRD)
+        initlab_gemm_tile(pw, pb, kc, Z, z_ld, accumulate, INITLAB_GEMM_THIRD);
+    else if (rows <= 2 * INITLAB_GEMM_THIRD)
+        initlab_gemm_tile(pw, pb, kc, Z, z_ld, accumulate, 2 * INITLAB_GEMM_THIRD);
+    else
+        initlab_gemm_tile(pw, pb, kc, Z, z_ld, accumulate, INITLAB_GEMM_MR);
 }
 
 /* Columns [first, last) of rows [0, rows) of Z (rows <= MR, first a multiple of
@@ -209,7 +225,7 @@ static void initlab_gemm_strips(const double *pw, const double *pb, ptrdiff_t kc
     for (ptrdiff_t c = first; c < last; c += INITLAB_GEMM_NR, pb += kc * INITLAB_GEMM_NR) {
         ptrdiff_t width = last - c < INITLAB_GEMM_NR ? last - c : INITLAB_GEMM_NR;
         if (rows == INITLAB_GEMM_MR && width == INITLAB_GEMM_NR) {
-            initlab_gemm_tile(pw, pb, kc, Z + c, z_ld, accumulate);
+            initlab_gemm_tile(pw, pb, kc, Z + c, z_ld, accumulate, INITLAB_GEMM_MR);
             continue;
         }
         if (accumulate) {
@@ -217,7 +233,7 @@ static void initlab_gemm_strips(const double *pw, const double *pb, ptrdiff_t kc
             for (ptrdiff_t r = 0; r < rows; r++)
                 memcpy(tile + r * INITLAB_GEMM_NR, Z + r * z_ld + c, (size_t)width * sizeof(double));
         }
-        initlab_gemm_tile(pw, pb, kc, tile, INITLAB_GEMM_NR, accumulate);
+        initlab_gemm_tile_rows(pw, pb, kc, tile, INITLAB_GEMM_NR, accumulate, rows);
         for (ptrdiff_t r = 0; r < rows; r++)
             memcpy(Z + r * z_ld + c, tile + r * INITLAB_GEMM_NR, (size_t)width * sizeof(double));
     }
