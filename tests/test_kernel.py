@@ -502,3 +502,18 @@ def test_examples_split_over_threads_give_the_same_bits(rng, monkeypatch):
                 (costs.tobytes(), cost, AL.tobytes(), {k: v.tobytes() for k, v in grads.items()})
             )
         assert results[0] == results[1] == results[2], f"dims {dims}, seed {rng.seed_value}"
+
+
+@pytest.mark.parametrize("given", [None, "300000"])
+def test_the_spin_count_is_set_for_the_kernel_only(given):
+    """Loading the kernel sets libgomp's spin count while it loads (see
+    kernel.SPIN_COUNT), then takes the variable away again; a count the user set
+    is left as it is."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    if given:
+        env["GOMP_SPINCOUNT"] = given
+    script = "import os\nfrom initlab import kernel\nprint(os.environ.get('GOMP_SPINCOUNT'))\n"
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == str(given)
