@@ -11,14 +11,15 @@ vector width the compiler chose, or on the machine:
 
 - over examples for db, the loss and dW: numpy's pairwise summation (8
   interleaved partial sums in blocks of at most 128, blocks halved
-  recursively), except dW of a layer with n_l n_{l-1} m >= PARALLEL_WORK, which
-  is a large product (below) summed j = 0, 1, ..., m-1 in order;
+  recursively), except a dW that is a large product (_large_dw), summed
+  j = 0, 1, ..., m-1 in order;
 - over units (W A, W^T dZ): k = 0, 1, ..., n-1 in order, then the bias.
 
-A large product (n_l n_{l-1} m >= PARALLEL_WORK multiply-adds) fuses each
-multiply-add of its sums (fma, rounded once: see _gemm.h); every other sum
-rounds each product and each addition. fma is exact then rounded, so every
-build gives the same bits: which products are large depends on the shapes only.
+A large product (PARALLEL_WORK multiply-adds or more, sums of more than
+STATIONARY_COUNT terms: _large) fuses each multiply-add of its sums (fma,
+rounded once: see _gemm.h); every other sum rounds each product and each
+addition. fma is exact then rounded, so every build gives the same bits; which
+products are large depends on the shapes only.
 
 The order depends on the shapes only, never on the machine or the threads.
 
@@ -729,7 +730,7 @@ cdef void _matmul(const Operands* o, double* packs, Py_ssize_t longest,
                   int threads) noexcept nogil:
     """Z(r, c) = sum_k W(r, k) B(k, c), k = 0..count-1 ascending.
 
-    packs NULL: a product below PARALLEL_WORK, B read in place (b_col must be 1),
+    packs NULL: a product that is not large (_large), B read in place (b_col must be 1),
     each product and addition rounded. Else a large product (_gemm), its
     multiply-adds fused, in the packing buffers packs (_packs_size(longest, threads)).
     """
@@ -894,9 +895,24 @@ cdef void _times_derivative(double* dA, const double* A, Py_ssize_t size,
             dA[j] = dA[j] * (A[j] * (1.0 - A[j]))
 
 
+cdef inline bint _large(Py_ssize_t n, Py_ssize_t count, Py_ssize_t cols) noexcept nogil:
+    """Whether Z (n x cols) = W B, sums of count terms, is a large product (_gemm, fused
+    multiply-adds): PARALLEL_WORK multiply-adds or more, and sums longer than a short
+    product's (STATIONARY_COUNT terms). The shapes alone decide."""
+    return <double> n * count * cols >= PARALLEL_WORK and count > STATIONARY_COUNT
+
+
+cdef inline bint _large_dw(Py_ssize_t n, Py_ssize_t n_prev, Py_ssize_t m) noexcept nogil:
+    """Whether dW = dZ A_prev^T (n x n_prev over m examples) is a large product (j
+    ascending, fused) rather than pairwise sums over the examples: when it is large
+    and both n and n_prev exceed STATIONARY_COUNT, so that its tiles are not mostly
+    padding (a narrow dW over many examples is split over threads by examples)."""
+    return _large(n, m, n_prev) and n > STATIONARY_COUNT and n_prev > STATIONARY_COUNT
+
+
 cdef inline double* _packs_for(const Net* net, const Operands* o) noexcept nogil:
     """The packing buffers for a large product (_gemm), NULL for the others."""
-    if o.n * o.count * o.cols >= PARALLEL_WORK:
+    if _large(o.n, o.count, o.cols):
         return net.packs
     return NULL
 
@@ -1049,7 +1065,7 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
         W = params + net.w_off[l]
         dW = grads + net.w_off[l]
         db = grads + net.b_off[l]
-        if n * n_prev * m >= PARALLEL_WORK:
+        if _large_dw(n, n_prev, m):
             # dW = dZ A_prev^T as a matrix product, j ascending: dW(i, k) = sum_j
             # dZ[i m + j] A_prev[k m + j]; B is A_prev read transposed while packing.
             o = _product(dZ, m, 1, A_prev, 1, m, dW, n_prev, n, m, n_prev)
