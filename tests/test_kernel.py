@@ -415,7 +415,7 @@ def test_allocation_that_fails_names_the_layer_and_the_bytes(entry):
 LARGE = [450, 50, 400, 2], 401
 
 
-@pytest.mark.parametrize("activation", ["relu", "tanh"])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_large_products_over_several_blocks_match_reference(rng, activation):
     dims, m = LARGE
     X, Y, parameters = random_problem(rng, dims, m)

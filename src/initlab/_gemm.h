@@ -213,29 +213,66 @@ static void initlab_gemm_tile_rows(const double *pw, const double *pb, ptrdiff_t
         initlab_gemm_tile(pw, pb, kc, Z, z_ld, accumulate, INITLAB_GEMM_MR);
 }
 
+/* What the last block of k does to each sum z of a tile after storing it: nothing;
+ * z + bias[r]; relu(z + bias[r]); or z g'(gate) for relu (low = 0) and leaky relu
+ * (low = its slope), gate = A = g(Z) at the same place (rows z_ld apart). The same
+ * operations as the separate passes of _kernel.pyx, done while the tile is in the
+ * first-level cache. */
+enum { INITLAB_FINISH_NONE, INITLAB_FINISH_BIAS, INITLAB_FINISH_BIAS_RELU, INITLAB_FINISH_GATE };
+
+static inline void initlab_gemm_finish(double *Z, ptrdiff_t z_ld, ptrdiff_t rows, ptrdiff_t width,
+                                       int finish, const double *bias, const double *gate,
+                                       double low) {
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        double *z = Z + r * z_ld;
+        if (finish == INITLAB_FINISH_GATE) {
+            const double *a = gate + r * z_ld;
+            for (ptrdiff_t t = 0; t < width; t++)
+                z[t] = z[t] * (a[t] > 0 ? 1.0 : low);
+            continue;
+        }
+        double b = bias[r];
+        if (finish == INITLAB_FINISH_BIAS_RELU) {
+            for (ptrdiff_t t = 0; t < width; t++) {
+                double v = z[t] + b;
+                z[t] = v <= 0 ? 0.0 : v; /* nan stays nan, as np.maximum */
+            }
+        } else {
+            for (ptrdiff_t t = 0; t < width; t++)
+                z[t] = z[t] + b;
+        }
+    }
+}
+
 /* Columns [first, last) of rows [0, rows) of Z (rows <= MR, first a multiple of
  * NR) over one block of kc values of k: pw is the panel of those rows, pb the
  * strip of column first (the next strips follow it, kc NR apart). A tile cut by
  * the last row or column goes through a buffer, so that nothing past them is
- * read or written. */
+ * read or written. finish (with bias for the rows, gate at Z's place, low): see
+ * initlab_gemm_finish, for the last block. */
 static void initlab_gemm_strips(const double *pw, const double *pb, ptrdiff_t kc,
                                 ptrdiff_t first, ptrdiff_t last, double *Z, ptrdiff_t z_ld,
-                                ptrdiff_t rows, int accumulate) {
+                                ptrdiff_t rows, int accumulate, int finish, const double *bias,
+                                const double *gate, double low) {
     double tile[INITLAB_GEMM_MR * INITLAB_GEMM_NR];
     for (ptrdiff_t c = first; c < last; c += INITLAB_GEMM_NR, pb += kc * INITLAB_GEMM_NR) {
         ptrdiff_t width = last - c < INITLAB_GEMM_NR ? last - c : INITLAB_GEMM_NR;
         if (rows == INITLAB_GEMM_MR && width == INITLAB_GEMM_NR) {
             initlab_gemm_tile(pw, pb, kc, Z + c, z_ld, accumulate, INITLAB_GEMM_MR);
-            continue;
-        }
-        if (accumulate) {
-            memset(tile, 0, sizeof tile);
+        } else {
+            if (accumulate) {
+                memset(tile, 0, sizeof tile);
+                for (ptrdiff_t r = 0; r < rows; r++)
+                    memcpy(tile + r * INITLAB_GEMM_NR, Z + r * z_ld + c,
+                           (size_t)width * sizeof(double));
+            }
+            initlab_gemm_tile_rows(pw, pb, kc, tile, INITLAB_GEMM_NR, accumulate, rows);
             for (ptrdiff_t r = 0; r < rows; r++)
-                memcpy(tile + r * INITLAB_GEMM_NR, Z + r * z_ld + c, (size_t)width * sizeof(double));
+                memcpy(Z + r * z_ld + c, tile + r * INITLAB_GEMM_NR, (size_t)width * sizeof(double));
         }
-        initlab_gemm_tile_rows(pw, pb, kc, tile, INITLAB_GEMM_NR, accumulate, rows);
-        for (ptrdiff_t r = 0; r < rows; r++)
-            memcpy(Z + r * z_ld + c, tile + r * INITLAB_GEMM_NR, (size_t)width * sizeof(double));
+        if (finish != INITLAB_FINISH_NONE)
+            initlab_gemm_finish(Z + c, z_ld, rows, width, finish, bias,
+                                gate ? gate + c : gate, low);
     }
 }
 

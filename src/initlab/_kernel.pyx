@@ -92,7 +92,14 @@ cdef extern from "_gemm.h" nogil:
                                             Py_ssize_t k0, Py_ssize_t kc, double* P)
     void gemm_strips "initlab_gemm_strips"(const double* pw, const double* pb, Py_ssize_t kc,
                                             Py_ssize_t first, Py_ssize_t last, double* Z,
-                                            Py_ssize_t z_ld, Py_ssize_t rows, bint accumulate)
+                                            Py_ssize_t z_ld, Py_ssize_t rows, bint accumulate,
+                                            int finish, const double* bias, const double* gate,
+                                            double low)
+    enum:
+        FINISH_NONE "INITLAB_FINISH_NONE"
+        FINISH_BIAS "INITLAB_FINISH_BIAS"
+        FINISH_BIAS_RELU "INITLAB_FINISH_BIAS_RELU"
+        FINISH_GATE "INITLAB_FINISH_GATE"
 
 cdef enum Activation:
     RELU = 0
@@ -556,6 +563,13 @@ cdef struct Operands:
     Py_ssize_t n
     Py_ssize_t count
     Py_ssize_t cols
+    # What a large product does to each element of Z once summed (initlab_gemm_finish):
+    # FINISH_NONE (from _product), FINISH_BIAS or FINISH_BIAS_RELU with bias[r],
+    # FINISH_GATE with gate (laid out as Z) and low.
+    int finish
+    const double* bias
+    const double* gate
+    double low
 
 
 cdef inline Operands _product(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
@@ -575,6 +589,10 @@ cdef inline Operands _product(const double* W, Py_ssize_t row_step, Py_ssize_t w
     o.n = n
     o.count = count
     o.cols = cols
+    o.finish = FINISH_NONE
+    o.bias = NULL
+    o.gate = NULL
+    o.low = 0.0
     return o
 
 
@@ -731,8 +749,9 @@ cdef void _matmul(const Operands* o, double* packs, Py_ssize_t longest,
     """Z(r, c) = sum_k W(r, k) B(k, c), k = 0..count-1 ascending.
 
     packs NULL: a product that is not large (_large), B read in place (b_col must be 1),
-    each product and addition rounded. Else a large product (_gemm), its
-    multiply-adds fused, in the packing buffers packs (_packs_size(longest, threads)).
+    each product and addition rounded; o.finish must be FINISH_NONE. Else a large
+    product (_gemm), its multiply-adds fused, in the packing buffers packs
+    (_packs_size(longest, threads)), and o.finish done on each tile.
     """
     if packs == NULL:
         _matmul_tile(o, 0, o.cols)
@@ -805,6 +824,7 @@ cdef void _gemm_piece(const Operands* o, Py_ssize_t row_group, Py_ssize_t row_gr
     cdef Py_ssize_t kc_size = (o.count + blocks - 1) // blocks
     cdef Py_ssize_t chunk = max(1, GEMM_BLOCK // (kc_size * GEMM_NR))
     cdef Py_ssize_t block, k0, kc, s, c0, c1, p, r0, rows
+    cdef bint last
     cdef double* pack_w = pack
     cdef double* pack_b = pack + GEMM_MR_MAX * GEMM_KC
     for block in range(blocks):
@@ -821,8 +841,12 @@ cdef void _gemm_piece(const Operands* o, Py_ssize_t row_group, Py_ssize_t row_gr
                 r0 = p * GEMM_MR
                 rows = min(<Py_ssize_t> GEMM_MR, o.n - r0)
                 gemm_pack_w(o.W, o.row_step, o.w_step, r0, rows, k0, kc, pack_w)
+                last = block == blocks - 1
                 gemm_strips(pack_w, pack_b, kc, c0 * GEMM_NR, min(c1 * GEMM_NR, o.cols),
-                            o.Z + r0 * o.z_ld, o.z_ld, rows, block > 0)
+                            o.Z + r0 * o.z_ld, o.z_ld, rows, block > 0,
+                            o.finish if last else FINISH_NONE,
+                            o.bias + r0 if o.bias != NULL else NULL,
+                            o.gate + r0 * o.z_ld if o.gate != NULL else NULL, o.low)
             c0 = c1
 
 
@@ -1004,8 +1028,15 @@ cdef void _forward(const Net* net, const double* X, const double* params) noexce
                           net.threads):
             if activation != RELU:
                 _activate_all(A, net.dims[l] * net.m, activation, net.threads)
-        else:
+        elif _packs_for(net, &o) != NULL:
+            # A large product: the bias, and relu, added to each tile as it is done.
+            o.finish = FINISH_BIAS_RELU if activation == RELU else FINISH_BIAS
+            o.bias = b
             _matmul(&o, _packs_for(net, &o), net.longest, net.threads)
+            if activation != RELU:
+                _activate_all(A, net.dims[l] * net.m, activation, net.threads)
+        else:
+            _matmul(&o, NULL, net.longest, net.threads)
             if net.threads > 1 and net.dims[l] > 1 and net.dims[l] * net.m >= 2 * CHUNK:
                 for i in prange(net.dims[l], num_threads=net.threads, schedule="static"):
                     _add_bias_activate(A + i * net.m, b + i, 1, net.m, activation)
@@ -1080,8 +1111,15 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
         # dZ_prev = dA_prev g'(A_prev): fused into the product for relu and leaky relu.
         if not _short_product(&o, _packs_for(net, &o), NULL, False, A_prev if gated else NULL,
                               LEAKY_SLOPE if net.activation == LEAKY_RELU else 0.0, net.threads):
-            _matmul(&o, _packs_for(net, &o), net.longest, net.threads)
-            _times_derivative_all(dZ_prev, A_prev, n_prev * m, net.activation, net.threads)
+            if gated and _packs_for(net, &o) != NULL:
+                # A large product: the gate applied to each tile as it is done.
+                o.finish = FINISH_GATE
+                o.gate = A_prev
+                o.low = LEAKY_SLOPE if net.activation == LEAKY_RELU else 0.0
+                _matmul(&o, _packs_for(net, &o), net.longest, net.threads)
+            else:
+                _matmul(&o, _packs_for(net, &o), net.longest, net.threads)
+                _times_derivative_all(dZ_prev, A_prev, n_prev * m, net.activation, net.threads)
         elif not gated:
             _times_derivative_all(dZ_prev, A_prev, n_prev * m, net.activation, net.threads)
         swap = dZ
