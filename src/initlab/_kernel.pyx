@@ -123,6 +123,10 @@ cdef enum:
     # A matrix product of this many multiply-adds or more is large: fused
     # multiply-adds, packed, split over threads (_gemm).
     PARALLEL_WORK = 1 << 20
+    # Pieces of a large product per thread (_gemm): enough for a thread that the
+    # scheduler holds back to be made up by the others, few enough that the
+    # packing each piece repeats stays small.
+    PIECES = 2
     # Columns of a tile of a short product (_short_product): 512 x count doubles of B.
     STATIONARY_TILE = 512
     # Work split over the examples: a short product from this many multiply-adds on,
@@ -776,7 +780,7 @@ cdef void _gemm(const Operands* o, double* packs, Py_ssize_t longest,
     """A large product with fused multiply-adds (_gemm.h), over threads.
 
     The product is cut into pieces of whole panels of GEMM_MR rows by whole strips
-    of GEMM_NR columns, at least 4 per thread when there are threads, done in one
+    of GEMM_NR columns, PIECES per thread when there are threads, done in one
     parallel region: each piece packs its own block of B and panels of W, so no
     thread waits for another before the end. Each element is computed by one
     thread, in the order of _gemm.h: the threads do not change the bits.
@@ -785,7 +789,7 @@ cdef void _gemm(const Operands* o, double* packs, Py_ssize_t longest,
     cdef Py_ssize_t panels = (o.n + GEMM_MR - 1) // GEMM_MR
     cdef Py_ssize_t column_groups = 1, row_groups = 1, pieces, piece, cg, rg
     cdef Py_ssize_t stride = _pack_stride(longest)
-    cdef Py_ssize_t target = min(4 * threads, strips * panels)
+    cdef Py_ssize_t target = min(PIECES * threads, strips * panels)
     cdef double cost, best = -1.0
     if threads > 1:
         # Each group of columns packs all of W again, each group of rows all of B:
