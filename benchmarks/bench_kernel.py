@@ -6,6 +6,8 @@ sigmoid output, the course's loss):
 
 - ``numpy``: ``initlab.reference.train``, the baseline every ratio is against;
 - ``kernel``: ``initlab.kernel.train``;
+- ``kernel1``: the same on one thread (``INITLAB_NUM_THREADS=1``): its ``x`` is
+  what the kernel's other threads gain;
 - ``torch``: PyTorch eager, the backward pass written out (no autograd tape);
 - ``compile``: the same step under ``torch.compile``, the loop in Python;
 - ``jax``: the whole loop (``lax.scan`` of ``lax.fori_loop``) under one ``jax.jit``.
@@ -64,7 +66,8 @@ PROBLEMS = [
 ]
 RECORDS = 5  # costs recorded per run: iterations 0, n/5, 2n/5, ...
 LEARNING_RATE = 0.01
-IMPLEMENTATIONS = ["numpy", "kernel", "torch", "compile", "jax"]
+IMPLEMENTATIONS = ["numpy", "kernel", "kernel1", "torch", "compile", "jax"]
+OURS = ("kernel", "kernel1")  # not peers
 WARM_UP = 0.5  # seconds of untimed calls before the timed one
 PAUSE = 0.3  # seconds between measurements: idle thread pools go to sleep
 TRACE_RTOL = 1e-9  # max relative difference of a peer's costs from the kernel's
@@ -240,6 +243,9 @@ def implementation(name: str):
         return make_initlab(reference)
     if name == "kernel":
         return make_initlab(kernel)
+    if name == "kernel1":
+        os.environ["INITLAB_NUM_THREADS"] = "1"
+        return make_initlab(kernel)
     if name in ("torch", "compile"):
         return make_torch(compiled=name == "compile")
     return make_jax()
@@ -358,10 +364,11 @@ def main() -> None:
         f"{threads} kernel threads, {', '.join(versions)}; "
         f"best of {args.repeat} alternating rounds"
     )
-    peers = [name for name in workers if name != "kernel"]
+    others = [name for name in workers if name != "kernel"]
+    peers = [name for name in others if name not in OURS]
     header = f"{'problem':<30}{'iters':>6}{'kernel us':>11}{'GFLOP/s':>9}{'of peak':>9}"
     header += f"{'spread':>8}"
-    header += "".join(f"{name + ' us':>12}{'x':>8}" for name in peers)
+    header += "".join(f"{name + ' us':>12}{'x':>8}" for name in others)
     print(header)
     worst_trace = 0.0
     lagging = []
@@ -376,7 +383,7 @@ def main() -> None:
                 traces[n] = costs
                 time.sleep(PAUSE)
         ours = traces["kernel"]
-        for n in peers:
+        for n in others:
             rel = np.max(np.abs(traces[n] - ours) / np.abs(ours))
             if not rel <= TRACE_RTOL:
                 raise SystemExit(
@@ -390,7 +397,7 @@ def main() -> None:
         peak = peaks[(threads, True)]
         share = f"{gflops / peak:>9.0%}" if peak else f"{'-':>9}"
         row = f"{name:<30}{iterations:>6}{best['kernel']:>11.1f}{gflops:>9.1f}{share}{spread:>8.2f}"
-        row += "".join(f"{best[n]:>12.1f}{best[n] / best['kernel']:>8.2f}" for n in peers)
+        row += "".join(f"{best[n]:>12.1f}{best[n] / best['kernel']:>8.2f}" for n in others)
         print(row, flush=True)
         fastest = min(peers, key=lambda n: best[n]) if peers else None
         if fastest and best[fastest] < best["kernel"]:
