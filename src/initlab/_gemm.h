@@ -72,6 +72,21 @@ typedef double initlab_gvec;
 #define INITLAB_GFMA(a, b, c) fma(a, b, c)
 #endif
 
+/* The strip of B is read from the second-level cache: its row AHEAD values of k on
+ * is fetched into the first while the tile works (6% on w1000's W A alone, one
+ * thread; within the noise of whole trainings). A prefetch past the end of the
+ * strip is harmless. */
+#define INITLAB_GEMM_AHEAD 8
+#if INITLAB_GEMM_WIDTH > 1
+#define INITLAB_PREFETCH_B(p)                                                                  \
+    do {                                                                                       \
+        for (int line_ = 0; line_ < INITLAB_GEMM_NR; line_ += 8)                               \
+            _mm_prefetch((const char *)((p) + line_), _MM_HINT_T0);                            \
+    } while (0)
+#else
+#define INITLAB_PREFETCH_B(p) ((void)0)
+#endif
+
 /* The most values of k in one block: an MR x KC panel of W (36 KB at 12 x 384)
  * stays in the first-level cache while the strips of B go by. */
 #define INITLAB_GEMM_KC 384
@@ -187,6 +202,7 @@ INITLAB_ALWAYS_INLINE void initlab_gemm_tile(const double *pw, const double *pb,
     for (; k < kc; k++) {
         const double *wk = pw + k * INITLAB_GEMM_MR;
         const double *bk = pb + k * INITLAB_GEMM_NR;
+        INITLAB_PREFETCH_B(bk + INITLAB_GEMM_AHEAD * INITLAB_GEMM_NR);
         INITLAB_UNROLL for (int v = 0; v < INITLAB_GEMM_VECTORS; v++)
             b[v] = INITLAB_GLOAD(bk + v * INITLAB_GEMM_WIDTH);
         INITLAB_UNROLL for (int r = 0; r < mr; r++) {
