@@ -64,6 +64,15 @@ cdef extern from "_simd.h" nogil:
                                          Py_ssize_t count, const double* bias, bint relu,
                                          const double* gate, double low)
     double exp1 "initlab_exp1"(double x)
+    # The lanes of the short products' and the sums' vectors: 8 with AVX-512, else 4.
+    enum:
+        WIDE "INITLAB_WIDE"
+    void outer8 "initlab_outer8"(const double* X, const double* Y, Py_ssize_t p, Py_ssize_t q,
+                                 Py_ssize_t m, const Py_ssize_t* plan, double* dW, Py_ssize_t xs,
+                                 Py_ssize_t ys)
+    void sigmoid8 "initlab_sigmoid8"(double* Z, Py_ssize_t size)
+    void row_sums8 "initlab_row_sums8"(const double* A, double* out, Py_ssize_t rows, Py_ssize_t m,
+                                       const Py_ssize_t* plan)
     double peak_probe "initlab_peak_probe"(long iterations)
     int cpu_level "initlab_cpu_level"()
     int COMPILED_LEVEL "INITLAB_COMPILED_LEVEL"
@@ -410,6 +419,9 @@ cdef void _row_sums(const double* A, double* out, Py_ssize_t rows, Py_ssize_t m,
     cdef const double* x1
     cdef const double* x2
     cdef const double* x3
+    if WIDE == 8:
+        row_sums8(A, out, rows, m, plan)
+        return
     for i in range(0, rows, 4):
         x0 = _row(A, i, rows, m)
         x1 = _row(A, i + 1, rows, m)
@@ -441,6 +453,10 @@ cdef void _outer(const double* dZ, const double* A_prev, double* dW, Py_ssize_t 
     cdef const double* y0
     if n_prev < n:
         X, Y, p, q, xs, ys = A_prev, dZ, n_prev, n, 1, n_prev
+    if WIDE == 8:
+        # Eight lanes: tiles of up to 4 x 4 sums (initlab_outer8), the same bits.
+        outer8(X, Y, p, q, m, plan, dW, xs, ys)
+        return
     for a in range(0, p - 1, 2):
         x0 = X + a * m
         x1 = x0 + m
@@ -830,6 +846,8 @@ cdef void _activate(double* Z, Py_ssize_t size, int activation) noexcept nogil:
     if activation == TANH:
         for j in range(size):
             Z[j] = tanh(Z[j])
+    elif activation == SIGMOID and WIDE == 8:
+        sigmoid8(Z, size)
     elif activation == SIGMOID:
         # Four vectors at a time: four exps in flight at once.
         for j in range(0, size - size % 16, 16):
