@@ -32,6 +32,7 @@ the first update that leaves a parameter inf or nan and says which.
 from cython.parallel cimport prange, threadid
 from libc.math cimport log, tanh, isnan
 from libc.stdlib cimport malloc, free
+from libc.string cimport memset
 from libc.stdint cimport uintptr_t
 from cpython.pyport cimport PY_SSIZE_T_MAX
 
@@ -172,6 +173,10 @@ def build():
 cdef struct Net:
     Py_ssize_t L            # number of layers
     Py_ssize_t m            # number of examples
+    # The row stride of A{l}, dZ and the copy of X: m rounded up to a multiple of 8
+    # (each row 64-byte aligned, so that no 8-lane load or store straddles two cache
+    # lines), or m when a layer's dW is a matrix product (see _row_stride).
+    Py_ssize_t ld
     const Py_ssize_t* dims  # n_0, ..., n_L
     Py_ssize_t* w_off       # offset of W{l} in params, l = 1..L (index 0 unused)
     Py_ssize_t* b_off       # offset of b{l} in params
@@ -227,7 +232,20 @@ cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
         if dims[l] > net.longest:
             net.longest = dims[l]
     net.n_params = p
+    net.ld = _row_stride(dims, L, m)
     return 0
+
+
+cdef Py_ssize_t _row_stride(const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m) noexcept nogil:
+    """m rounded up to a multiple of 8, or m when a layer's dW takes the matrix product
+    of _backward (n_l n_(l-1) m >= PARALLEL_WORK), which reads its rows m apart.
+    The padding columns are never read into a result: each product and sum reads
+    the m columns only."""
+    cdef Py_ssize_t l
+    for l in range(1, L + 1):
+        if <double> dims[l] * dims[l - 1] * m >= PARALLEL_WORK:
+            return m
+    return (m + 7) // 8 * 8
 
 
 cdef enum Pattern:
@@ -499,22 +517,22 @@ cdef void _sums_over_examples(const Net* net, const double* dZ, const double* A_
     pairwise order; over net.parts parts on threads when the examples are split."""
     cdef int t, stride
     cdef Py_ssize_t e, start, size = n + (n * n_prev if dW != NULL else 0)
-    cdef Py_ssize_t m = net.m
+    cdef Py_ssize_t ld = net.ld
     cdef double* S
     cdef double* S2
     cdef const Py_ssize_t* plan
     if net.parts == 1:
         if dW != NULL:
-            _outer(dZ, A_prev, dW, n, n_prev, m, net.sum_plan)
-        _row_sums(dZ, db, n, m, net.sum_plan)
+            _outer(dZ, A_prev, dW, n, n_prev, ld, net.sum_plan)
+        _row_sums(dZ, db, n, ld, net.sum_plan)
         return
     for t in prange(net.parts, num_threads=net.threads, schedule="dynamic"):
         S = net.part_sums + t * net.part_stride
         start = net.part_start[t]
         plan = net.part_plans + t * net.part_plan_size
         if dW != NULL:
-            _outer(dZ + start, A_prev + start, S + n, n, n_prev, m, plan)
-        _row_sums(dZ + start, S, n, m, plan)
+            _outer(dZ + start, A_prev + start, S + n, n, n_prev, ld, plan)
+        _row_sums(dZ + start, S, n, ld, plan)
     # The top levels of the tree: neighbours added pairwise, left + right.
     stride = 1
     while stride < net.parts:
@@ -815,14 +833,14 @@ cdef void _matmul(const Operands* o, double* packs, int threads) noexcept nogil:
 
 
 cdef void _add_bias_activate(double* Z, const double* b, Py_ssize_t n, Py_ssize_t m,
-                             int activation) noexcept nogil:
-    """A = g(Z + b) in place, b broadcast along the rows."""
+                             Py_ssize_t ld, int activation) noexcept nogil:
+    """A = g(Z + b) in place, b broadcast along the rows (n x m, rows ld apart)."""
     cdef Py_ssize_t i, j
     cdef Py_ssize_t body = m - m % 4
     cdef double* z
     cdef vec bias
     for i in range(n):
-        z = Z + i * m
+        z = Z + i * ld
         bias = splat(b[i])
         if activation == RELU:
             for j in range(0, body, 4):
@@ -973,33 +991,39 @@ cdef void _forward(const Net* net, const double* X, const double* params) noexce
         b = params + net.b_off[l]
         activation = SIGMOID if l == net.L else net.activation
         # Z = W A_prev: W(r, k) = W[r n_prev + k], B(k, c) = A_prev[k m + c]
-        o = _product(params + net.w_off[l], net.dims[l - 1], 1, A_prev, net.m, 1,
-                     A, net.m, net.dims[l], net.dims[l - 1], net.m)
+        o = _product(params + net.w_off[l], net.dims[l - 1], 1, A_prev, net.ld, 1,
+                     A, net.ld, net.dims[l], net.dims[l - 1], net.m)
         if _short_product(&o, _packs_for(net, &o), b, activation == RELU, NULL, 0.0,
                           net.threads):
             if activation != RELU:
-                _activate_all(A, net.dims[l] * net.m, activation, net.threads)
+                _activate_all(A, net.dims[l] * net.ld, activation, net.threads)
         else:
             _matmul(&o, _packs_for(net, &o), net.threads)
             if net.threads > 1 and net.dims[l] > 1 and net.dims[l] * net.m >= 2 * CHUNK:
                 for i in prange(net.dims[l], num_threads=net.threads, schedule="static"):
-                    _add_bias_activate(A + i * net.m, b + i, 1, net.m, activation)
+                    _add_bias_activate(A + i * net.ld, b + i, 1, net.m, net.ld, activation)
             else:
-                _add_bias_activate(A, b, net.dims[l], net.m, activation)
+                _add_bias_activate(A, b, net.dims[l], net.m, net.ld, activation)
         A_prev = A
 
 
 cdef double _loss(const double* AL, const double* Y, double* scratch,
-                  Py_ssize_t size, Py_ssize_t m, const Py_ssize_t* plan,
+                  Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld, const Py_ssize_t* plan,
                   int threads) noexcept nogil:
-    """(1/m) nansum(-log(AL) Y - log(1 - AL)(1 - Y)); a nan term counts as 0.
+    """(1/m) nansum(-log(AL) Y - log(1 - AL)(1 - Y)); a nan term counts as 0. AL has
+    rows rows ld apart, Y is rows x m.
 
-    plan = _plan(size), the order of the sum. The terms are computed in chunks over
-    threads when there are many; the sum is one thread's.
+    plan = _plan(rows m), the order of the sum, over the terms row after row. The
+    terms are computed in chunks over threads when there are many; the sum is one
+    thread's.
     """
-    cdef Py_ssize_t c, chunks = (size + CHUNK - 1) // CHUNK
+    cdef Py_ssize_t c, i, size = rows * m
+    cdef Py_ssize_t chunks = (size + CHUNK - 1) // CHUNK
     cdef double total
-    if threads > 1 and chunks > 1:
+    if ld != m:
+        for i in range(rows):
+            _loss_terms(AL + i * ld, Y + i * m, scratch + i * m, 0, m)
+    elif threads > 1 and chunks > 1:
         for c in prange(chunks, num_threads=threads, schedule="static"):
             _loss_terms(AL, Y, scratch, c * CHUNK, min(c * CHUNK + CHUNK, size))
     else:
@@ -1032,7 +1056,11 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
     cdef Operands o
     cdef bint gated = net.activation == RELU or net.activation == LEAKY_RELU
     n = net.dims[net.L]
-    _output_gradient(dZ, AL, Y, n * m, inv_m, net.threads)
+    if net.ld == m:
+        _output_gradient(dZ, AL, Y, n * m, inv_m, net.threads)
+    else:
+        for i in range(n):
+            _output_gradient(dZ + i * net.ld, AL + i * net.ld, Y + i * m, m, inv_m, net.threads)
     for l in range(net.L, 0, -1):
         n = net.dims[l]
         n_prev = net.dims[l - 1]
@@ -1051,14 +1079,14 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
         if l == 1:
             break
         # dA_prev = W^T dZ: W(r, i) = W[i n_prev + r], B(i, c) = dZ[i m + c]
-        o = _product(W, 1, n_prev, dZ, m, 1, dZ_prev, m, n_prev, n, m)
+        o = _product(W, 1, n_prev, dZ, net.ld, 1, dZ_prev, net.ld, n_prev, n, m)
         # dZ_prev = dA_prev g'(A_prev): fused into the product for relu and leaky relu.
         if not _short_product(&o, _packs_for(net, &o), NULL, False, A_prev if gated else NULL,
                               LEAKY_SLOPE if net.activation == LEAKY_RELU else 0.0, net.threads):
             _matmul(&o, _packs_for(net, &o), net.threads)
-            _times_derivative_all(dZ_prev, A_prev, n_prev * m, net.activation, net.threads)
+            _times_derivative_all(dZ_prev, A_prev, n_prev * net.ld, net.activation, net.threads)
         elif not gated:
-            _times_derivative_all(dZ_prev, A_prev, n_prev * m, net.activation, net.threads)
+            _times_derivative_all(dZ_prev, A_prev, n_prev * net.ld, net.activation, net.threads)
         swap = dZ
         dZ = dZ_prev
         dZ_prev = swap
@@ -1108,7 +1136,8 @@ cdef class _Workspace:
                   int threads, bint own_params):
         cdef Py_ssize_t m = X.shape[1]
         cdef Py_ssize_t L = dims.shape[0] - 1
-        cdef Py_ssize_t l, widest_layer = 1
+        cdef Py_ssize_t l, widest_layer = 1, ld
+        cdef str padded
         self.owned = []
         self.net.w_off = NULL
         self.net.A = NULL
@@ -1119,18 +1148,26 @@ cdef class _Workspace:
             if dims[l] == self.net.widest:
                 widest_layer = l
                 break
+        # Rows ld apart (see Net.ld); the padding columns start at 0.
+        ld = self.net.ld
+        padded = "" if ld == m else f", rows padded to {ld}"
         self.net.A = <double**> self._alloc((L + 1) * sizeof(double*), "the layer table")
-        self.X = self._alloc(_bytes(dims[0], m), f"the examples X ({dims[0]} x {m} float64)")
-        _copy(&X[0, 0], self.X, dims[0] * m)
+        self.X = self._alloc(_bytes(dims[0], ld),
+                             f"the examples X ({dims[0]} x {m} float64{padded})", ld != m)
+        for l in range(dims[0]):
+            _copy(&X[l, 0], self.X + l * ld, m)
         for l in range(1, L + 1):
             self.net.A[l] = self._alloc(
-                _bytes(dims[l], m), f"layer {l}'s activations A{l} ({dims[l]} x {m} float64)")
+                _bytes(dims[l], ld),
+                f"layer {l}'s activations A{l} ({dims[l]} x {m} float64{padded})", ld != m)
         self.dZ = self._alloc(
-            _bytes(self.net.widest, m),
-            f"layer {widest_layer}'s gradient dZ{widest_layer} ({self.net.widest} x {m} float64)")
+            _bytes(self.net.widest, ld),
+            f"layer {widest_layer}'s gradient dZ{widest_layer} ({self.net.widest} x {m} float64"
+            f"{padded})", ld != m)
         self.dZ_prev = self._alloc(
-            _bytes(self.net.widest, m),
-            f"layer {widest_layer}'s gradient dA{widest_layer} ({self.net.widest} x {m} float64)")
+            _bytes(self.net.widest, ld),
+            f"layer {widest_layer}'s gradient dA{widest_layer} ({self.net.widest} x {m} float64"
+            f"{padded})", ld != m)
         self.net.packs = self._alloc(
             _bytes(threads * TILE_COLUMNS, self.net.longest),
             f"the packing buffers of the matrix products ({threads} x {TILE_COLUMNS} x "
@@ -1165,14 +1202,17 @@ cdef class _Workspace:
             _plan(net.part_start[t + 1] - net.part_start[t], net.part_plans + t * net.part_plan_size)
         return 0
 
-    cdef double* _alloc(self, object size, str what) except NULL:
-        """An aligned block of size bytes, freed with the workspace; MemoryError naming it."""
+    cdef double* _alloc(self, object size, str what, bint zero=False) except NULL:
+        """An aligned block of size bytes (all 0 when zero), freed with the workspace;
+        MemoryError naming it."""
         cdef void* block = NULL
         if size <= PY_SSIZE_T_MAX - 128:
             block = _alloc64(max(<size_t> size, 64))
         if block == NULL:
             raise MemoryError(f"cannot allocate {size:,} bytes for {what}")
         self.owned.append(<uintptr_t> block)
+        if zero:
+            memset(block, 0, <size_t> size)
         return <double*> block
 
     def __dealloc__(self):
@@ -1187,12 +1227,13 @@ def forward(const double[:, ::1] X, const double[::1] params, const Py_ssize_t[:
     """AL = forward pass of X, shape (n_L, m)."""
     cdef Py_ssize_t m = X.shape[1]
     cdef _Workspace ws = _Workspace(X, dims, activation, threads, False)
-    cdef Py_ssize_t L = dims.shape[0] - 1
+    cdef Py_ssize_t L = dims.shape[0] - 1, l
     out = np.empty((dims[L], m))
     cdef double[:, ::1] AL = out
     with nogil:
         _forward(&ws.net, ws.X, &params[0])
-        _copy(ws.net.A[L], &AL[0, 0], dims[L] * m)
+        for l in range(dims[L]):
+            _copy(ws.net.A[L] + l * ws.net.ld, &AL[l, 0], m)
     return out
 
 
@@ -1213,7 +1254,7 @@ def gradients(const double[:, ::1] X, const double[:, ::1] Y, const double[::1] 
     cdef double cost
     with nogil:
         _forward(&ws.net, ws.X, &params[0])
-        cost = _loss(ws.net.A[L], &Y[0, 0], ws.dZ, dims[L] * m, m, ws.net.loss_plan,
+        cost = _loss(ws.net.A[L], &Y[0, 0], ws.dZ, dims[L], m, ws.net.ld, ws.net.loss_plan,
                          ws.net.threads)
         _backward(&ws.net, ws.X, &Y[0, 0], &params[0], ws.grads, ws.dZ, ws.dZ_prev)
         _copy(ws.grads, &grads[0], ws.net.n_params)
@@ -1286,8 +1327,8 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
             while it < end:
                 _forward(&ws.net, ws.X, P)
                 if it % record_every == 0:
-                    cost = _loss(ws.net.A[L], &Y[0, 0], ws.dZ, dims[L] * m, m,
-                                 ws.net.loss_plan, ws.net.threads)
+                    cost = _loss(ws.net.A[L], &Y[0, 0], ws.dZ, dims[L], m,
+                                 ws.net.ld, ws.net.loss_plan, ws.net.threads)
                     costs[it // record_every] = cost
                 _backward(&ws.net, ws.X, &Y[0, 0], P, ws.grads, ws.dZ, ws.dZ_prev)
                 if not _descend(P, ws.grads, n_params, learning_rate):
