@@ -327,6 +327,65 @@ def test_every_instruction_set_gives_the_same_bits():
         assert outputs[build] == outputs["baseline"], build
 
 
+# Hashes forward, gradients and a short training of networks whose layer widths
+# 1..9 make dW tiles of every shape up to 4 x 4 and sums of 1 to 8 rows at once,
+# every hidden activation, and batches around the 4- and 8-column vectors (the
+# last columns of a short product, rows padded to 8 doubles), numpy's 128-term
+# pairwise block, and the examples split over threads (m >= 4096). The same
+# digest on every build and thread count.
+TILES_SCRIPT = """
+import hashlib, sys
+import numpy as np
+from initlab import kernel, reference
+rng = np.random.default_rng(20261201)
+digest = hashlib.sha256()
+problems = [([w, 9 - w + 1, w, 1], m) for w in range(1, 10) for m in (1, 5, 8, 12, 15, 17, 300)]
+problems += [([3, 7, 5, 2], 129), ([9, 6, 1, 3], 301), ([2, 5, 9, 1], 4099), ([7, 3, 4, 6], 8197)]
+for dims, m in problems:
+    X = rng.normal(size=(dims[0], m))
+    Y = (rng.random((dims[-1], m)) < 0.5).astype(np.float64)
+    p = {}
+    for l in range(1, len(dims)):
+        p[f"W{l}"] = rng.normal(size=(dims[l], dims[l - 1])) / np.sqrt(dims[l - 1])
+        p[f"b{l}"] = rng.normal(size=(dims[l], 1)) * 0.1
+    for activation in reference.ACTIVATIONS:
+        digest.update(kernel.forward(X, p, activation).tobytes())
+        cost, grads = kernel.gradients(X, Y, p, activation)
+        digest.update(np.float64(cost).tobytes())
+        for key in grads:
+            digest.update(grads[key].tobytes())
+    trained, costs = kernel.train(X, Y, p, learning_rate=0.1, num_iterations=3, record_every=1)
+    digest.update(costs.tobytes() + trained["W1"].tobytes())
+sys.stdout.write(digest.hexdigest() + " " + kernel.INSTRUCTION_SET)
+"""
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_every_tile_shape_gives_the_same_bits_in_every_build(threads):
+    """The 8-lane paths of the AVX-512 build (dW in tiles up to 4 x 4, sums of up to
+    8 rows, padded last columns, padded rows) give the bits of the 4-lane builds, on
+    1, 2 and 3 threads; and the bits do not depend on the thread count."""
+    digests = {}
+    for build in CPU_BUILDS:
+        env = dict(os.environ, INITLAB_KERNEL=build, INITLAB_NUM_THREADS=threads)
+        result = subprocess.run(
+            [sys.executable, "-c", TILES_SCRIPT], env=env, capture_output=True, text=True,
+            check=True,
+        )
+        digest, used = result.stdout.split()
+        assert used == build
+        digests[build] = digest
+    assert len(set(digests.values())) == 1, digests
+    # Against one thread: the same digest (the parametrized runs share it).
+    if threads != "1":
+        env = dict(os.environ, INITLAB_NUM_THREADS="1")
+        one = subprocess.run(
+            [sys.executable, "-c", TILES_SCRIPT], env=env, capture_output=True, text=True,
+            check=True,
+        ).stdout.split()[0]
+        assert set(digests.values()) == {one}
+
+
 @pytest.mark.parametrize("scale, iteration", [(1e100, 1), (1e155, 0)])
 def test_diverging_training_stops_and_names_the_iteration(circles, scale, iteration):
     """Huge parameters overflow to inf and nan; the error names the first iteration
