@@ -24,8 +24,14 @@ by whole subtrees of its tree: thread t sums subtree t in its own order, and
 the subtrees' sums are added as the tree's top levels add them, left + right,
 so the bits are those of one thread.
 
-Every work buffer is 64-byte aligned; an allocation that fails is a
-MemoryError naming the buffer, its layer and its bytes. ``train`` stops at
+Every work buffer is 64-byte aligned, and so is every row of the activations,
+gradients and examples when no layer's dW is a matrix product: rows are then
+ld = m rounded up to 8 doubles apart (the padding is never read into a
+result). The AVX-512 build computes the short products, the sums over examples
+and the sigmoid on 8-lane vectors (lane r of a pairwise sum's vector is numpy's
+partial sum s_r), the other builds on 4 lanes: the same operations, lane for
+lane, so the same bits. An allocation that fails is a MemoryError naming the
+buffer, its layer and its bytes. ``train`` stops at
 the first update that leaves a parameter inf or nan and says which.
 """
 

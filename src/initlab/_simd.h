@@ -18,6 +18,10 @@
  * Cython cannot ask of the compiler: exp (initlab_exp_n), the short matrix
  * products (initlab_stationary) and the 2 x 4 blocks of dW (initlab_dots2x4).
  * The summation orders they follow are those of _kernel.pyx.
+ *
+ * Eight lanes (initlab_vec8, both paths) for the AVX-512 build: the short products,
+ * dW and db in tiles (initlab_outer8, initlab_row_sums8) and the sigmoid
+ * (initlab_sigmoid8), lane for lane the operations of the 4-lane code.
  */
 #ifndef INITLAB_SIMD_H
 #define INITLAB_SIMD_H
@@ -612,18 +616,22 @@ static void initlab_dots2x4(const double *x0, const double *x1, const double *y0
  * one from -0.0. The same operations, lane for lane, as initlab_dots2x4 and
  * _pairwise4 of _kernel.pyx.
  *
- * initlab_dots8_block: out[i] lane t (t < q) = sum_j x_i[j] y_t[j] over one block,
- * i < p <= 4, q <= 4 (the other lanes are left undefined): p q dot products at once,
- * each vector of y loaded once for the p rows of x. */
+ * initlab_dots8_block: lane t % 4 of out[2 i + t / 4] = sum_j x_i[j] y_t[j] over one
+ * block, i < p, t < q, p q <= 24 (the registers: p q sums, p rows of x, one of y),
+ * p <= 4, q <= 8; the other lanes are left undefined. Each vector of y is loaded
+ * once for the p rows of x. */
+#define INITLAB_TILE_ROWS 4
+#define INITLAB_TILE_COLUMNS 8
 INITLAB_ALWAYS_INLINE void initlab_dots8_block(const double *const *x, int p, const double *const *y,
                                                int q, ptrdiff_t n, initlab_vec *out) {
     ptrdiff_t j = 0;
-    int a, t;
+    int a, t, h, halves = (q + 3) / 4;
     if (n < 8) {
         for (a = 0; a < p; a++)
-            out[a] = initlab_splat(-0.0);
+            for (h = 0; h < halves; h++)
+                out[2 * a + h] = initlab_splat(-0.0);
     } else {
-        initlab_vec8 s[4][4], u[4], v;
+        initlab_vec8 s[INITLAB_TILE_ROWS][INITLAB_TILE_COLUMNS], u[INITLAB_TILE_ROWS], v;
         ptrdiff_t body = n - n % 8;
         for (a = 0; a < p; a++)
             u[a] = initlab_load8(x[a]);
@@ -642,33 +650,39 @@ INITLAB_ALWAYS_INLINE void initlab_dots8_block(const double *const *x, int p, co
             }
         }
         for (a = 0; a < p; a++) {
-            for (t = q; t < 4; t++)
+            for (t = q; t < 4 * halves; t++)
                 s[a][t] = s[a][0];
-            out[a] = initlab_hsum4x8(s[a][0], s[a][1], s[a][2], s[a][3]);
+            for (h = 0; h < halves; h++)
+                out[2 * a + h] = initlab_hsum4x8(s[a][4 * h], s[a][4 * h + 1], s[a][4 * h + 2],
+                                                 s[a][4 * h + 3]);
         }
         j = body;
     }
-    for (; j < n; j++) {
-        initlab_vec v4 = initlab_set(y[0][j], y[q > 1][j], y[q > 2 ? 2 : 0][j], y[q > 3 ? 3 : 0][j]);
-        for (a = 0; a < p; a++)
-            out[a] = out[a] + initlab_splat(x[a][j]) * v4;
-    }
+    for (; j < n; j++)
+        for (h = 0; h < halves; h++) {
+            int b = 4 * h, left = q - b;
+            initlab_vec v4 = initlab_set(y[b][j], y[b + (left > 1)][j], y[b + (left > 2 ? 2 : 0)][j],
+                                         y[b + (left > 3 ? 3 : 0)][j]);
+            for (a = 0; a < p; a++)
+                out[2 * a + h] = out[2 * a + h] + initlab_splat(x[a][j]) * v4;
+        }
 }
 
 /* initlab_dots8_block over the blocks of plan (_plan in _kernel.pyx), their results
  * combined as plan says: the whole sums over the examples. */
 INITLAB_ALWAYS_INLINE void initlab_dots8_plan(const double *const *x, int p, const double *const *y,
                                               int q, const ptrdiff_t *plan, initlab_vec *out) {
-    initlab_vec results[INITLAB_PLAN_DEPTH][4];
-    const double *xj[4], *yj[4];
+    initlab_vec results[INITLAB_PLAN_DEPTH][2 * INITLAB_TILE_ROWS];
+    const double *xj[INITLAB_TILE_ROWS], *yj[INITLAB_TILE_COLUMNS];
     ptrdiff_t top = 0, j = 0;
-    int a;
+    int a, halves = (q + 3) / 4;
     for (ptrdiff_t i = 1; i <= plan[0]; i++) {
         ptrdiff_t step = plan[i];
         if (step == INITLAB_COMBINE) {
             top--;
-            for (a = 0; a < p; a++)
-                results[top - 1][a] = results[top - 1][a] + results[top][a];
+            for (a = 0; a < 2 * p; a++)
+                if (a % 2 < halves)
+                    results[top - 1][a] = results[top - 1][a] + results[top][a];
         } else {
             for (a = 0; a < p; a++)
                 xj[a] = x[a] + j;
@@ -679,8 +693,9 @@ INITLAB_ALWAYS_INLINE void initlab_dots8_plan(const double *const *x, int p, con
             j += step;
         }
     }
-    for (a = 0; a < p; a++)
-        out[a] = results[0][a];
+    for (a = 0; a < 2 * p; a++)
+        if (a % 2 < halves)
+            out[a] = results[0][a];
 }
 
 #define INITLAB_DOTS8_CASE(p, q)                                                                \
@@ -688,10 +703,12 @@ INITLAB_ALWAYS_INLINE void initlab_dots8_plan(const double *const *x, int p, con
                                         const ptrdiff_t *plan, initlab_vec *out) {             \
         initlab_dots8_plan(x, p, y, q, plan, out);                                             \
     }
-INITLAB_DOTS8_CASE(1, 1) INITLAB_DOTS8_CASE(1, 2) INITLAB_DOTS8_CASE(1, 3) INITLAB_DOTS8_CASE(1, 4)
-INITLAB_DOTS8_CASE(2, 1) INITLAB_DOTS8_CASE(2, 2) INITLAB_DOTS8_CASE(2, 3) INITLAB_DOTS8_CASE(2, 4)
-INITLAB_DOTS8_CASE(3, 1) INITLAB_DOTS8_CASE(3, 2) INITLAB_DOTS8_CASE(3, 3) INITLAB_DOTS8_CASE(3, 4)
-INITLAB_DOTS8_CASE(4, 1) INITLAB_DOTS8_CASE(4, 2) INITLAB_DOTS8_CASE(4, 3) INITLAB_DOTS8_CASE(4, 4)
+#define INITLAB_DOTS8_CASES(p)                                                                  \
+    INITLAB_DOTS8_CASE(p, 1) INITLAB_DOTS8_CASE(p, 2) INITLAB_DOTS8_CASE(p, 3)                  \
+    INITLAB_DOTS8_CASE(p, 4) INITLAB_DOTS8_CASE(p, 5) INITLAB_DOTS8_CASE(p, 6)
+INITLAB_DOTS8_CASES(1) INITLAB_DOTS8_CASES(2) INITLAB_DOTS8_CASES(3) INITLAB_DOTS8_CASES(4)
+INITLAB_DOTS8_CASE(1, 7) INITLAB_DOTS8_CASE(1, 8) INITLAB_DOTS8_CASE(2, 7) INITLAB_DOTS8_CASE(2, 8)
+INITLAB_DOTS8_CASE(3, 7) INITLAB_DOTS8_CASE(3, 8)
 
 typedef void (*initlab_dots8_fn)(const double *const *, const double *const *, const ptrdiff_t *,
                                  initlab_vec *);
@@ -703,32 +720,41 @@ static inline ptrdiff_t initlab_group_size(ptrdiff_t n, ptrdiff_t count, ptrdiff
 
 /* dW[a xs + b ys] = sum_j X[a m + j] Y[b m + j] for a < p, b < q, each in numpy's pairwise
  * order (plan = _plan over the m terms at X and Y; rows are m apart), the product x y
- * in that order. Tiles of at most 4 x 4 sums (initlab_dots8_block), the rows of X
- * and of Y each split into groups as equal as can be, so that a tile has as many
- * independent sums as it can. */
+ * in that order. Tiles of up to 4 rows of X by up to 8 rows of Y, at most 24 sums
+ * (initlab_dots8_block); the rows of X and of Y each split into groups as equal as
+ * can be, so that a tile has as many independent sums as the registers hold. */
 static void initlab_outer8(const double *X, const double *Y, ptrdiff_t p, ptrdiff_t q, ptrdiff_t m,
                            const ptrdiff_t *plan, double *dW, ptrdiff_t xs, ptrdiff_t ys) {
-    static const initlab_dots8_fn kernels[16] = {
-        initlab_dots8_1x1, initlab_dots8_1x2, initlab_dots8_1x3, initlab_dots8_1x4,
-        initlab_dots8_2x1, initlab_dots8_2x2, initlab_dots8_2x3, initlab_dots8_2x4,
-        initlab_dots8_3x1, initlab_dots8_3x2, initlab_dots8_3x3, initlab_dots8_3x4,
-        initlab_dots8_4x1, initlab_dots8_4x2, initlab_dots8_4x3, initlab_dots8_4x4};
-    ptrdiff_t gx = (p + 3) / 4, gy = (q + 3) / 4, a0 = 0;
+    static const initlab_dots8_fn kernels[4][8] = {
+        {initlab_dots8_1x1, initlab_dots8_1x2, initlab_dots8_1x3, initlab_dots8_1x4,
+         initlab_dots8_1x5, initlab_dots8_1x6, initlab_dots8_1x7, initlab_dots8_1x8},
+        {initlab_dots8_2x1, initlab_dots8_2x2, initlab_dots8_2x3, initlab_dots8_2x4,
+         initlab_dots8_2x5, initlab_dots8_2x6, initlab_dots8_2x7, initlab_dots8_2x8},
+        {initlab_dots8_3x1, initlab_dots8_3x2, initlab_dots8_3x3, initlab_dots8_3x4,
+         initlab_dots8_3x5, initlab_dots8_3x6, initlab_dots8_3x7, initlab_dots8_3x8},
+        {initlab_dots8_4x1, initlab_dots8_4x2, initlab_dots8_4x3, initlab_dots8_4x4,
+         initlab_dots8_4x5, initlab_dots8_4x6, NULL, NULL}};
+    ptrdiff_t gx = (p + 3) / 4, a0 = 0;
     for (ptrdiff_t g = 0; g < gx; g++) {
         ptrdiff_t pa = initlab_group_size(p, gx, g), b0 = 0;
-        const double *x[4];
+        /* as many columns as 24 sums allow: 8 for up to 3 rows, 6 for 4 */
+        ptrdiff_t widest = pa <= 3 ? 8 : 6;
+        ptrdiff_t gy = (q + widest - 1) / widest;
+        const double *x[INITLAB_TILE_ROWS];
         for (ptrdiff_t a = 0; a < pa; a++)
             x[a] = X + (a0 + a) * m;
         for (ptrdiff_t h = 0; h < gy; h++) {
             ptrdiff_t qb = initlab_group_size(q, gy, h);
-            const double *y[4];
-            initlab_vec out[4];
-            double s[4];
+            const double *y[INITLAB_TILE_COLUMNS];
+            initlab_vec out[2 * INITLAB_TILE_ROWS];
+            double s[8];
             for (ptrdiff_t b = 0; b < qb; b++)
                 y[b] = Y + (b0 + b) * m;
-            kernels[(pa - 1) * 4 + (qb - 1)](x, y, plan, out);
+            kernels[pa - 1][qb - 1](x, y, plan, out);
             for (ptrdiff_t a = 0; a < pa; a++) {
-                initlab_store(s, out[a]);
+                initlab_store(s, out[2 * a]);
+                if (qb > 4)
+                    initlab_store(s + 4, out[2 * a + 1]);
                 for (ptrdiff_t b = 0; b < qb; b++)
                     dW[(a0 + a) * xs + (b0 + b) * ys] = s[b];
             }
