@@ -95,6 +95,19 @@ cdef double LEAKY_SLOPE = 0.01
 # thread count that was slower (see train).
 cdef double BLOCK_SECONDS = 0.02
 cdef int PROBE_EVERY = 16
+# train starts on one thread and tries all of them only while at least PROBE_SECONDS of
+# one-thread training are left: on a machine busy with other work the first parallel
+# region can wait tens of milliseconds for a thread, more than a short training takes.
+cdef double PROBE_SECONDS = 0.1
+
+
+def _set_probe_seconds(double seconds):
+    """Set PROBE_SECONDS (0: train always tries all its threads); returns the old value.
+    For the tests of the thread switching."""
+    global PROBE_SECONDS
+    old = PROBE_SECONDS
+    PROBE_SECONDS = seconds
+    return old
 # Multiply-adds an iteration from which train stays on all its threads: each parallel
 # region is then long enough that waiting for a thread cannot dominate it, and a
 # probe on one thread would only cost (a short training of a large network spent a
@@ -1304,7 +1317,7 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
     cdef _Workspace ws = _Workspace(X, dims, activation, threads, True)
     cdef Py_ssize_t it = 0, end, done, diverged = -1, block = 16, since = 0
     cdef Py_ssize_t interval = PROBE_EVERY
-    cdef bint probing = True, faster
+    cdef bint probing = False, faster
     cdef Py_ssize_t n_params = ws.net.n_params
     cdef double* P = ws.params
     cdef double cost, start, elapsed
@@ -1319,10 +1332,13 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
     cdef bint switching = threads > 1 and work < STAY_PARALLEL_WORK
     with nogil:
         _copy(&params[0], P, n_params)
+        if switching:
+            ws.net.threads = 1  # the first block: one thread
         while it < num_iterations and diverged < 0:
             # Blocks of iterations, each on 1 thread or on all, whichever was faster
-            # last; the other is tried again after PROBE_EVERY blocks, then after twice
-            # as many each time it is still slower. On a machine busy with other work
+            # last, from one thread (all are tried first while PROBE_SECONDS of
+            # training are left); the other is tried again after PROBE_EVERY blocks,
+            # then after twice as many each time it is still slower. On a machine busy with other work
             # the threads can be much slower than one. The result does not depend on
             # the choice (see the module's docstring).
             # A probe is short: the count tried may be many times slower.
@@ -1346,8 +1362,12 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
             elapsed = _now() - start
             per_iteration[ws.net.threads > 1] = elapsed / (it - done)
             since += 1
-            if per_iteration[0] < 0:
-                ws.net.threads = 1  # the second block: one thread, to compare
+            if per_iteration[1] < 0:
+                # Only one thread so far: all of them, in a short probe, once enough
+                # training is left for the probe to be worth its risk.
+                if (num_iterations - it) * per_iteration[0] >= PROBE_SECONDS:
+                    probing = True
+                    ws.net.threads = threads
             elif probing or since >= interval:
                 if probing:
                     # The block just run tried the count that was slower (or not known).
