@@ -277,7 +277,7 @@ def test_training_runs_without_the_gil(circles):
     assert len(ticks) > 5, "the Python thread made no progress while the kernel trained"
 
 
-def test_threads_do_not_change_the_bits(rng, monkeypatch):
+def test_threads_do_not_change_the_bits(rng, monkeypatch, always_probe):
     """A layer large enough to be split over threads gives the same bits on 1 and 3 threads."""
     X, Y, parameters = random_problem(rng, [64, 130, 33, 3], 203)
     results = []
@@ -335,6 +335,65 @@ def test_every_instruction_set_gives_the_same_bits():
         outputs[build] = lines
     for build in CPU_BUILDS[1:]:
         assert outputs[build] == outputs["baseline"], build
+
+
+# Hashes forward, gradients and a short training of networks whose layer widths
+# 1..9 make dW tiles of every shape up to 4 x 4 and sums of 1 to 8 rows at once,
+# every hidden activation, and batches around the 4- and 8-column vectors (the
+# last columns of a short product, rows padded to 8 doubles), numpy's 128-term
+# pairwise block, and the examples split over threads (m >= 4096). The same
+# digest on every build and thread count.
+TILES_SCRIPT = """
+import hashlib, sys
+import numpy as np
+from initlab import kernel, reference
+rng = np.random.default_rng(20261201)
+digest = hashlib.sha256()
+problems = [([w, 9 - w + 1, w, 1], m) for w in range(1, 10) for m in (1, 5, 8, 12, 15, 17, 300)]
+problems += [([3, 7, 5, 2], 129), ([9, 6, 1, 3], 301), ([2, 5, 9, 1], 4099), ([7, 3, 4, 6], 8197)]
+for dims, m in problems:
+    X = rng.normal(size=(dims[0], m))
+    Y = (rng.random((dims[-1], m)) < 0.5).astype(np.float64)
+    p = {}
+    for l in range(1, len(dims)):
+        p[f"W{l}"] = rng.normal(size=(dims[l], dims[l - 1])) / np.sqrt(dims[l - 1])
+        p[f"b{l}"] = rng.normal(size=(dims[l], 1)) * 0.1
+    for activation in reference.ACTIVATIONS:
+        digest.update(kernel.forward(X, p, activation).tobytes())
+        cost, grads = kernel.gradients(X, Y, p, activation)
+        digest.update(np.float64(cost).tobytes())
+        for key in grads:
+            digest.update(grads[key].tobytes())
+    trained, costs = kernel.train(X, Y, p, learning_rate=0.1, num_iterations=3, record_every=1)
+    digest.update(costs.tobytes() + trained["W1"].tobytes())
+sys.stdout.write(digest.hexdigest() + " " + kernel.INSTRUCTION_SET)
+"""
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_every_tile_shape_gives_the_same_bits_in_every_build(threads):
+    """The 8-lane paths of the AVX-512 build (dW in tiles up to 4 x 4, sums of up to
+    8 rows, padded last columns, padded rows) give the bits of the 4-lane builds, on
+    1, 2 and 3 threads; and the bits do not depend on the thread count."""
+    digests = {}
+    for build in CPU_BUILDS:
+        env = dict(os.environ, INITLAB_KERNEL=build, INITLAB_NUM_THREADS=threads)
+        result = subprocess.run(
+            [sys.executable, "-c", TILES_SCRIPT], env=env, capture_output=True, text=True,
+            check=True,
+        )
+        digest, used = result.stdout.split()
+        assert used == build
+        digests[build] = digest
+    assert len(set(digests.values())) == 1, digests
+    # Against one thread: the same digest (the parametrized runs share it).
+    if threads != "1":
+        env = dict(os.environ, INITLAB_NUM_THREADS="1")
+        one = subprocess.run(
+            [sys.executable, "-c", TILES_SCRIPT], env=env, capture_output=True, text=True,
+            check=True,
+        ).stdout.split()[0]
+        assert set(digests.values()) == {one}
 
 
 @pytest.mark.parametrize("scale, iteration", [(1e100, 1), (1e155, 0)])
@@ -485,12 +544,27 @@ def test_thread_count_follows_the_work():
     assert kernel._threads_for([2, 1000, 1000, 1], 300) == kernel.num_threads()
 
 
-def test_examples_split_over_threads_give_the_same_bits(rng, monkeypatch):
+@pytest.fixture
+def always_probe():
+    """train tries all its threads however short the training (see PROBE_SECONDS), so
+    that a short test training runs on one thread and on all of them."""
+    old = [k._set_probe_seconds(0.0) for k in _loaded_builds()]
+    yield
+    for k, seconds in zip(_loaded_builds(), old, strict=True):
+        k._set_probe_seconds(seconds)
+
+
+def _loaded_builds():
+    return [kernel._kernel] + ([kernel._baseline] if kernel._baseline is not kernel._kernel else [])
+
+
+def test_examples_split_over_threads_give_the_same_bits(rng, monkeypatch, always_probe):
     """Many examples and small layers: the work over examples is shared by the
     threads; forward, gradients and training give the same bits on 1, 2 and 3 threads.
     (A training on several threads also switches between one thread and all of them,
-    whichever is faster, from its second iteration on.)"""
-    for dims, m in (([2, 10, 5, 1], 30000), ([3, 7, 5, 2], 20011)):
+    whichever is faster, from its second block on.) m = 20011 and 4103 are not
+    multiples of 8: rows padded to 8 doubles."""
+    for dims, m in (([2, 10, 5, 1], 30000), ([3, 7, 5, 2], 20011), ([9, 5, 6, 3], 4103)):
         X, Y, parameters = random_problem(rng, dims, m)
         results = []
         for threads in ("1", "2", "3"):

@@ -30,14 +30,20 @@ by whole subtrees of its tree: thread t sums subtree t in its own order, and
 the subtrees' sums are added as the tree's top levels add them, left + right,
 so the bits are those of one thread.
 
-Every work buffer is 64-byte aligned; an allocation that fails is a
-MemoryError naming the buffer, its layer and its bytes. ``train`` stops at
+Every work buffer is 64-byte aligned, and so is every row of the activations,
+gradients and examples: rows are ld = m rounded up to 8 doubles apart (the
+padding is never read into a result). The AVX-512 build computes the short products, the sums over examples
+and the sigmoid on 8-lane vectors (lane r of a pairwise sum's vector is numpy's
+partial sum s_r), the other builds on 4 lanes: the same operations, lane for
+lane, so the same bits. An allocation that fails is a MemoryError naming the
+buffer, its layer and its bytes. ``train`` stops at
 the first update that leaves a parameter inf or nan and says which.
 """
 
 from cython.parallel cimport prange, threadid
 from libc.math cimport log, tanh, isnan
 from libc.stdlib cimport malloc, free
+from libc.string cimport memset
 from libc.stdint cimport uintptr_t
 from cpython.pyport cimport PY_SSIZE_T_MAX
 
@@ -70,6 +76,15 @@ cdef extern from "_simd.h" nogil:
                                          Py_ssize_t count, const double* bias, bint relu,
                                          const double* gate, double low)
     double exp1 "initlab_exp1"(double x)
+    # The lanes of the short products' and the sums' vectors: 8 with AVX-512, else 4.
+    enum:
+        WIDE "INITLAB_WIDE"
+    void outer8 "initlab_outer8"(const double* X, const double* Y, Py_ssize_t p, Py_ssize_t q,
+                                 Py_ssize_t m, const Py_ssize_t* plan, double* dW, Py_ssize_t xs,
+                                 Py_ssize_t ys)
+    void sigmoid8 "initlab_sigmoid8"(double* Z, Py_ssize_t size)
+    void row_sums8 "initlab_row_sums8"(const double* A, double* out, Py_ssize_t rows, Py_ssize_t m,
+                                       const Py_ssize_t* plan)
     double peak_probe "initlab_peak_probe"(long iterations)
     int cpu_level "initlab_cpu_level"()
     int COMPILED_LEVEL "INITLAB_COMPILED_LEVEL"
@@ -112,6 +127,19 @@ cdef double LEAKY_SLOPE = 0.01
 # thread count that was slower (see train).
 cdef double BLOCK_SECONDS = 0.02
 cdef int PROBE_EVERY = 16
+# train starts on one thread and tries all of them only while at least PROBE_SECONDS of
+# one-thread training are left: on a machine busy with other work the first parallel
+# region can wait tens of milliseconds for a thread, more than a short training takes.
+cdef double PROBE_SECONDS = 0.1
+
+
+def _set_probe_seconds(double seconds):
+    """Set PROBE_SECONDS (0: train always tries all its threads); returns the old value.
+    For the tests of the thread switching."""
+    global PROBE_SECONDS
+    old = PROBE_SECONDS
+    PROBE_SECONDS = seconds
+    return old
 # Multiply-adds an iteration from which train stays on all its threads: each parallel
 # region is then long enough that waiting for a thread cannot dominate it, and a
 # probe on one thread would only cost (a short training of a large network spent a
@@ -201,6 +229,10 @@ def build():
 cdef struct Net:
     Py_ssize_t L            # number of layers
     Py_ssize_t m            # number of examples
+    # The row stride of A{l}, dZ and the copy of X: m rounded up to a multiple of 8
+    # (each row 64-byte aligned, so that no 8-lane load or store straddles two cache
+    # lines; see _row_stride).
+    Py_ssize_t ld
     const Py_ssize_t* dims  # n_0, ..., n_L
     Py_ssize_t* w_off       # offset of W{l} in params, l = 1..L (index 0 unused)
     Py_ssize_t* b_off       # offset of b{l} in params
@@ -256,7 +288,14 @@ cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
         if dims[l] > net.longest:
             net.longest = dims[l]
     net.n_params = p
+    net.ld = _row_stride(dims, L, m)
     return 0
+
+
+cdef Py_ssize_t _row_stride(const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m) noexcept nogil:
+    """m rounded up to a multiple of 8. The padding columns are never read into a
+    result: each product and sum reads the m columns only."""
+    return (m + 7) // 8 * 8
 
 
 cdef enum Pattern:
@@ -448,6 +487,9 @@ cdef void _row_sums(const double* A, double* out, Py_ssize_t rows, Py_ssize_t m,
     cdef const double* x1
     cdef const double* x2
     cdef const double* x3
+    if WIDE == 8:
+        row_sums8(A, out, rows, m, plan)
+        return
     for i in range(0, rows, 4):
         x0 = _row(A, i, rows, m)
         x1 = _row(A, i + 1, rows, m)
@@ -479,6 +521,10 @@ cdef void _outer(const double* dZ, const double* A_prev, double* dW, Py_ssize_t 
     cdef const double* y0
     if n_prev < n:
         X, Y, p, q, xs, ys = A_prev, dZ, n_prev, n, 1, n_prev
+    if WIDE == 8:
+        # Eight lanes: tiles of up to 4 x 4 sums (initlab_outer8), the same bits.
+        outer8(X, Y, p, q, m, plan, dW, xs, ys)
+        return
     for a in range(0, p - 1, 2):
         x0 = X + a * m
         x1 = x0 + m
@@ -521,22 +567,22 @@ cdef void _sums_over_examples(const Net* net, const double* dZ, const double* A_
     pairwise order; over net.parts parts on threads when the examples are split."""
     cdef int t, stride
     cdef Py_ssize_t e, start, size = n + (n * n_prev if dW != NULL else 0)
-    cdef Py_ssize_t m = net.m
+    cdef Py_ssize_t ld = net.ld
     cdef double* S
     cdef double* S2
     cdef const Py_ssize_t* plan
     if net.parts == 1:
         if dW != NULL:
-            _outer(dZ, A_prev, dW, n, n_prev, m, net.sum_plan)
-        _row_sums(dZ, db, n, m, net.sum_plan)
+            _outer(dZ, A_prev, dW, n, n_prev, ld, net.sum_plan)
+        _row_sums(dZ, db, n, ld, net.sum_plan)
         return
     for t in prange(net.parts, num_threads=net.threads, schedule="dynamic"):
         S = net.part_sums + t * net.part_stride
         start = net.part_start[t]
         plan = net.part_plans + t * net.part_plan_size
         if dW != NULL:
-            _outer(dZ + start, A_prev + start, S + n, n, n_prev, m, plan)
-        _row_sums(dZ + start, S, n, m, plan)
+            _outer(dZ + start, A_prev + start, S + n, n, n_prev, ld, plan)
+        _row_sums(dZ + start, S, n, ld, plan)
     # The top levels of the tree: neighbours added pairwise, left + right.
     stride = 1
     while stride < net.parts:
@@ -855,14 +901,14 @@ cdef void _gemm_piece(const Operands* o, Py_ssize_t row_group, Py_ssize_t row_gr
 
 
 cdef void _add_bias_activate(double* Z, const double* b, Py_ssize_t n, Py_ssize_t m,
-                             int activation) noexcept nogil:
-    """A = g(Z + b) in place, b broadcast along the rows."""
+                             Py_ssize_t ld, int activation) noexcept nogil:
+    """A = g(Z + b) in place, b broadcast along the rows (n x m, rows ld apart)."""
     cdef Py_ssize_t i, j
     cdef Py_ssize_t body = m - m % 4
     cdef double* z
     cdef vec bias
     for i in range(n):
-        z = Z + i * m
+        z = Z + i * ld
         bias = splat(b[i])
         if activation == RELU:
             for j in range(0, body, 4):
@@ -886,6 +932,8 @@ cdef void _activate(double* Z, Py_ssize_t size, int activation) noexcept nogil:
     if activation == TANH:
         for j in range(size):
             Z[j] = tanh(Z[j])
+    elif activation == SIGMOID and WIDE == 8:
+        sigmoid8(Z, size)
     elif activation == SIGMOID:
         # Four vectors at a time: four exps in flight at once.
         for j in range(0, size - size % 16, 16):
@@ -1026,40 +1074,46 @@ cdef void _forward(const Net* net, const double* X, const double* params) noexce
         b = params + net.b_off[l]
         activation = SIGMOID if l == net.L else net.activation
         # Z = W A_prev: W(r, k) = W[r n_prev + k], B(k, c) = A_prev[k m + c]
-        o = _product(params + net.w_off[l], net.dims[l - 1], 1, A_prev, net.m, 1,
-                     A, net.m, net.dims[l], net.dims[l - 1], net.m)
+        o = _product(params + net.w_off[l], net.dims[l - 1], 1, A_prev, net.ld, 1,
+                     A, net.ld, net.dims[l], net.dims[l - 1], net.m)
         if _short_product(&o, _packs_for(net, &o), b, activation == RELU, NULL, 0.0,
                           net.threads):
             if activation != RELU:
-                _activate_all(A, net.dims[l] * net.m, activation, net.threads)
+                _activate_all(A, net.dims[l] * net.ld, activation, net.threads)
         elif _packs_for(net, &o) != NULL:
             # A large product: the bias, and relu, added to each tile as it is done.
             o.finish = FINISH_BIAS_RELU if activation == RELU else FINISH_BIAS
             o.bias = b
             _matmul(&o, _packs_for(net, &o), net.longest, net.threads)
             if activation != RELU:
-                _activate_all(A, net.dims[l] * net.m, activation, net.threads)
+                _activate_all(A, net.dims[l] * net.ld, activation, net.threads)
         else:
             _matmul(&o, NULL, net.longest, net.threads)
             if net.threads > 1 and net.dims[l] > 1 and net.dims[l] * net.m >= 2 * CHUNK:
                 for i in prange(net.dims[l], num_threads=net.threads, schedule="static"):
-                    _add_bias_activate(A + i * net.m, b + i, 1, net.m, activation)
+                    _add_bias_activate(A + i * net.ld, b + i, 1, net.m, net.ld, activation)
             else:
-                _add_bias_activate(A, b, net.dims[l], net.m, activation)
+                _add_bias_activate(A, b, net.dims[l], net.m, net.ld, activation)
         A_prev = A
 
 
 cdef double _loss(const double* AL, const double* Y, double* scratch,
-                  Py_ssize_t size, Py_ssize_t m, const Py_ssize_t* plan,
+                  Py_ssize_t rows, Py_ssize_t m, Py_ssize_t ld, const Py_ssize_t* plan,
                   int threads) noexcept nogil:
-    """(1/m) nansum(-log(AL) Y - log(1 - AL)(1 - Y)); a nan term counts as 0.
+    """(1/m) nansum(-log(AL) Y - log(1 - AL)(1 - Y)); a nan term counts as 0. AL has
+    rows rows ld apart, Y is rows x m.
 
-    plan = _plan(size), the order of the sum. The terms are computed in chunks over
-    threads when there are many; the sum is one thread's.
+    plan = _plan(rows m), the order of the sum, over the terms row after row. The
+    terms are computed in chunks over threads when there are many; the sum is one
+    thread's.
     """
-    cdef Py_ssize_t c, chunks = (size + CHUNK - 1) // CHUNK
+    cdef Py_ssize_t c, i, size = rows * m
+    cdef Py_ssize_t chunks = (size + CHUNK - 1) // CHUNK
     cdef double total
-    if threads > 1 and chunks > 1:
+    if ld != m:
+        for i in range(rows):
+            _loss_terms(AL + i * ld, Y + i * m, scratch + i * m, 0, m)
+    elif threads > 1 and chunks > 1:
         for c in prange(chunks, num_threads=threads, schedule="static"):
             _loss_terms(AL, Y, scratch, c * CHUNK, min(c * CHUNK + CHUNK, size))
     else:
@@ -1092,7 +1146,11 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
     cdef Operands o
     cdef bint gated = net.activation == RELU or net.activation == LEAKY_RELU
     n = net.dims[net.L]
-    _output_gradient(dZ, AL, Y, n * m, inv_m, net.threads)
+    if net.ld == m:
+        _output_gradient(dZ, AL, Y, n * m, inv_m, net.threads)
+    else:
+        for i in range(n):
+            _output_gradient(dZ + i * net.ld, AL + i * net.ld, Y + i * m, m, inv_m, net.threads)
     for l in range(net.L, 0, -1):
         n = net.dims[l]
         n_prev = net.dims[l - 1]
@@ -1102,8 +1160,8 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
         db = grads + net.b_off[l]
         if _large_dw(n, n_prev, m):
             # dW = dZ A_prev^T as a matrix product, j ascending: dW(i, k) = sum_j
-            # dZ[i m + j] A_prev[k m + j]; B is A_prev read transposed while packing.
-            o = _product(dZ, m, 1, A_prev, 1, m, dW, n_prev, n, m, n_prev)
+            # dZ[i ld + j] A_prev[k ld + j]; B is A_prev read transposed while packing.
+            o = _product(dZ, net.ld, 1, A_prev, 1, net.ld, dW, n_prev, n, m, n_prev)
             _matmul(&o, net.packs, net.longest, net.threads)
             _sums_over_examples(net, dZ, A_prev, NULL, db, n, n_prev)
         else:
@@ -1111,7 +1169,7 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
         if l == 1:
             break
         # dA_prev = W^T dZ: W(r, i) = W[i n_prev + r], B(i, c) = dZ[i m + c]
-        o = _product(W, 1, n_prev, dZ, m, 1, dZ_prev, m, n_prev, n, m)
+        o = _product(W, 1, n_prev, dZ, net.ld, 1, dZ_prev, net.ld, n_prev, n, m)
         # dZ_prev = dA_prev g'(A_prev): fused into the product for relu and leaky relu.
         if not _short_product(&o, _packs_for(net, &o), NULL, False, A_prev if gated else NULL,
                               LEAKY_SLOPE if net.activation == LEAKY_RELU else 0.0, net.threads):
@@ -1123,9 +1181,9 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
                 _matmul(&o, _packs_for(net, &o), net.longest, net.threads)
             else:
                 _matmul(&o, _packs_for(net, &o), net.longest, net.threads)
-                _times_derivative_all(dZ_prev, A_prev, n_prev * m, net.activation, net.threads)
+                _times_derivative_all(dZ_prev, A_prev, n_prev * net.ld, net.activation, net.threads)
         elif not gated:
-            _times_derivative_all(dZ_prev, A_prev, n_prev * m, net.activation, net.threads)
+            _times_derivative_all(dZ_prev, A_prev, n_prev * net.ld, net.activation, net.threads)
         swap = dZ
         dZ = dZ_prev
         dZ_prev = swap
@@ -1175,7 +1233,8 @@ cdef class _Workspace:
                   int threads, bint own_params):
         cdef Py_ssize_t m = X.shape[1]
         cdef Py_ssize_t L = dims.shape[0] - 1
-        cdef Py_ssize_t l, widest_layer = 1, packs
+        cdef Py_ssize_t l, widest_layer = 1, ld, packs
+        cdef str padded
         self.owned = []
         self.net.w_off = NULL
         self.net.A = NULL
@@ -1186,18 +1245,26 @@ cdef class _Workspace:
             if dims[l] == self.net.widest:
                 widest_layer = l
                 break
+        # Rows ld apart (see Net.ld); the padding columns start at 0.
+        ld = self.net.ld
+        padded = "" if ld == m else f", rows padded to {ld}"
         self.net.A = <double**> self._alloc((L + 1) * sizeof(double*), "the layer table")
-        self.X = self._alloc(_bytes(dims[0], m), f"the examples X ({dims[0]} x {m} float64)")
-        _copy(&X[0, 0], self.X, dims[0] * m)
+        self.X = self._alloc(_bytes(dims[0], ld),
+                             f"the examples X ({dims[0]} x {m} float64{padded})", ld != m)
+        for l in range(dims[0]):
+            _copy(&X[l, 0], self.X + l * ld, m)
         for l in range(1, L + 1):
             self.net.A[l] = self._alloc(
-                _bytes(dims[l], m), f"layer {l}'s activations A{l} ({dims[l]} x {m} float64)")
+                _bytes(dims[l], ld),
+                f"layer {l}'s activations A{l} ({dims[l]} x {m} float64{padded})", ld != m)
         self.dZ = self._alloc(
-            _bytes(self.net.widest, m),
-            f"layer {widest_layer}'s gradient dZ{widest_layer} ({self.net.widest} x {m} float64)")
+            _bytes(self.net.widest, ld),
+            f"layer {widest_layer}'s gradient dZ{widest_layer} ({self.net.widest} x {m} float64"
+            f"{padded})", ld != m)
         self.dZ_prev = self._alloc(
-            _bytes(self.net.widest, m),
-            f"layer {widest_layer}'s gradient dA{widest_layer} ({self.net.widest} x {m} float64)")
+            _bytes(self.net.widest, ld),
+            f"layer {widest_layer}'s gradient dA{widest_layer} ({self.net.widest} x {m} float64"
+            f"{padded})", ld != m)
         packs = 8  # a network without a large product packs nothing
         for l in range(1, L + 1):
             if dims[l] * dims[l - 1] * m >= PARALLEL_WORK:
@@ -1234,14 +1301,17 @@ cdef class _Workspace:
             _plan(net.part_start[t + 1] - net.part_start[t], net.part_plans + t * net.part_plan_size)
         return 0
 
-    cdef double* _alloc(self, object size, str what) except NULL:
-        """An aligned block of size bytes, freed with the workspace; MemoryError naming it."""
+    cdef double* _alloc(self, object size, str what, bint zero=False) except NULL:
+        """An aligned block of size bytes (all 0 when zero), freed with the workspace;
+        MemoryError naming it."""
         cdef void* block = NULL
         if size <= PY_SSIZE_T_MAX - 128:
             block = _alloc64(max(<size_t> size, 64))
         if block == NULL:
             raise MemoryError(f"cannot allocate {size:,} bytes for {what}")
         self.owned.append(<uintptr_t> block)
+        if zero:
+            memset(block, 0, <size_t> size)
         return <double*> block
 
     def __dealloc__(self):
@@ -1256,12 +1326,13 @@ def forward(const double[:, ::1] X, const double[::1] params, const Py_ssize_t[:
     """AL = forward pass of X, shape (n_L, m)."""
     cdef Py_ssize_t m = X.shape[1]
     cdef _Workspace ws = _Workspace(X, dims, activation, threads, False)
-    cdef Py_ssize_t L = dims.shape[0] - 1
+    cdef Py_ssize_t L = dims.shape[0] - 1, l
     out = np.empty((dims[L], m))
     cdef double[:, ::1] AL = out
     with nogil:
         _forward(&ws.net, ws.X, &params[0])
-        _copy(ws.net.A[L], &AL[0, 0], dims[L] * m)
+        for l in range(dims[L]):
+            _copy(ws.net.A[L] + l * ws.net.ld, &AL[l, 0], m)
     return out
 
 
@@ -1282,7 +1353,7 @@ def gradients(const double[:, ::1] X, const double[:, ::1] Y, const double[::1] 
     cdef double cost
     with nogil:
         _forward(&ws.net, ws.X, &params[0])
-        cost = _loss(ws.net.A[L], &Y[0, 0], ws.dZ, dims[L] * m, m, ws.net.loss_plan,
+        cost = _loss(ws.net.A[L], &Y[0, 0], ws.dZ, dims[L], m, ws.net.ld, ws.net.loss_plan,
                          ws.net.threads)
         _backward(&ws.net, ws.X, &Y[0, 0], &params[0], ws.grads, ws.dZ, ws.dZ_prev)
         _copy(ws.grads, &grads[0], ws.net.n_params)
@@ -1326,7 +1397,7 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
     cdef _Workspace ws = _Workspace(X, dims, activation, threads, True)
     cdef Py_ssize_t it = 0, end, done, diverged = -1, block = 16, since = 0
     cdef Py_ssize_t interval = PROBE_EVERY
-    cdef bint probing = True, faster
+    cdef bint probing = False, faster
     cdef Py_ssize_t n_params = ws.net.n_params
     cdef double* P = ws.params
     cdef double cost, start, elapsed
@@ -1341,10 +1412,13 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
     cdef bint switching = threads > 1 and work < STAY_PARALLEL_WORK
     with nogil:
         _copy(&params[0], P, n_params)
+        if switching:
+            ws.net.threads = 1  # the first block: one thread
         while it < num_iterations and diverged < 0:
             # Blocks of iterations, each on 1 thread or on all, whichever was faster
-            # last; the other is tried again after PROBE_EVERY blocks, then after twice
-            # as many each time it is still slower. On a machine busy with other work
+            # last, from one thread (all are tried first while PROBE_SECONDS of
+            # training are left); the other is tried again after PROBE_EVERY blocks,
+            # then after twice as many each time it is still slower. On a machine busy with other work
             # the threads can be much slower than one. The result does not depend on
             # the choice (see the module's docstring).
             # A probe is short: the count tried may be many times slower.
@@ -1355,8 +1429,8 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
             while it < end:
                 _forward(&ws.net, ws.X, P)
                 if it % record_every == 0:
-                    cost = _loss(ws.net.A[L], &Y[0, 0], ws.dZ, dims[L] * m, m,
-                                 ws.net.loss_plan, ws.net.threads)
+                    cost = _loss(ws.net.A[L], &Y[0, 0], ws.dZ, dims[L], m,
+                                 ws.net.ld, ws.net.loss_plan, ws.net.threads)
                     costs[it // record_every] = cost
                 _backward(&ws.net, ws.X, &Y[0, 0], P, ws.grads, ws.dZ, ws.dZ_prev)
                 if not _descend(P, ws.grads, n_params, learning_rate):
@@ -1368,8 +1442,12 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
             elapsed = _now() - start
             per_iteration[ws.net.threads > 1] = elapsed / (it - done)
             since += 1
-            if per_iteration[0] < 0:
-                ws.net.threads = 1  # the second block: one thread, to compare
+            if per_iteration[1] < 0:
+                # Only one thread so far: all of them, in a short probe, once enough
+                # training is left for the probe to be worth its risk.
+                if (num_iterations - it) * per_iteration[0] >= PROBE_SECONDS:
+                    probing = True
+                    ws.net.threads = threads
             elif probing or since >= interval:
                 if probing:
                     # The block just run tried the count that was slower (or not known).

@@ -18,6 +18,10 @@
  * Cython cannot ask of the compiler: exp (initlab_exp_n), the short matrix
  * products (initlab_stationary) and the 2 x 4 blocks of dW (initlab_dots2x4).
  * The summation orders they follow are those of _kernel.pyx.
+ *
+ * Eight lanes (initlab_vec8, both paths) for the AVX-512 build: the short products,
+ * dW and db in tiles (initlab_outer8, initlab_row_sums8) and the sigmoid
+ * (initlab_sigmoid8), lane for lane the operations of the 4-lane code.
  */
 #ifndef INITLAB_SIMD_H
 #define INITLAB_SIMD_H
@@ -292,6 +296,243 @@ static inline void initlab_exp4(initlab_vec *x) {
 
 #endif /* INITLAB_PORTABLE */
 
+/* Eight float64 lanes, for the builds whose registers hold them (AVX-512): the same
+ * lane-by-lane operations as initlab_vec, so each lane gives the bits the scalar
+ * code would. numpy's pairwise sum keeps 8 partial sums s_0..s_7 (of the terms
+ * j = r mod 8): exactly one initlab_vec8. INITLAB_WIDE is the lanes of the vectors
+ * the short products and the sums over examples use in this build: 8 with AVX-512,
+ * else 4 (initlab_vec). Both paths (vector extensions and portable) define both. */
+#if defined(__AVX512F__)
+#define INITLAB_WIDE 8
+#else
+#define INITLAB_WIDE 4
+#endif
+
+#if !INITLAB_PORTABLE
+
+typedef double initlab_vec8 __attribute__((vector_size(8 * sizeof(double))));
+typedef long long initlab_mask8 __attribute__((vector_size(8 * sizeof(long long))));
+
+static inline initlab_vec8 initlab_load8(const double *p) {
+    initlab_vec8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void initlab_store8(double *p, initlab_vec8 v) { memcpy(p, &v, sizeof v); }
+
+static inline initlab_vec8 initlab_splat8(double x) { return (initlab_vec8){x, x, x, x, x, x, x, x}; }
+
+static inline initlab_vec8 initlab_relu8(initlab_vec8 z) {
+    initlab_mask8 keep = ~(z <= 0);
+    return (initlab_vec8)((initlab_mask8)z & keep);
+}
+
+static inline initlab_vec8 initlab_step8(initlab_vec8 a, double low) {
+    initlab_mask8 positive = a > 0;
+    initlab_vec8 one = initlab_splat8(1.0), other = initlab_splat8(low);
+    return (initlab_vec8)(((initlab_mask8)one & positive) | ((initlab_mask8)other & ~positive));
+}
+
+/* Lane-wise z g'(a) = z initlab_step8(a, low): with AVX-512, z where a > 0 (z 1.0 is z,
+ * bit for bit, for any z an operation produced) and z low elsewhere, one masked
+ * multiply instead of a blend and a multiply. */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+static inline initlab_vec8 initlab_gate8(initlab_vec8 z, initlab_vec8 a, double low) {
+    __mmask8 other = _mm512_cmp_pd_mask((__m512d)a, _mm512_setzero_pd(), _CMP_NGT_UQ);
+    return (initlab_vec8)_mm512_mask_mul_pd((__m512d)z, other, (__m512d)z, _mm512_set1_pd(low));
+}
+#else
+static inline initlab_vec8 initlab_gate8(initlab_vec8 z, initlab_vec8 a, double low) {
+    return z * initlab_step8(a, low);
+}
+#endif
+
+/* Lanes 0-3 and lanes 4-7. */
+static inline initlab_vec initlab_low4(initlab_vec8 v) {
+    initlab_vec r;
+    memcpy(&r, &v, sizeof r);
+    return r;
+}
+
+static inline initlab_vec initlab_high4(initlab_vec8 v) {
+    initlab_vec r;
+    memcpy(&r, (const double *)&v + 4, sizeof r);
+    return r;
+}
+
+#if defined(__clang__) || __GNUC__ >= 12
+#define INITLAB_SHUFFLE8(a, b, i0, i1, i2, i3, i4, i5, i6, i7)                                  \
+    __builtin_shufflevector(a, b, i0, i1, i2, i3, i4, i5, i6, i7)
+#else
+#define INITLAB_SHUFFLE8(a, b, i0, i1, i2, i3, i4, i5, i6, i7)                                  \
+    __builtin_shuffle(a, b, (initlab_mask8){i0, i1, i2, i3, i4, i5, i6, i7})
+#endif
+
+/* Lane t: ((v0 + v1) + (v2 + v3)) + ((v4 + v5) + (v6 + v7)) of the t-th argument: the
+ * order numpy combines its 8 partial sums in (initlab_hsum4 of lanes 0-3, plus
+ * initlab_hsum4 of lanes 4-7). */
+static inline initlab_vec initlab_hsum4x8(initlab_vec8 a, initlab_vec8 b, initlab_vec8 c,
+                                          initlab_vec8 d) {
+    /* [a0 + a1, b0 + b1, a2 + a3, b2 + b3, a4 + a5, b4 + b5, a6 + a7, b6 + b7] */
+    initlab_vec8 ab = INITLAB_SHUFFLE8(a, b, 0, 8, 2, 10, 4, 12, 6, 14) +
+                      INITLAB_SHUFFLE8(a, b, 1, 9, 3, 11, 5, 13, 7, 15);
+    initlab_vec8 cd = INITLAB_SHUFFLE8(c, d, 0, 8, 2, 10, 4, 12, 6, 14) +
+                      INITLAB_SHUFFLE8(c, d, 1, 9, 3, 11, 5, 13, 7, 15);
+    /* [a0-3, b0-3, c0-3, d0-3, a4-7, b4-7, c4-7, d4-7] */
+    initlab_vec8 q = INITLAB_SHUFFLE8(ab, cd, 0, 1, 8, 9, 4, 5, 12, 13) +
+                     INITLAB_SHUFFLE8(ab, cd, 2, 3, 10, 11, 6, 7, 14, 15);
+    return initlab_low4(q) + initlab_high4(q);
+}
+
+/* initlab_exp_n on eight lanes: the same operations in the same order. */
+#if defined(__AVX512F__)
+#define INITLAB_KEEP_ORDER8(v) __asm__("" : "+v"(v))
+#else
+#define INITLAB_KEEP_ORDER8(v) ((void)0)
+#endif
+INITLAB_ALWAYS_INLINE void initlab_exp8_n(initlab_vec8 *x, int n) {
+    const double log2e = 1.4426950408889634;
+    const double ln2_hi = 6.93147180369123816490e-01;
+    const double ln2_lo = 1.90821492927058770002e-10;
+    const double round = 6755399441055744.0;
+    static const double taylor[14] = {
+        1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+        1.0 / 362880.0, 1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0,
+        1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0};
+    const initlab_vec8 hi = initlab_splat8(710.0), lo = initlab_splat8(-746.0);
+    const initlab_vec8 rounder = initlab_splat8(round);
+    initlab_vec8 t[INITLAB_EXP_MAX], r[INITLAB_EXP_MAX], p[INITLAB_EXP_MAX];
+    int i, d;
+    for (i = 0; i < n; i++) {
+        x[i] = (initlab_vec8)(((initlab_mask8)hi & (x[i] > hi)) | ((initlab_mask8)x[i] & ~(x[i] > hi)));
+        x[i] = (initlab_vec8)(((initlab_mask8)lo & (x[i] < lo)) | ((initlab_mask8)x[i] & ~(x[i] < lo)));
+    }
+    for (i = 0; i < n; i++) {
+        t[i] = x[i] * log2e + round;
+        initlab_vec8 k = t[i] - round;
+        r[i] = (x[i] - k * ln2_hi) - k * ln2_lo;
+        p[i] = initlab_splat8(taylor[0]);
+    }
+    for (d = 1; d < 14; d++) {
+        for (i = 0; i < n; i++)
+            p[i] = p[i] * r[i] + taylor[d];
+        for (i = 0; i < n; i++)
+            INITLAB_KEEP_ORDER8(p[i]);
+    }
+    for (i = 0; i < n; i++) {
+        initlab_mask8 ki = (initlab_mask8)t[i] - (initlab_mask8)rounder;
+        initlab_mask8 k1 = ki / 2;
+        initlab_mask8 k2 = ki - k1;
+        initlab_vec8 s1 = (initlab_vec8)((k1 + 1023) << 52);
+        initlab_vec8 s2 = (initlab_vec8)((k2 + 1023) << 52);
+        x[i] = (p[i] * s1) * s2;
+    }
+}
+
+#else /* INITLAB_PORTABLE */
+
+struct initlab_vec8 {
+    double lane[8];
+};
+
+#define INITLAB_LANEWISE8(expression)                                                          \
+    initlab_vec8 r;                                                                            \
+    for (int i = 0; i < 8; i++)                                                                \
+        r.lane[i] = (expression);                                                              \
+    return r
+
+static inline initlab_vec8 operator+(initlab_vec8 a, initlab_vec8 b) { INITLAB_LANEWISE8(a.lane[i] + b.lane[i]); }
+static inline initlab_vec8 operator-(initlab_vec8 a, initlab_vec8 b) { INITLAB_LANEWISE8(a.lane[i] - b.lane[i]); }
+static inline initlab_vec8 operator*(initlab_vec8 a, initlab_vec8 b) { INITLAB_LANEWISE8(a.lane[i] * b.lane[i]); }
+static inline initlab_vec8 operator/(initlab_vec8 a, initlab_vec8 b) { INITLAB_LANEWISE8(a.lane[i] / b.lane[i]); }
+static inline initlab_vec8 operator-(initlab_vec8 a) { INITLAB_LANEWISE8(-a.lane[i]); }
+
+static inline initlab_vec8 initlab_load8(const double *p) {
+    initlab_vec8 v;
+    memcpy(v.lane, p, sizeof v.lane);
+    return v;
+}
+
+static inline void initlab_store8(double *p, initlab_vec8 v) { memcpy(p, v.lane, sizeof v.lane); }
+
+static inline initlab_vec8 initlab_splat8(double x) { INITLAB_LANEWISE8(x); }
+
+static inline initlab_vec8 initlab_relu8(initlab_vec8 z) { INITLAB_LANEWISE8(z.lane[i] <= 0 ? 0.0 : z.lane[i]); }
+
+static inline initlab_vec8 initlab_step8(initlab_vec8 a, double low) {
+    INITLAB_LANEWISE8(a.lane[i] > 0 ? 1.0 : low);
+}
+
+static inline initlab_vec8 initlab_gate8(initlab_vec8 z, initlab_vec8 a, double low) {
+    INITLAB_LANEWISE8(z.lane[i] * (a.lane[i] > 0 ? 1.0 : low));
+}
+
+static inline initlab_vec initlab_low4(initlab_vec8 v) { return initlab_load(v.lane); }
+
+static inline initlab_vec initlab_high4(initlab_vec8 v) { return initlab_load(v.lane + 4); }
+
+static inline initlab_vec initlab_hsum4x8(initlab_vec8 a, initlab_vec8 b, initlab_vec8 c,
+                                          initlab_vec8 d) {
+    const initlab_vec8 *v[4] = {&a, &b, &c, &d};
+    INITLAB_LANEWISE(((v[i]->lane[0] + v[i]->lane[1]) + (v[i]->lane[2] + v[i]->lane[3])) +
+                     ((v[i]->lane[4] + v[i]->lane[5]) + (v[i]->lane[6] + v[i]->lane[7])));
+}
+
+/* initlab_exp_n on eight lanes, lane by lane. */
+static inline void initlab_exp8_n(initlab_vec8 *x, int n) {
+    for (int i = 0; i < n; i++)
+        for (int t = 0; t < 8; t++)
+            x[i].lane[t] = initlab_exp1(x[i].lane[t]);
+}
+
+#endif /* INITLAB_PORTABLE */
+
+/* Z = 1 / (1 + exp(-Z)) in place, lane by lane as _activate of _kernel.pyx computes it:
+ * 32 values at a time (four exps in flight), then 8, 4 and 1. */
+static void initlab_sigmoid8(double *Z, ptrdiff_t size) {
+    ptrdiff_t j = 0;
+    const initlab_vec8 one8 = initlab_splat8(1.0);
+    initlab_vec8 e[4];
+    int t;
+    for (; j + 32 <= size; j += 32) {
+        for (t = 0; t < 4; t++)
+            e[t] = -initlab_load8(Z + j + 8 * t);
+        initlab_exp8_n(e, 4);
+        for (t = 0; t < 4; t++)
+            initlab_store8(Z + j + 8 * t, one8 / (one8 + e[t]));
+    }
+    for (; j + 8 <= size; j += 8) {
+        e[0] = -initlab_load8(Z + j);
+        initlab_exp8_n(e, 1);
+        initlab_store8(Z + j, one8 / (one8 + e[0]));
+    }
+    for (; j + 4 <= size; j += 4)
+        initlab_store(Z + j, initlab_splat(1.0) / (initlab_splat(1.0) + initlab_exp(-initlab_load(Z + j))));
+    for (; j < size; j++)
+        Z[j] = 1.0 / (1.0 + initlab_exp1(-Z[j]));
+}
+
+/* The vectors of INITLAB_WIDE lanes (initlab_wvec) and their operations. */
+#if INITLAB_WIDE == 8
+typedef initlab_vec8 initlab_wvec;
+#define initlab_wload initlab_load8
+#define initlab_wstore initlab_store8
+#define initlab_wsplat initlab_splat8
+#define initlab_wrelu initlab_relu8
+#define initlab_wstep initlab_step8
+#define initlab_wgate initlab_gate8
+#else
+typedef initlab_vec initlab_wvec;
+#define initlab_wload initlab_load
+#define initlab_wstore initlab_store
+#define initlab_wsplat initlab_splat
+#define initlab_wrelu initlab_relu
+#define initlab_wstep initlab_step
+#define initlab_wgate(z, a, low) ((z) * initlab_step((a), (low)))
+#endif
+
 /* The sums of a 2 x 4 block of dW, each in numpy's pairwise order: lane t of out[0]
  * is sum_j x0[j] y_t[j] and lane t of out[1] is sum_j x1[j] y_t[j]. plan is the
  * order (_plan in _kernel.pyx): plan[0] steps, each the length of the next block
@@ -368,124 +609,343 @@ static void initlab_dots2x4(const double *x0, const double *x1, const double *y0
     out[1] = results[0][1];
 }
 
+/* The sums over examples with eight lanes (used when INITLAB_WIDE is 8): lane r of
+ * one initlab_vec8 is numpy's partial sum s_r, so a block of 8 <= n <= 128 terms is
+ * one multiply and one add per 8 terms and dot product, combined as initlab_hsum4x8
+ * does, then the terms left one by one; a block of n < 8 terms is the terms one by
+ * one from -0.0. The same operations, lane for lane, as initlab_dots2x4 and
+ * _pairwise4 of _kernel.pyx.
+ *
+ * initlab_dots8_block: lane t % 4 of out[2 i + t / 4] = sum_j x_i[j] y_t[j] over one
+ * block, i < p, t < q, p q <= 24 (the registers: p q sums, p rows of x, one of y),
+ * p <= 4, q <= 8; the other lanes are left undefined. Each vector of y is loaded
+ * once for the p rows of x. */
+#define INITLAB_TILE_ROWS 4
+#define INITLAB_TILE_COLUMNS 8
+INITLAB_ALWAYS_INLINE void initlab_dots8_block(const double *const *x, int p, const double *const *y,
+                                               int q, ptrdiff_t n, initlab_vec *out) {
+    ptrdiff_t j = 0;
+    int a, t, h, halves = (q + 3) / 4;
+    if (n < 8) {
+        for (a = 0; a < p; a++)
+            for (h = 0; h < halves; h++)
+                out[2 * a + h] = initlab_splat(-0.0);
+    } else {
+        initlab_vec8 s[INITLAB_TILE_ROWS][INITLAB_TILE_COLUMNS], u[INITLAB_TILE_ROWS], v;
+        ptrdiff_t body = n - n % 8;
+        for (a = 0; a < p; a++)
+            u[a] = initlab_load8(x[a]);
+        for (t = 0; t < q; t++) {
+            v = initlab_load8(y[t]);
+            for (a = 0; a < p; a++)
+                s[a][t] = u[a] * v;
+        }
+        for (j = 8; j < body; j += 8) {
+            for (a = 0; a < p; a++)
+                u[a] = initlab_load8(x[a] + j);
+            for (t = 0; t < q; t++) {
+                v = initlab_load8(y[t] + j);
+                for (a = 0; a < p; a++)
+                    s[a][t] = s[a][t] + u[a] * v;
+            }
+        }
+        for (a = 0; a < p; a++) {
+            for (t = q; t < 4 * halves; t++)
+                s[a][t] = s[a][0];
+            for (h = 0; h < halves; h++)
+                out[2 * a + h] = initlab_hsum4x8(s[a][4 * h], s[a][4 * h + 1], s[a][4 * h + 2],
+                                                 s[a][4 * h + 3]);
+        }
+        j = body;
+    }
+    for (; j < n; j++)
+        for (h = 0; h < halves; h++) {
+            int b = 4 * h, left = q - b;
+            initlab_vec v4 = initlab_set(y[b][j], y[b + (left > 1)][j], y[b + (left > 2 ? 2 : 0)][j],
+                                         y[b + (left > 3 ? 3 : 0)][j]);
+            for (a = 0; a < p; a++)
+                out[2 * a + h] = out[2 * a + h] + initlab_splat(x[a][j]) * v4;
+        }
+}
+
+/* initlab_dots8_block over the blocks of plan (_plan in _kernel.pyx), their results
+ * combined as plan says: the whole sums over the examples. */
+INITLAB_ALWAYS_INLINE void initlab_dots8_plan(const double *const *x, int p, const double *const *y,
+                                              int q, const ptrdiff_t *plan, initlab_vec *out) {
+    initlab_vec results[INITLAB_PLAN_DEPTH][2 * INITLAB_TILE_ROWS];
+    const double *xj[INITLAB_TILE_ROWS], *yj[INITLAB_TILE_COLUMNS];
+    ptrdiff_t top = 0, j = 0;
+    int a, halves = (q + 3) / 4;
+    for (ptrdiff_t i = 1; i <= plan[0]; i++) {
+        ptrdiff_t step = plan[i];
+        if (step == INITLAB_COMBINE) {
+            top--;
+            for (a = 0; a < 2 * p; a++)
+                if (a % 2 < halves)
+                    results[top - 1][a] = results[top - 1][a] + results[top][a];
+        } else {
+            for (a = 0; a < p; a++)
+                xj[a] = x[a] + j;
+            for (a = 0; a < q; a++)
+                yj[a] = y[a] + j;
+            initlab_dots8_block(xj, p, yj, q, step, results[top]);
+            top++;
+            j += step;
+        }
+    }
+    for (a = 0; a < 2 * p; a++)
+        if (a % 2 < halves)
+            out[a] = results[0][a];
+}
+
+#define INITLAB_DOTS8_CASE(p, q)                                                                \
+    static void initlab_dots8_##p##x##q(const double *const *x, const double *const *y,       \
+                                        const ptrdiff_t *plan, initlab_vec *out) {             \
+        initlab_dots8_plan(x, p, y, q, plan, out);                                             \
+    }
+#define INITLAB_DOTS8_CASES(p)                                                                  \
+    INITLAB_DOTS8_CASE(p, 1) INITLAB_DOTS8_CASE(p, 2) INITLAB_DOTS8_CASE(p, 3)                  \
+    INITLAB_DOTS8_CASE(p, 4) INITLAB_DOTS8_CASE(p, 5) INITLAB_DOTS8_CASE(p, 6)
+INITLAB_DOTS8_CASES(1) INITLAB_DOTS8_CASES(2) INITLAB_DOTS8_CASES(3) INITLAB_DOTS8_CASES(4)
+INITLAB_DOTS8_CASE(1, 7) INITLAB_DOTS8_CASE(1, 8) INITLAB_DOTS8_CASE(2, 7) INITLAB_DOTS8_CASE(2, 8)
+INITLAB_DOTS8_CASE(3, 7) INITLAB_DOTS8_CASE(3, 8)
+
+typedef void (*initlab_dots8_fn)(const double *const *, const double *const *, const ptrdiff_t *,
+                                 initlab_vec *);
+
+/* The sizes of count groups of n items, as equal as can be, the larger first. */
+static inline ptrdiff_t initlab_group_size(ptrdiff_t n, ptrdiff_t count, ptrdiff_t g) {
+    return n / count + (g < n % count);
+}
+
+/* dW[a xs + b ys] = sum_j X[a m + j] Y[b m + j] for a < p, b < q, each in numpy's pairwise
+ * order (plan = _plan over the m terms at X and Y; rows are m apart), the product x y
+ * in that order. Tiles of up to 4 rows of X by up to 8 rows of Y, at most 24 sums
+ * (initlab_dots8_block); the rows of X and of Y each split into groups as equal as
+ * can be, so that a tile has as many independent sums as the registers hold. */
+static void initlab_outer8(const double *X, const double *Y, ptrdiff_t p, ptrdiff_t q, ptrdiff_t m,
+                           const ptrdiff_t *plan, double *dW, ptrdiff_t xs, ptrdiff_t ys) {
+    static const initlab_dots8_fn kernels[4][8] = {
+        {initlab_dots8_1x1, initlab_dots8_1x2, initlab_dots8_1x3, initlab_dots8_1x4,
+         initlab_dots8_1x5, initlab_dots8_1x6, initlab_dots8_1x7, initlab_dots8_1x8},
+        {initlab_dots8_2x1, initlab_dots8_2x2, initlab_dots8_2x3, initlab_dots8_2x4,
+         initlab_dots8_2x5, initlab_dots8_2x6, initlab_dots8_2x7, initlab_dots8_2x8},
+        {initlab_dots8_3x1, initlab_dots8_3x2, initlab_dots8_3x3, initlab_dots8_3x4,
+         initlab_dots8_3x5, initlab_dots8_3x6, initlab_dots8_3x7, initlab_dots8_3x8},
+        {initlab_dots8_4x1, initlab_dots8_4x2, initlab_dots8_4x3, initlab_dots8_4x4,
+         initlab_dots8_4x5, initlab_dots8_4x6, NULL, NULL}};
+    ptrdiff_t gx = (p + 3) / 4, a0 = 0;
+    for (ptrdiff_t g = 0; g < gx; g++) {
+        ptrdiff_t pa = initlab_group_size(p, gx, g), b0 = 0;
+        /* as many columns as 24 sums allow: 8 for up to 3 rows, 6 for 4 */
+        ptrdiff_t widest = pa <= 3 ? 8 : 6;
+        ptrdiff_t gy = (q + widest - 1) / widest;
+        const double *x[INITLAB_TILE_ROWS];
+        for (ptrdiff_t a = 0; a < pa; a++)
+            x[a] = X + (a0 + a) * m;
+        for (ptrdiff_t h = 0; h < gy; h++) {
+            ptrdiff_t qb = initlab_group_size(q, gy, h);
+            const double *y[INITLAB_TILE_COLUMNS];
+            initlab_vec out[2 * INITLAB_TILE_ROWS];
+            double s[8];
+            for (ptrdiff_t b = 0; b < qb; b++)
+                y[b] = Y + (b0 + b) * m;
+            kernels[pa - 1][qb - 1](x, y, plan, out);
+            for (ptrdiff_t a = 0; a < pa; a++) {
+                initlab_store(s, out[2 * a]);
+                if (qb > 4)
+                    initlab_store(s + 4, out[2 * a + 1]);
+                for (ptrdiff_t b = 0; b < qb; b++)
+                    dW[(a0 + a) * xs + (b0 + b) * ys] = s[b];
+            }
+            b0 += qb;
+        }
+        a0 += pa;
+    }
+}
+
+/* out[r] = sum_j A[r m + j], j < the plan's terms, in numpy's pairwise order, for r < rows:
+ * up to 8 rows at once, each one initlab_vec8 of partial sums. */
+INITLAB_ALWAYS_INLINE void initlab_sums8_block(const double *A, ptrdiff_t m, int rows, ptrdiff_t n,
+                                               initlab_vec *out) {
+    ptrdiff_t j = 0;
+    int a, g, groups = (rows + 3) / 4;
+    if (n < 8) {
+        for (g = 0; g < groups; g++)
+            out[g] = initlab_splat(-0.0);
+    } else {
+        initlab_vec8 s[8];
+        ptrdiff_t body = n - n % 8;
+        for (a = 0; a < rows; a++)
+            s[a] = initlab_load8(A + a * m);
+        for (j = 8; j < body; j += 8)
+            for (a = 0; a < rows; a++)
+                s[a] = s[a] + initlab_load8(A + a * m + j);
+        for (a = rows; a < 4 * groups; a++)
+            s[a] = s[0];
+        for (g = 0; g < groups; g++)
+            out[g] = initlab_hsum4x8(s[4 * g], s[4 * g + 1], s[4 * g + 2], s[4 * g + 3]);
+        j = body;
+    }
+    for (; j < n; j++)
+        for (g = 0; g < groups; g++) {
+            const double *r = A + 4 * g * m + j;
+            int left = rows - 4 * g;
+            out[g] = out[g] + initlab_set(r[0], r[left > 1 ? m : 0], r[left > 2 ? 2 * m : 0],
+                                          r[left > 3 ? 3 * m : 0]);
+        }
+}
+
+INITLAB_ALWAYS_INLINE void initlab_sums8_plan(const double *A, ptrdiff_t m, int rows,
+                                              const ptrdiff_t *plan, double *out) {
+    initlab_vec results[INITLAB_PLAN_DEPTH][2];
+    double s[8];
+    ptrdiff_t top = 0, j = 0;
+    int g, groups = (rows + 3) / 4;
+    for (ptrdiff_t i = 1; i <= plan[0]; i++) {
+        ptrdiff_t step = plan[i];
+        if (step == INITLAB_COMBINE) {
+            top--;
+            for (g = 0; g < groups; g++)
+                results[top - 1][g] = results[top - 1][g] + results[top][g];
+        } else {
+            initlab_sums8_block(A + j, m, rows, step, results[top]);
+            top++;
+            j += step;
+        }
+    }
+    for (g = 0; g < groups; g++)
+        initlab_store(s + 4 * g, results[0][g]);
+    for (g = 0; g < rows; g++)
+        out[g] = s[g];
+}
+
+#define INITLAB_SUMS8_CASE(rows)                                                                \
+    case rows:                                                                                 \
+        initlab_sums8_plan(A + r * m, m, rows, plan, out + r);                                 \
+        break;
+
+/* out[r] = sum_j A[r m + j] in numpy's pairwise order (plan) for r < rows, in groups of
+ * at most 8 rows as equal as can be. */
+static void initlab_row_sums8(const double *A, double *out, ptrdiff_t rows, ptrdiff_t m,
+                              const ptrdiff_t *plan) {
+    ptrdiff_t groups = (rows + 7) / 8, r = 0;
+    for (ptrdiff_t g = 0; g < groups; g++) {
+        ptrdiff_t size = initlab_group_size(rows, groups, g);
+        switch (size) {
+            INITLAB_SUMS8_CASE(1) INITLAB_SUMS8_CASE(2) INITLAB_SUMS8_CASE(3)
+            INITLAB_SUMS8_CASE(4) INITLAB_SUMS8_CASE(5) INITLAB_SUMS8_CASE(6)
+            INITLAB_SUMS8_CASE(7) INITLAB_SUMS8_CASE(8)
+        }
+        r += size;
+    }
+}
+
 /* What initlab_stationary does to each sum z before storing it, lane by lane:
  * nothing; z + bias[r]; relu(z + bias[r]); or z g'(gate) for relu (low = 0) and
  * leaky relu (low = its slope) with gate = A = g(Z) at the same place. The
  * same operations as the separate passes of the kernel, fused into the store. */
 enum { INITLAB_PLAIN, INITLAB_BIAS, INITLAB_BIAS_RELU, INITLAB_GATE };
 
-/* Z[r, c] = finish(sum_k W[r row_step + k w_step] B[k b_k + c]) for r < rows,
- * c < cols, k = 0, 1, ..., count - 1 in order: a matrix product whose sums are
- * short. The count weights of a row stay in registers while its columns go by,
- * 4 at a time, each vector of B read straight into its multiply (two
- * instructions a vector multiply-add), then the columns left one at a time.
- * always_inline, so that each constant count and mode gets its own fully
- * unrolled loop (the compiler's heuristics would otherwise keep one copy with
- * a run-time count, three times slower).
- */
-INITLAB_ALWAYS_INLINE void initlab_stationary_rows(
-    const double *W, ptrdiff_t row_step, ptrdiff_t w_step, const double *B, ptrdiff_t b_k,
-    ptrdiff_t cols, double *Z, ptrdiff_t z_ld, ptrdiff_t rows, int count, int mode,
-    const double *bias, const double *gate, double low) {
-    initlab_vec w[INITLAB_STATIONARY_COUNT];
-    for (ptrdiff_t r = 0; r < rows; r++) {
-        for (int k = 0; k < count; k++)
-            w[k] = initlab_splat(W[r * row_step + k * w_step]);
-        initlab_vec b = initlab_splat(mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU ? bias[r] : 0.0);
-        ptrdiff_t c = 0;
-        for (; c + 4 <= cols; c += 4) {
-            initlab_vec z = w[0] * initlab_load(B + c);
-            for (int k = 1; k < count; k++)
-                z = z + w[k] * initlab_load(B + k * b_k + c);
-            if (mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU)
-                z = z + b;
-            if (mode == INITLAB_BIAS_RELU)
-                z = initlab_relu(z);
-            if (mode == INITLAB_GATE)
-                z = z * initlab_step(initlab_load(gate + r * z_ld + c), low);
-            initlab_store(Z + r * z_ld + c, z);
-        }
-        for (; c < cols; c++) {
-            double z = W[r * row_step] * B[c];
-            for (int k = 1; k < count; k++)
-                z = z + W[r * row_step + k * w_step] * B[k * b_k + c];
-            if (mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU)
-                z = z + bias[r];
-            if (mode == INITLAB_BIAS_RELU)
-                z = z <= 0 ? 0.0 : z; /* nan stays nan, as np.maximum */
-            if (mode == INITLAB_GATE)
-                z = z * (gate[r * z_ld + c] > 0 ? 1.0 : low);
-            Z[r * z_ld + c] = z;
-        }
-    }
-}
-
-/* The longest sum whose rows initlab_stationary takes two at a time: two rows'
- * weights and sums stay in registers, and each vector of B loaded serves both. */
-#define INITLAB_STATIONARY_PAIRED 5
-
-/* initlab_stationary_rows for rows r and r + 1 at once: each element's sum and
- * finish are the same operations, in the same order, as there. */
-INITLAB_ALWAYS_INLINE initlab_vec initlab_stationary_finish(
-    initlab_vec z, int mode, initlab_vec b, const double *gate, double low) {
+INITLAB_ALWAYS_INLINE initlab_wvec initlab_stationary_finish(
+    initlab_wvec z, int mode, initlab_wvec b, const double *gate, double low) {
     if (mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU)
         z = z + b;
     if (mode == INITLAB_BIAS_RELU)
-        z = initlab_relu(z);
+        z = initlab_wrelu(z);
     if (mode == INITLAB_GATE)
-        z = z * initlab_step(initlab_load(gate), low);
+        z = initlab_wgate(z, initlab_wload(gate), low);
     return z;
 }
 
-INITLAB_ALWAYS_INLINE void initlab_stationary_pair(
+/* The most rows initlab_stationary_group takes at once. */
+#define INITLAB_STATIONARY_GROUP 4
+
+/* Rows 0..group-1 of Z[r, c] = finish(sum_k W[r row_step + k w_step] B[k b_k + c]),
+ * k = 0, 1, ..., count - 1 in order, for the columns c < body (a multiple of
+ * INITLAB_WIDE), then the rest < INITLAB_WIDE columns after them from padded (the
+ * same columns of B, INITLAB_WIDE doubles a row, padded with zeros). The weights of
+ * the group's rows stay in registers while the columns go by, each vector of B read
+ * once for all the group's rows. */
+INITLAB_ALWAYS_INLINE void initlab_stationary_group(
     const double *W, ptrdiff_t row_step, ptrdiff_t w_step, const double *B, ptrdiff_t b_k,
-    ptrdiff_t cols, double *Z, ptrdiff_t z_ld, int count, int mode, const double *bias,
-    const double *gate, double low) {
-    initlab_vec w0[INITLAB_STATIONARY_PAIRED], w1[INITLAB_STATIONARY_PAIRED];
-    for (int k = 0; k < count; k++) {
-        w0[k] = initlab_splat(W[k * w_step]);
-        w1[k] = initlab_splat(W[row_step + k * w_step]);
-    }
+    const double *padded, ptrdiff_t body, ptrdiff_t rest, double *Z, ptrdiff_t z_ld,
+    int group, int count, int mode, const double *bias, const double *gate, double low) {
+    initlab_wvec w[INITLAB_STATIONARY_GROUP][INITLAB_STATIONARY_COUNT];
+    initlab_wvec b[INITLAB_STATIONARY_GROUP], z[INITLAB_STATIONARY_GROUP], v;
     int biased = mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU;
-    initlab_vec b0 = initlab_splat(biased ? bias[0] : 0.0);
-    initlab_vec b1 = initlab_splat(biased ? bias[1] : 0.0);
-    ptrdiff_t c = 0;
-    for (; c + 4 <= cols; c += 4) {
-        initlab_vec v = initlab_load(B + c);
-        initlab_vec z0 = w0[0] * v, z1 = w1[0] * v;
-        for (int k = 1; k < count; k++) {
-            v = initlab_load(B + k * b_k + c);
-            z0 = z0 + w0[k] * v;
-            z1 = z1 + w1[k] * v;
-        }
-        const double *g = mode == INITLAB_GATE ? gate + c : gate;
-        initlab_store(Z + c, initlab_stationary_finish(z0, mode, b0, g, low));
-        initlab_store(Z + z_ld + c,
-                      initlab_stationary_finish(z1, mode, b1, mode == INITLAB_GATE ? g + z_ld : g, low));
+    ptrdiff_t c;
+    int g, k;
+    for (g = 0; g < group; g++) {
+        for (k = 0; k < count; k++)
+            w[g][k] = initlab_wsplat(W[g * row_step + k * w_step]);
+        b[g] = initlab_wsplat(biased ? bias[g] : 0.0);
     }
-    if (c < cols)
-        initlab_stationary_rows(W, row_step, w_step, B + c, b_k, cols - c, Z + c, z_ld, 2, count,
-                                mode, bias, gate ? gate + c : gate, low);
+    for (c = 0; c < body; c += INITLAB_WIDE) {
+        v = initlab_wload(B + c);
+        for (g = 0; g < group; g++)
+            z[g] = w[g][0] * v;
+        for (k = 1; k < count; k++) {
+            v = initlab_wload(B + k * b_k + c);
+            for (g = 0; g < group; g++)
+                z[g] = z[g] + w[g][k] * v;
+        }
+        for (g = 0; g < group; g++)
+            initlab_wstore(Z + g * z_ld + c,
+                           initlab_stationary_finish(z[g], mode, b[g],
+                                                     mode == INITLAB_GATE ? gate + g * z_ld + c : gate,
+                                                     low));
+    }
+    if (rest > 0) {
+        double gated[INITLAB_WIDE] = {0.0}, out[INITLAB_WIDE];
+        for (g = 0; g < group; g++) {
+            z[g] = w[g][0] * initlab_wload(padded);
+            for (k = 1; k < count; k++)
+                z[g] = z[g] + w[g][k] * initlab_wload(padded + k * INITLAB_WIDE);
+            if (mode == INITLAB_GATE)
+                memcpy(gated, gate + g * z_ld + body, rest * sizeof(double));
+            initlab_wstore(out, initlab_stationary_finish(z[g], mode, b[g], gated, low));
+            memcpy(Z + g * z_ld + body, out, rest * sizeof(double));
+        }
+    }
 }
 
-/* initlab_stationary_rows, two rows at a time when the sums are short enough. */
+/* Z[r, c] = finish(sum_k W[r row_step + k w_step] B[k b_k + c]) for r < rows,
+ * c < cols, k = 0, 1, ..., count - 1 in order: a matrix product whose sums are
+ * short, in groups of rows (initlab_stationary_group): as many as the registers
+ * hold the weights of. Each vector multiply-add is two instructions, a vector of B
+ * read straight into its multiply. always_inline, so that each constant count and
+ * mode gets its own fully unrolled loop (the compiler's heuristics would otherwise
+ * keep one copy with a run-time count, three times slower).
+ */
 INITLAB_ALWAYS_INLINE void initlab_stationary_blocks(
     const double *W, ptrdiff_t row_step, ptrdiff_t w_step, const double *B, ptrdiff_t b_k,
     ptrdiff_t cols, double *Z, ptrdiff_t z_ld, ptrdiff_t rows, int count, int mode,
     const double *bias, const double *gate, double low) {
-    ptrdiff_t r = 0;
-    if (count <= INITLAB_STATIONARY_PAIRED) {
-        int biased = mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU;
-        for (; r + 2 <= rows; r += 2)
-            initlab_stationary_pair(W + r * row_step, row_step, w_step, B, b_k, cols,
-                                    Z + r * z_ld, z_ld, count, mode, biased ? bias + r : bias,
-                                    gate ? gate + r * z_ld : gate, low);
+    /* 32 vector registers with AVX-512, 16 with AVX */
+    const int group = INITLAB_WIDE == 8 ? (count <= 4 ? 4 : 2) : (count <= 5 ? 2 : 1);
+    int biased = mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU;
+    ptrdiff_t rest = cols % INITLAB_WIDE, body = cols - rest, r = 0;
+    double padded[INITLAB_STATIONARY_COUNT * INITLAB_WIDE];
+    int k;
+    if (rest > 0) {
+        memset(padded, 0, sizeof padded);
+        for (k = 0; k < count; k++)
+            memcpy(padded + k * INITLAB_WIDE, B + k * b_k + body, rest * sizeof(double));
     }
-    if (r < rows)
-        initlab_stationary_rows(W + r * row_step, row_step, w_step, B, b_k, cols, Z + r * z_ld,
-                                z_ld, rows - r, count, mode,
-                                (mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU) ? bias + r : bias,
-                                gate ? gate + r * z_ld : gate, low);
+#define INITLAB_GROUP(size)                                                                     \
+    initlab_stationary_group(W + r * row_step, row_step, w_step, B, b_k, padded, body, rest,    \
+                             Z + r * z_ld, z_ld, size, count, mode, biased ? bias + r : bias,   \
+                             mode == INITLAB_GATE ? gate + r * z_ld : gate, low)
+    if (group == 4)
+        for (; r + 4 <= rows; r += 4)
+            INITLAB_GROUP(4);
+    if (group >= 2)
+        for (; r + 2 <= rows; r += 2)
+            INITLAB_GROUP(2);
+    for (; r < rows; r++)
+        INITLAB_GROUP(1);
+#undef INITLAB_GROUP
 }
 
 #define INITLAB_STATIONARY_CASE(count, mode)                                                    \
@@ -500,7 +960,7 @@ INITLAB_ALWAYS_INLINE void initlab_stationary_blocks(
     INITLAB_STATIONARY_CASE(7, mode) INITLAB_STATIONARY_CASE(8, mode)                           \
     INITLAB_STATIONARY_CASE(9, mode) INITLAB_STATIONARY_CASE(10, mode)
 
-/* initlab_stationary_rows when count <= INITLAB_STATIONARY_COUNT (returns 1), else
+/* initlab_stationary_blocks when count <= INITLAB_STATIONARY_COUNT (returns 1), else
  * nothing (returns 0). finish: relu(z + bias) when relu, z + bias when only bias
  * is given, z g'(gate) when gate is given, else z. */
 static int initlab_stationary(const double *W, ptrdiff_t row_step, ptrdiff_t w_step,
