@@ -593,3 +593,27 @@ def test_the_spin_count_is_set_for_the_kernel_only(given):
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == str(given)
+
+
+def test_a_large_network_that_diverges_stops_at_the_same_iteration_on_any_threads(
+    rng, monkeypatch
+):
+    """The update of a network of 2^16 parameters and more is split over threads (this
+    one, of 16M multiply-adds an iteration, trains on all of them); a non-finite
+    parameter in any chunk stops the training at the iteration that made it, the same
+    on 1, 2 and 3 threads, and the reference confirms the iteration."""
+    dims, m = [2, 600, 600, 1], 64
+    X, Y, parameters = random_problem(rng, dims, m)
+    parameters["W3"] = parameters["W3"] * 1e155  # the output layer overflows first
+    iterations = []
+    for threads in ("1", "2", "3"):
+        monkeypatch.setenv("INITLAB_NUM_THREADS", threads)
+        with pytest.raises(kernel.TrainingDiverged) as raised:
+            kernel.train(X, Y, parameters, learning_rate=1.0, num_iterations=20, record_every=1)
+        text = str(raised.value)
+        iterations.append(int(text.split("after the update of iteration ")[1].split()[0]))
+    assert iterations[0] == iterations[1] == iterations[2], iterations
+    trained, _ = reference.train(
+        X, Y, parameters, learning_rate=1.0, num_iterations=iterations[0] + 1, record_every=1
+    )
+    assert not all(np.isfinite(value).all() for value in trained.values()), f"seed {rng.seed_value}"
