@@ -154,7 +154,7 @@ cdef enum:
     # Pieces of a large product per thread (_gemm): enough for a thread that the
     # scheduler holds back to be made up by the others, few enough that the
     # packing each piece repeats stays small.
-    PIECES = 2
+    PIECES = 1
     # Columns of a tile of a short product (_short_product): 512 x count doubles of B.
     STATIONARY_TILE = 512
     # Work split over the examples: a short product from this many multiply-adds on,
