@@ -151,9 +151,9 @@ cdef enum:
     # A matrix product of this many multiply-adds or more is large: fused
     # multiply-adds, packed, split over threads (_gemm).
     PARALLEL_WORK = 1 << 20
-    # Pieces of a large product per thread (_gemm): enough for a thread that the
-    # scheduler holds back to be made up by the others, few enough that the
-    # packing each piece repeats stays small.
+    # Pieces of a large product per thread (_gemm). Each piece repeats some packing;
+    # more pieces would let the other threads make up for one the scheduler holds
+    # back, and on a quiet machine cost more than they gain.
     PIECES = 1
     # Columns of a tile of a short product (_short_product): 512 x count doubles of B.
     STATIONARY_TILE = 512
