@@ -176,13 +176,14 @@ static void initlab_gemm_pack_w(const double *W, ptrdiff_t row_step, ptrdiff_t w
 }
 
 /* The mr x NR tile Z[r z_ld + t] (mr <= MR) over kc values of k from the packed
- * panel pw (MR values a k, the first mr read) and strip pb: started from Z when
+ * panel pw (MR values a k, the first mr read) and the strip pb (its NR values of
+ * one k contiguous, b_step apart: NR when packed): started from Z when
  * accumulate (a later block of k), else from the first product. always_inline,
  * for a constant mr: the last panel of a matrix whose rows are no multiple of MR
  * computes only the rows it has, in thirds of MR. */
-INITLAB_ALWAYS_INLINE void initlab_gemm_tile(const double *pw, const double *pb, ptrdiff_t kc,
-                                             double *Z, ptrdiff_t z_ld, int accumulate,
-                                             const int mr) {
+INITLAB_ALWAYS_INLINE void initlab_gemm_tile(const double *pw, const double *pb,
+                                             ptrdiff_t b_step, ptrdiff_t kc, double *Z,
+                                             ptrdiff_t z_ld, int accumulate, const int mr) {
     initlab_gvec c[INITLAB_GEMM_MR][INITLAB_GEMM_VECTORS], b[INITLAB_GEMM_VECTORS], w;
     ptrdiff_t k = 0;
     if (accumulate) {
@@ -201,8 +202,8 @@ INITLAB_ALWAYS_INLINE void initlab_gemm_tile(const double *pw, const double *pb,
     }
     for (; k < kc; k++) {
         const double *wk = pw + k * INITLAB_GEMM_MR;
-        const double *bk = pb + k * INITLAB_GEMM_NR;
-        INITLAB_PREFETCH_B(bk + INITLAB_GEMM_AHEAD * INITLAB_GEMM_NR);
+        const double *bk = pb + k * b_step;
+        INITLAB_PREFETCH_B(bk + INITLAB_GEMM_AHEAD * b_step);
         INITLAB_UNROLL for (int v = 0; v < INITLAB_GEMM_VECTORS; v++)
             b[v] = INITLAB_GLOAD(bk + v * INITLAB_GEMM_WIDTH);
         INITLAB_UNROLL for (int r = 0; r < mr; r++) {
@@ -219,14 +220,15 @@ INITLAB_ALWAYS_INLINE void initlab_gemm_tile(const double *pw, const double *pb,
 /* The rows of a tile by thirds of MR: the fewest that cover rows. */
 #define INITLAB_GEMM_THIRD (INITLAB_GEMM_MR / 3 > 0 ? INITLAB_GEMM_MR / 3 : 1)
 
-static void initlab_gemm_tile_rows(const double *pw, const double *pb, ptrdiff_t kc, double *Z,
-                                   ptrdiff_t z_ld, int accumulate, ptrdiff_t rows) {
+static void initlab_gemm_tile_rows(const double *pw, const double *pb, ptrdiff_t b_step,
+                                   ptrdiff_t kc, double *Z, ptrdiff_t z_ld, int accumulate,
+                                   ptrdiff_t rows) {
     if (rows <= INITLAB_GEMM_THIRD)
-        initlab_gemm_tile(pw, pb, kc, Z, z_ld, accumulate, INITLAB_GEMM_THIRD);
+        initlab_gemm_tile(pw, pb, b_step, kc, Z, z_ld, accumulate, INITLAB_GEMM_THIRD);
     else if (rows <= 2 * INITLAB_GEMM_THIRD)
-        initlab_gemm_tile(pw, pb, kc, Z, z_ld, accumulate, 2 * INITLAB_GEMM_THIRD);
+        initlab_gemm_tile(pw, pb, b_step, kc, Z, z_ld, accumulate, 2 * INITLAB_GEMM_THIRD);
     else
-        initlab_gemm_tile(pw, pb, kc, Z, z_ld, accumulate, INITLAB_GEMM_MR);
+        initlab_gemm_tile(pw, pb, b_step, kc, Z, z_ld, accumulate, INITLAB_GEMM_MR);
 }
 
 /* What the last block of k does to each sum z of a tile after storing it: nothing;
@@ -262,19 +264,22 @@ static inline void initlab_gemm_finish(double *Z, ptrdiff_t z_ld, ptrdiff_t rows
 
 /* Columns [first, last) of rows [0, rows) of Z (rows <= MR, first a multiple of
  * NR) over one block of kc values of k: pw is the panel of those rows, pb the
- * strip of column first (the next strips follow it, kc NR apart). A tile cut by
- * the last row or column goes through a buffer, so that nothing past them is
- * read or written. finish (with bias for the rows, gate at Z's place, low): see
+ * strip of column first, the next strips strip_step after it, the rows of each
+ * b_step apart: packed (b_step NR, strip_step kc NR), or B itself (b_step its
+ * row stride, strip_step NR; then every strip must be whole, NR columns). A
+ * tile cut by the last row or column goes through a buffer, so that nothing past
+ * them is written. finish (with bias for the rows, gate at Z's place, low): see
  * initlab_gemm_finish, for the last block. */
-static void initlab_gemm_strips(const double *pw, const double *pb, ptrdiff_t kc,
-                                ptrdiff_t first, ptrdiff_t last, double *Z, ptrdiff_t z_ld,
-                                ptrdiff_t rows, int accumulate, int finish, const double *bias,
+static void initlab_gemm_strips(const double *pw, const double *pb, ptrdiff_t b_step,
+                                ptrdiff_t strip_step, ptrdiff_t kc, ptrdiff_t first,
+                                ptrdiff_t last, double *Z, ptrdiff_t z_ld, ptrdiff_t rows,
+                                int accumulate, int finish, const double *bias,
                                 const double *gate, double low) {
     double tile[INITLAB_GEMM_MR * INITLAB_GEMM_NR];
-    for (ptrdiff_t c = first; c < last; c += INITLAB_GEMM_NR, pb += kc * INITLAB_GEMM_NR) {
+    for (ptrdiff_t c = first; c < last; c += INITLAB_GEMM_NR, pb += strip_step) {
         ptrdiff_t width = last - c < INITLAB_GEMM_NR ? last - c : INITLAB_GEMM_NR;
         if (rows == INITLAB_GEMM_MR && width == INITLAB_GEMM_NR) {
-            initlab_gemm_tile(pw, pb, kc, Z + c, z_ld, accumulate, INITLAB_GEMM_MR);
+            initlab_gemm_tile(pw, pb, b_step, kc, Z + c, z_ld, accumulate, INITLAB_GEMM_MR);
         } else {
             if (accumulate) {
                 memset(tile, 0, sizeof tile);
@@ -282,7 +287,7 @@ static void initlab_gemm_strips(const double *pw, const double *pb, ptrdiff_t kc
                     memcpy(tile + r * INITLAB_GEMM_NR, Z + r * z_ld + c,
                            (size_t)width * sizeof(double));
             }
-            initlab_gemm_tile_rows(pw, pb, kc, tile, INITLAB_GEMM_NR, accumulate, rows);
+            initlab_gemm_tile_rows(pw, pb, b_step, kc, tile, INITLAB_GEMM_NR, accumulate, rows);
             for (ptrdiff_t r = 0; r < rows; r++)
                 memcpy(Z + r * z_ld + c, tile + r * INITLAB_GEMM_NR, (size_t)width * sizeof(double));
         }
