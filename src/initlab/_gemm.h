@@ -93,9 +93,10 @@ typedef double initlab_gvec;
 /* The most doubles of packed B in one chunk of strips (1 MB): a chunk stays in the
  * second-level cache while every panel of W goes over it. */
 #define INITLAB_GEMM_BLOCK (1 << 17)
-/* The most rows (MR) and columns (NR) of any build, for the sizes of the buffers. */
+/* The most rows (MR) of any build, for the size of the buffers. */
 #define INITLAB_GEMM_MR_MAX 12
-#define INITLAB_GEMM_NR_MAX 16
+/* Doubles of one thread's packing buffers: a panel of W, then a chunk of B. */
+#define INITLAB_GEMM_PACK_STRIDE (INITLAB_GEMM_MR_MAX * INITLAB_GEMM_KC + INITLAB_GEMM_BLOCK)
 
 #define INITLAB_GEMM_VECTORS (INITLAB_GEMM_NR / INITLAB_GEMM_WIDTH)
 

@@ -95,9 +95,9 @@ cdef extern from "_gemm.h" nogil:
         GEMM_NR "INITLAB_GEMM_NR"
         GEMM_KC "INITLAB_GEMM_KC"
         GEMM_MR_MAX "INITLAB_GEMM_MR_MAX"
-        GEMM_NR_MAX "INITLAB_GEMM_NR_MAX"
         GEMM_WIDTH "INITLAB_GEMM_WIDTH"
         GEMM_BLOCK "INITLAB_GEMM_BLOCK"
+        PACK_STRIDE "INITLAB_GEMM_PACK_STRIDE"
     double gemm_peak_probe "initlab_gemm_peak_probe"(long iterations)
     void gemm_pack_b "initlab_gemm_pack_b"(const double* B, Py_ssize_t b_k, Py_ssize_t b_col,
                                             Py_ssize_t k0, Py_ssize_t kc, Py_ssize_t c0,
@@ -249,7 +249,6 @@ cdef struct Net:
     Py_ssize_t widest       # max n_l, l >= 1
     int activation
     int threads             # threads for the large matrix products
-    Py_ssize_t longest      # the longest sum in a matrix product: max(n_l, m)
     double* packs           # the packing buffers of the large products (see _gemm)
     Py_ssize_t* sum_plan    # the pairwise order of a sum over the m examples (see _plan)
     Py_ssize_t* loss_plan   # and of the loss, a sum of n_L m terms
@@ -291,10 +290,6 @@ cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
         p += dims[l]
         if dims[l] > net.widest:
             net.widest = dims[l]
-    net.longest = m
-    for l in range(L + 1):
-        if dims[l] > net.longest:
-            net.longest = dims[l]
     net.n_params = p
     net.ld = _row_stride(dims, L, m)
     return 0
@@ -802,35 +797,27 @@ cdef void _matmul_tile(const Operands* o, Py_ssize_t first, Py_ssize_t last) noe
             Z[i * z_ld + j] = _column(W + i * row_step, w_step, B + j, b_k, count)
 
 
-cdef void _matmul(const Operands* o, double* packs, Py_ssize_t longest,
-                  int threads) noexcept nogil:
+cdef void _matmul(const Operands* o, double* packs, int threads) noexcept nogil:
     """Z(r, c) = sum_k W(r, k) B(k, c), k = 0..count-1 ascending.
 
     packs NULL: a product that is not large (_large), B read in place (b_col must be 1),
     each product and addition rounded; o.finish must be FINISH_NONE. Else a large
     product (_gemm), its multiply-adds fused, in the packing buffers packs
-    (_packs_size(longest, threads)), and o.finish done on each tile.
+    (_packs_size(threads)), and o.finish done on each tile.
     """
     if packs == NULL:
         _matmul_tile(o, 0, o.cols)
     else:
-        _gemm(o, packs, longest, threads)
+        _gemm(o, packs, threads)
 
 
-cdef inline Py_ssize_t _packs_size(Py_ssize_t longest, int threads) noexcept nogil:
-    """Doubles of the packing buffers of _gemm, for products with at most longest columns:
-    per thread, a panel of W (GEMM_MR_MAX x GEMM_KC) and a block of B (GEMM_KC x the
-    columns, padded to whole strips)."""
-    return threads * _pack_stride(longest)
+cdef inline Py_ssize_t _packs_size(int threads) noexcept nogil:
+    """Doubles of the packing buffers of _gemm: per thread, a panel of W (GEMM_MR_MAX x
+    GEMM_KC) and one chunk of strips of B (at most GEMM_BLOCK doubles)."""
+    return threads * PACK_STRIDE
 
 
-cdef inline Py_ssize_t _pack_stride(Py_ssize_t longest) noexcept nogil:
-    """Doubles of one thread's packing buffers (see _packs_size); a multiple of 8."""
-    return GEMM_MR_MAX * GEMM_KC + GEMM_KC * (longest + GEMM_NR_MAX)
-
-
-cdef void _gemm(const Operands* o, double* packs, Py_ssize_t longest,
-                int threads) noexcept nogil:
+cdef void _gemm(const Operands* o, double* packs, int threads) noexcept nogil:
     """A large product with fused multiply-adds (_gemm.h), over threads.
 
     The product is cut into pieces of whole panels of GEMM_MR rows by whole strips
@@ -842,7 +829,6 @@ cdef void _gemm(const Operands* o, double* packs, Py_ssize_t longest,
     cdef Py_ssize_t strips = (o.cols + GEMM_NR - 1) // GEMM_NR
     cdef Py_ssize_t panels = (o.n + GEMM_MR - 1) // GEMM_MR
     cdef Py_ssize_t column_groups = 1, row_groups = 1, pieces, piece, cg, rg
-    cdef Py_ssize_t stride = _pack_stride(longest)
     cdef Py_ssize_t target = min(PIECES * threads, strips * panels)
     cdef double cost, best = -1.0
     if threads > 1:
@@ -859,7 +845,7 @@ cdef void _gemm(const Operands* o, double* packs, Py_ssize_t longest,
     if threads > 1:
         for piece in prange(pieces, num_threads=threads, schedule="dynamic"):
             _gemm_piece(o, piece // column_groups, row_groups, piece % column_groups,
-                        column_groups, packs + threadid() * stride)
+                        column_groups, packs + threadid() * PACK_STRIDE)
     else:
         _gemm_piece(o, 0, 1, 0, 1, packs)
 
@@ -868,7 +854,7 @@ cdef void _gemm_piece(const Operands* o, Py_ssize_t row_group, Py_ssize_t row_gr
                       Py_ssize_t column_group, Py_ssize_t column_groups,
                       double* pack) noexcept nogil:
     """The panels row_group of row_groups by the strips column_group of column_groups
-    (as equal as can be), every block of k; pack: one thread's buffers (_pack_stride).
+    (as equal as can be), every block of k; pack: one thread's buffers (PACK_STRIDE).
 
     The strips go by chunks of at most GEMM_BLOCK doubles of B, which stay in the
     second-level cache while every panel of W passes over them."""
@@ -1096,6 +1082,7 @@ cdef void _forward(const Net* net, const double* X, const double* params) noexce
     cdef const double* b
     cdef Operands o
     cdef int activation
+    cdef double* packs
     for l in range(1, net.L + 1):
         A = net.A[l]
         b = params + net.b_off[l]
@@ -1103,19 +1090,19 @@ cdef void _forward(const Net* net, const double* X, const double* params) noexce
         # Z = W A_prev: W(r, k) = W[r n_prev + k], B(k, c) = A_prev[k m + c]
         o = _product(params + net.w_off[l], net.dims[l - 1], 1, A_prev, net.ld, 1,
                      A, net.ld, net.dims[l], net.dims[l - 1], net.m)
-        if _short_product(&o, _packs_for(net, &o), b, activation == RELU, NULL, 0.0,
-                          net.threads):
+        packs = _packs_for(net, &o)
+        if _short_product(&o, packs, b, activation == RELU, NULL, 0.0, net.threads):
             if activation != RELU:
                 _activate_all(A, net.dims[l] * net.ld, activation, net.threads)
-        elif _packs_for(net, &o) != NULL:
+        elif packs != NULL:
             # A large product: the bias, and relu, added to each tile as it is done.
             o.finish = FINISH_BIAS_RELU if activation == RELU else FINISH_BIAS
             o.bias = b
-            _matmul(&o, _packs_for(net, &o), net.longest, net.threads)
+            _matmul(&o, packs, net.threads)
             if activation != RELU:
                 _activate_all(A, net.dims[l] * net.ld, activation, net.threads)
         else:
-            _matmul(&o, NULL, net.longest, net.threads)
+            _matmul(&o, NULL, net.threads)
             if net.threads > 1 and net.dims[l] > 1 and net.dims[l] * net.m >= 2 * CHUNK:
                 for i in prange(net.dims[l], num_threads=net.threads, schedule="static"):
                     _add_bias_activate(A + i * net.ld, b + i, 1, net.m, net.ld, activation)
@@ -1171,6 +1158,7 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
     cdef double* db
     cdef double* swap
     cdef Operands o
+    cdef double* packs
     cdef bint gated = net.activation == RELU or net.activation == LEAKY_RELU
     n = net.dims[net.L]
     if net.ld == m:
@@ -1189,7 +1177,7 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
             # dW = dZ A_prev^T as a matrix product, j ascending: dW(i, k) = sum_j
             # dZ[i ld + j] A_prev[k ld + j]; B is A_prev read transposed while packing.
             o = _product(dZ, net.ld, 1, A_prev, 1, net.ld, dW, n_prev, n, m, n_prev)
-            _matmul(&o, net.packs, net.longest, net.threads)
+            _matmul(&o, net.packs, net.threads)
             _sums_over_examples(net, dZ, A_prev, NULL, db, n, n_prev)
         else:
             _sums_over_examples(net, dZ, A_prev, dW, db, n, n_prev)
@@ -1198,16 +1186,17 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
         # dA_prev = W^T dZ: W(r, i) = W[i n_prev + r], B(i, c) = dZ[i m + c]
         o = _product(W, 1, n_prev, dZ, net.ld, 1, dZ_prev, net.ld, n_prev, n, m)
         # dZ_prev = dA_prev g'(A_prev): fused into the product for relu and leaky relu.
-        if not _short_product(&o, _packs_for(net, &o), NULL, False, A_prev if gated else NULL,
+        packs = _packs_for(net, &o)
+        if not _short_product(&o, packs, NULL, False, A_prev if gated else NULL,
                               LEAKY_SLOPE if net.activation == LEAKY_RELU else 0.0, net.threads):
-            if gated and _packs_for(net, &o) != NULL:
+            if gated and packs != NULL:
                 # A large product: the gate applied to each tile as it is done.
                 o.finish = FINISH_GATE
                 o.gate = A_prev
                 o.low = LEAKY_SLOPE if net.activation == LEAKY_RELU else 0.0
-                _matmul(&o, _packs_for(net, &o), net.longest, net.threads)
+                _matmul(&o, packs, net.threads)
             else:
-                _matmul(&o, _packs_for(net, &o), net.longest, net.threads)
+                _matmul(&o, packs, net.threads)
                 _times_derivative_all(dZ_prev, A_prev, n_prev * net.ld, net.activation, net.threads)
         elif not gated:
             _times_derivative_all(dZ_prev, A_prev, n_prev * net.ld, net.activation, net.threads)
@@ -1294,8 +1283,9 @@ cdef class _Workspace:
             f"{padded})", ld != m)
         packs = 8  # a network without a large product packs nothing
         for l in range(1, L + 1):
-            if dims[l] * dims[l - 1] * m >= PARALLEL_WORK:
-                packs = _packs_size(self.net.longest, threads)
+            if (_large(dims[l], dims[l - 1], m) or _large_dw(dims[l], dims[l - 1], m)
+                    or (l > 1 and _large(dims[l - 1], dims[l], m))):
+                packs = _packs_size(threads)
         self.net.packs = self._alloc(
             _bytes(packs, 1), f"the packing buffers of the matrix products ({packs} float64)")
         self.grads = self._alloc(_bytes(self.net.n_params, 1),
