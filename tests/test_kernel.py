@@ -597,3 +597,52 @@ def test_a_large_network_that_diverges_stops_at_the_same_iteration_on_any_thread
         X, Y, parameters, learning_rate=1.0, num_iterations=iterations[0] + 1, record_every=1
     )
     assert not all(np.isfinite(value).all() for value in trained.values()), f"seed {rng.seed_value}"
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+@pytest.mark.parametrize(
+    "dims, m, activation",
+    [
+        ([2, 10, 5, 1], 300, "relu"),
+        ([5, 4, 4, 3], 13, "tanh"),
+        ([12, 33, 17, 1], 129, "sigmoid"),
+        ([2, 10, 5, 1], 30000, "leaky_relu"),
+        (LARGE[0], LARGE[1], "relu"),
+        (LARGE[0], LARGE[1], "leaky_relu"),
+    ],
+    ids=str,
+)
+def test_no_work_buffer_is_read_before_it_is_written(
+    rng, monkeypatch, always_probe, dims, m, activation, threads
+):
+    """Every buffer taken from the pool of freed ones (or from malloc) is filled with nan
+    bits: forward, gradients and train give the bits of a run without the pool, twice
+    (the second time from the blocks the first gave back)."""
+    monkeypatch.setenv("INITLAB_NUM_THREADS", threads)
+    X, Y, parameters = random_problem(rng, dims, m)
+
+    def run():
+        trained, costs = kernel.train(
+            X, Y, parameters, learning_rate=0.05, num_iterations=4, record_every=1,
+            hidden_activation=activation,
+        )
+        cost, grads = kernel.gradients(X, Y, trained, hidden_activation=activation)
+        AL = kernel.forward(X, trained, hidden_activation=activation)
+        return (
+            costs.tobytes(), cost, AL.tobytes(),
+            {k: v.tobytes() for k, v in (trained | grads).items()},
+        )
+
+    old = [k._set_pool(0, False) for k in _loaded_builds()]
+    try:
+        fresh = run()
+    finally:
+        for k, (max_bytes, poison) in zip(_loaded_builds(), old, strict=True):
+            k._set_pool(max_bytes, poison)
+    old = [k._set_pool(64 << 20, True) for k in _loaded_builds()]
+    try:
+        assert run() == fresh, f"first run, seed {rng.seed_value}"
+        assert run() == fresh, f"second run, from the pool, seed {rng.seed_value}"
+    finally:
+        for k, (max_bytes, poison) in zip(_loaded_builds(), old, strict=True):
+            k._set_pool(max_bytes, poison)

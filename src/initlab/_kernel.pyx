@@ -262,6 +262,11 @@ cdef struct Net:
     Py_ssize_t part_plan_size
     double* part_sums
     Py_ssize_t part_stride
+    # X transposed (m x n_0, rows xt_ld apart), for dW1 when it is a large product
+    # (its B is X read transposed: packing it would gather the same values every
+    # iteration); NULL when not made (see _Workspace._transpose_examples).
+    double* XT
+    Py_ssize_t xt_ld
 
 
 cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
@@ -1175,8 +1180,12 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
         db = grads + net.b_off[l]
         if _large_dw(n, n_prev, m):
             # dW = dZ A_prev^T as a matrix product, j ascending: dW(i, k) = sum_j
-            # dZ[i ld + j] A_prev[k ld + j]; B is A_prev read transposed while packing.
-            o = _product(dZ, net.ld, 1, A_prev, 1, net.ld, dW, n_prev, n, m, n_prev)
+            # dZ[i ld + j] A_prev[k ld + j]; B is A_prev read transposed while packing,
+            # or for the first layer X^T made once (the same values, read in place).
+            if l == 1 and net.XT != NULL:
+                o = _product(dZ, net.ld, 1, net.XT, net.xt_ld, 1, dW, n_prev, n, m, n_prev)
+            else:
+                o = _product(dZ, net.ld, 1, A_prev, 1, net.ld, dW, n_prev, n, m, n_prev)
             _matmul(&o, net.packs, net.threads)
             _sums_over_examples(net, dZ, A_prev, NULL, db, n, n_prev)
         else:
@@ -1205,25 +1214,115 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
         dZ_prev = swap
 
 
+# The work buffers of a finished call are kept for the next (at most POOL_BYTES in
+# POOL_BLOCKS blocks, the oldest given back first): a large network's training
+# allocates tens of megabytes a call, and fresh pages from the system cost a fault
+# and a clearing each (a tenth of a five-iteration training of [2, 1000, 1000, 1]).
+# Only blocks of POOL_MIN bytes or more are kept; a block is reused for a request
+# of at least half its size. The pool is used with the GIL held (the workspaces
+# are made and freed in Python), so it needs no lock.
+cdef enum:
+    POOL_BLOCKS = 32
+    POOL_MIN = 1 << 16
+cdef size_t POOL_BYTES = 64 << 20
+# The largest copy of X transposed a workspace makes (see _transpose_examples).
+cdef double XT_MAX_BYTES = 256.0 * (1 << 20)
+cdef void* _pool[POOL_BLOCKS]
+cdef int _pool_count = 0
+cdef size_t _pool_total = 0
+# Tests: fill every block handed out with the bits of a nan (0xff bytes), to show
+# that nothing is read before it is written.
+cdef bint _poison = False
+
+
+def _set_pool(size_t max_bytes, bint poison):
+    """Keep at most max_bytes of freed work buffers (0: none, and give back those kept),
+    and poison the blocks handed out; returns the old (max_bytes, poison). For the
+    tests."""
+    global POOL_BYTES, _poison
+    old = (POOL_BYTES, _poison)
+    POOL_BYTES = max_bytes
+    _poison = poison
+    _pool_trim(0)
+    return old
+
+
+cdef inline size_t _block_size(void* p) noexcept nogil:
+    return (<size_t*> p - 2)[0]
+
+
+cdef void _pool_trim(size_t room) noexcept nogil:
+    """Give back the oldest kept blocks until room more bytes fit under POOL_BYTES."""
+    cdef int i, drop = 0
+    cdef size_t total = _pool_total
+    while drop < _pool_count and (total + room > POOL_BYTES or _pool_count - drop >= POOL_BLOCKS):
+        total -= _block_size(_pool[drop])
+        free((<void**> _pool[drop] - 1)[0])
+        drop += 1
+    if drop == 0:
+        return
+    for i in range(drop, _pool_count):
+        _pool[i - drop] = _pool[i]
+    _set_pool_state(_pool_count - drop, total)
+
+
+cdef inline void _set_pool_state(int count, size_t total) noexcept nogil:
+    global _pool_count, _pool_total
+    _pool_count = count
+    _pool_total = total
+
+
 cdef void* _alloc64(size_t size) noexcept nogil:
     """size bytes at an address that is a multiple of 64 (a cache line), or NULL.
 
     The work buffers land at the same offset within a cache line on every run, so
-    the speed of a small problem does not depend on where malloc put them. The
-    block malloc returned is kept just below the address returned (see _free64).
+    the speed of a small problem does not depend on where malloc put them. Just
+    below the address returned are the block malloc returned and the size (see
+    _free64). A block from the pool (the smallest that fits) is taken first.
     """
-    cdef char* raw = <char*> malloc(size + 64 + sizeof(void*))
+    cdef char* raw
     cdef uintptr_t address
-    if raw == NULL:
-        return NULL
-    address = (<uintptr_t> (raw + sizeof(void*)) + 63) & ~(<uintptr_t> 63)
-    (<void**> address - 1)[0] = raw
-    return <void*> address
+    cdef int i, best = -1
+    cdef void* block
+    if size >= POOL_MIN:
+        for i in range(_pool_count):
+            if (_block_size(_pool[i]) >= size and _block_size(_pool[i]) // 2 <= size
+                    and (best < 0 or _block_size(_pool[i]) < _block_size(_pool[best]))):
+                best = i
+    if best >= 0:
+        block = _pool[best]
+        for i in range(best + 1, _pool_count):
+            _pool[i - 1] = _pool[i]
+        _set_pool_state(_pool_count - 1, _pool_total - _block_size(block))
+    else:
+        raw = <char*> malloc(size + 64 + 2 * sizeof(void*))
+        if raw == NULL:
+            _pool_trim(POOL_BYTES)  # give back what is kept, and try again
+            raw = <char*> malloc(size + 64 + 2 * sizeof(void*))
+            if raw == NULL:
+                return NULL
+        address = (<uintptr_t> (raw + 2 * sizeof(void*)) + 63) & ~(<uintptr_t> 63)
+        (<void**> address - 1)[0] = raw
+        (<size_t*> address - 2)[0] = size
+        block = <void*> address
+    if _poison:
+        memset(block, 0xff, size)
+    return block
 
 
 cdef void _free64(void* p) noexcept nogil:
-    if p != NULL:
-        free((<void**> p - 1)[0])
+    """Free a block of _alloc64: kept in the pool when it is large enough and fits."""
+    cdef size_t size
+    if p == NULL:
+        return
+    size = _block_size(p)
+    if size >= POOL_MIN and size <= POOL_BYTES:
+        _pool_trim(size)
+        if _pool_total + size <= POOL_BYTES and _pool_count < POOL_BLOCKS:
+            _pool[_pool_count] = p
+            _set_pool_state(_pool_count + 1, _pool_total + size)
+            return
+    free((<void**> p - 1)[0])
 
 
 cdef object _bytes(Py_ssize_t rows, Py_ssize_t columns):
@@ -1295,8 +1394,34 @@ cdef class _Workspace:
                                       f"the parameters ({self.net.n_params} float64)")
         self.net.part_plans = NULL
         self.net.part_sums = NULL
+        self.net.XT = NULL
         if _split_examples(&self.net, threads) > 1:
             self._split()
+
+    cdef void _transpose_examples(self) noexcept:
+        """net.XT = X^T when dW1 is a large product and X^T fits in XT_MAX_BYTES (for
+        gradients and train: forward needs none). Without it (or if the allocation
+        fails) dW1 packs X transposed as the other layers do: the same bits."""
+        cdef Net* net = &self.net
+        cdef Py_ssize_t n0 = net.dims[0], m = net.m, ld = net.ld
+        cdef Py_ssize_t xt_ld = (n0 + 7) // 8 * 8, j, j1, r, t
+        cdef double* XT
+        cdef const double* X = self.X
+        if not _large_dw(net.dims[1], n0, m) or <double> 8 * m * xt_ld > XT_MAX_BYTES:
+            return
+        XT = <double*> _alloc64(<size_t> 8 * m * xt_ld)
+        if XT == NULL:
+            return
+        self.owned.append(<uintptr_t> XT)
+        with nogil:
+            # blocks of 32 examples, so that the rows written stay in the cache
+            for j in range(0, m, 32):
+                j1 = min(j + 32, m)
+                for r in range(n0):
+                    for t in range(j, j1):
+                        XT[t * xt_ld + r] = X[r * ld + t]
+        net.XT = XT
+        net.xt_ld = xt_ld
 
     cdef int _split(self) except -1:
         """The plans and the sums of the parts of net (see _split_examples)."""
@@ -1365,6 +1490,7 @@ def gradients(const double[:, ::1] X, const double[:, ::1] Y, const double[::1] 
     cdef Py_ssize_t m = X.shape[1]
     cdef Py_ssize_t L = dims.shape[0] - 1
     cdef _Workspace ws = _Workspace(X, dims, activation, threads, False)
+    ws._transpose_examples()
     grads_out = np.empty(ws.net.n_params)
     cdef double[::1] grads = grads_out
     cdef double cost
@@ -1428,12 +1554,16 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
     """
     cdef Py_ssize_t m = X.shape[1]
     cdef Py_ssize_t L = dims.shape[0] - 1
-    cdef _Workspace ws = _Workspace(X, dims, activation, threads, True)
+    # params is updated in place when it is 64-byte aligned (kernel._flatten makes it
+    # so), else in an aligned copy.
+    cdef bint aligned = (<uintptr_t> &params[0]) % 64 == 0
+    cdef _Workspace ws = _Workspace(X, dims, activation, threads, not aligned)
+    ws._transpose_examples()
     cdef Py_ssize_t it = 0, end, done, diverged = -1, block = 16, since = 0
     cdef Py_ssize_t interval = PROBE_EVERY
     cdef bint probing = False, faster
     cdef Py_ssize_t n_params = ws.net.n_params
-    cdef double* P = ws.params
+    cdef double* P = &params[0] if aligned else ws.params
     cdef double cost, start, elapsed
     # Seconds per iteration on 1 thread and on all threads, -1 while not measured.
     cdef double per_iteration[2]
@@ -1445,7 +1575,8 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
     # Whether to compare one thread with all (threads > 1 only).
     cdef bint switching = threads > 1 and work < STAY_PARALLEL_WORK
     with nogil:
-        _copy(&params[0], P, n_params)
+        if not aligned:
+            _copy(&params[0], P, n_params)
         if switching:
             ws.net.threads = 1  # the first block: one thread
         while it < num_iterations and diverged < 0:
@@ -1497,7 +1628,8 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
             if per_iteration[ws.net.threads > 1] > 0:
                 block = max(1, min(1 << 16, <Py_ssize_t> (
                     BLOCK_SECONDS / per_iteration[ws.net.threads > 1])))
-        _copy(P, &params[0], n_params)
+        if not aligned:
+            _copy(P, &params[0], n_params)
     return diverged
 
 

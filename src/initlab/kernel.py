@@ -148,9 +148,14 @@ def _threads_for(dims, m: int) -> int:
 
 
 def _flatten(parameters: dict, dims: list[int]) -> np.ndarray:
-    """W1, b1, ..., WL, bL concatenated in C order (a fresh copy)."""
+    """W1, b1, ..., WL, bL concatenated in C order (a fresh copy), starting at an address
+    that is a multiple of 64 bytes, so that train can update it in place."""
     L = len(dims) - 1
-    return np.concatenate([parameters[f"{p}{l}"].ravel() for l in range(1, L + 1) for p in "Wb"])
+    parts = [parameters[f"{p}{l}"].ravel() for l in range(1, L + 1) for p in "Wb"]
+    size = sum(part.size for part in parts)
+    block = np.empty(size + 8)
+    start = (-block.ctypes.data % 64) // 8 if block.ctypes.data % 8 == 0 else 0
+    return np.concatenate(parts, out=block[start : start + size])
 
 
 def _unflatten(flat: np.ndarray, dims: list[int], prefix: str = "") -> dict:
