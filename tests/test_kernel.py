@@ -238,6 +238,23 @@ def test_train_does_not_mutate_parameters(rng):
     assert not np.array_equal(trained["W1"], before["W1"])
 
 
+def test_returned_arrays_are_separate_contiguous_and_writeable(rng):
+    """The trained parameters and the gradients are views of one buffer each: no two
+    of them, and none of them and the parameters given, share memory."""
+    X, Y, parameters = random_problem(rng, [3, 5, 4, 2], 17)
+    trained, _ = kernel.train(X, Y, parameters, num_iterations=3)
+    _, grads = kernel.gradients(X, Y, trained)
+    arrays = list(trained.values()) + list(grads.values()) + list(parameters.values())
+    for i, a in enumerate(arrays):
+        for b in arrays[i + 1 :]:
+            assert not np.shares_memory(a, b)
+    for a in list(trained.values()) + list(grads.values()):
+        assert a.flags.c_contiguous and a.flags.writeable and a.dtype == np.float64
+    before = trained["b1"].copy()
+    trained["W1"][...] = 0.0
+    np.testing.assert_array_equal(trained["b1"], before)
+
+
 def test_zero_iterations_returns_copies_and_no_costs(rng):
     X, Y, parameters = random_problem(rng, [2, 4, 1], 10)
     trained, costs = kernel.train(X, Y, parameters, num_iterations=0)

@@ -159,13 +159,15 @@ def _flatten(parameters: dict, dims: list[int]) -> np.ndarray:
 
 
 def _unflatten(flat: np.ndarray, dims: list[int], prefix: str = "") -> dict:
+    """The arrays of a flat buffer this module made (its own, used nowhere else), as
+    views of it: C-contiguous, writeable and disjoint, so no copy is needed."""
     out = {}
     offset = 0
     for l in range(1, len(dims)):
         n, n_prev = dims[l], dims[l - 1]
-        out[f"{prefix}W{l}"] = flat[offset : offset + n * n_prev].reshape(n, n_prev).copy()
+        out[f"{prefix}W{l}"] = flat[offset : offset + n * n_prev].reshape(n, n_prev)
         offset += n * n_prev
-        out[f"{prefix}b{l}"] = flat[offset : offset + n].reshape(n, 1).copy()
+        out[f"{prefix}b{l}"] = flat[offset : offset + n].reshape(n, 1)
         offset += n
     return out
 
