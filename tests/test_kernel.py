@@ -663,3 +663,26 @@ def test_no_work_buffer_is_read_before_it_is_written(
     finally:
         for k, (max_bytes, poison) in zip(_loaded_builds(), old, strict=True):
             k._set_pool(max_bytes, poison)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_each_step_is_the_gradient_step_to_the_bit(rng, activation):
+    """train's step of a W whose dW is a large product is taken as dW's tiles are
+    done, after the gradient below it is computed from the W before the step: each
+    iteration is, to the bit, W - lr dW and b - lr db from kernel.gradients at the
+    parameters before it."""
+    dims, m = LARGE
+    X, Y, parameters = random_problem(rng, dims, m)
+    learning_rate = 0.05
+    expected = dict(parameters)
+    for iteration in range(3):
+        _, grads = kernel.gradients(X, Y, expected, hidden_activation=activation)
+        expected = {key: value - learning_rate * grads[f"d{key}"] for key, value in expected.items()}
+        trained, _ = kernel.train(
+            X, Y, parameters, learning_rate=learning_rate, num_iterations=iteration + 1,
+            hidden_activation=activation,
+        )
+        for key in expected:
+            assert trained[key].tobytes() == expected[key].tobytes(), (
+                f"{key} after {iteration + 1} iterations, seed {rng.seed_value}"
+            )

@@ -95,8 +95,9 @@ typedef double initlab_gvec;
 #define INITLAB_GEMM_BLOCK (1 << 17)
 /* The most rows (MR) of any build, for the size of the buffers. */
 #define INITLAB_GEMM_MR_MAX 12
-/* Doubles of one thread's packing buffers: a panel of W, then a chunk of B. */
-#define INITLAB_GEMM_PACK_STRIDE (INITLAB_GEMM_MR_MAX * INITLAB_GEMM_KC + INITLAB_GEMM_BLOCK)
+/* Doubles of one thread's packing buffers: a panel of W, then a chunk of B, then 8
+ * doubles (a cache line of their own) for what FINISH_DESCEND reports. */
+#define INITLAB_GEMM_PACK_STRIDE (INITLAB_GEMM_MR_MAX * INITLAB_GEMM_KC + INITLAB_GEMM_BLOCK + 8)
 
 #define INITLAB_GEMM_VECTORS (INITLAB_GEMM_NR / INITLAB_GEMM_WIDTH)
 
@@ -233,15 +234,48 @@ static void initlab_gemm_tile_rows(const double *pw, const double *pb, ptrdiff_t
 }
 
 /* What the last block of k does to each sum z of a tile after storing it: nothing;
- * z + bias[r]; relu(z + bias[r]); or z g'(gate) for relu (low = 0) and leaky relu
- * (low = its slope), gate = A = g(Z) at the same place (rows z_ld apart). The same
- * operations as the separate passes of _kernel.pyx, done while the tile is in the
- * first-level cache. */
-enum { INITLAB_FINISH_NONE, INITLAB_FINISH_BIAS, INITLAB_FINISH_BIAS_RELU, INITLAB_FINISH_GATE };
+ * z + bias[r]; relu(z + bias[r]); z g'(gate) for relu (low = 0) and leaky relu
+ * (low = its slope), gate = A = g(Z) at the same place (rows z_ld apart); or, for
+ * a dW in training, the gradient step of the parameter w at the same place of
+ * descend, w = w - low z (low the learning rate), adding w - w to *bad (nan once a
+ * w is inf or nan, else 0). The same operations as the separate passes of
+ * _kernel.pyx, done while the tile is in the first-level cache. */
+enum {
+    INITLAB_FINISH_NONE,
+    INITLAB_FINISH_BIAS,
+    INITLAB_FINISH_BIAS_RELU,
+    INITLAB_FINISH_GATE,
+    INITLAB_FINISH_DESCEND
+};
 
-static inline void initlab_gemm_finish(double *Z, ptrdiff_t z_ld, ptrdiff_t rows, ptrdiff_t width,
+/* Never inlined: in initlab_gemm_strips its registers would crowd the tile's (a
+ * vector of B spilled to the stack, a quarter slower). Called once a tile. */
+INITLAB_NEVER_INLINE void initlab_gemm_finish(double *Z, ptrdiff_t z_ld, ptrdiff_t rows, ptrdiff_t width,
                                        int finish, const double *bias, const double *gate,
-                                       double low) {
+                                       double low, double *descend, double *bad) {
+    if (finish == INITLAB_FINISH_DESCEND) {
+        /* 8 independent checks, so that no chain of additions holds the step back */
+        double check[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+        for (ptrdiff_t r = 0; r < rows; r++) {
+            const double *z = Z + r * z_ld;
+            double *w = descend + r * z_ld;
+            ptrdiff_t t = 0;
+            for (; t + 8 <= width; t += 8)
+                for (int i = 0; i < 8; i++) {
+                    double v = w[t + i] - low * z[t + i];
+                    w[t + i] = v;
+                    check[i] = check[i] + (v - v);
+                }
+            for (; t < width; t++) {
+                double v = w[t] - low * z[t];
+                w[t] = v;
+                check[0] = check[0] + (v - v);
+            }
+        }
+        for (int i = 0; i < 8; i++)
+            *bad = *bad + check[i];
+        return;
+    }
     for (ptrdiff_t r = 0; r < rows; r++) {
         double *z = Z + r * z_ld;
         if (finish == INITLAB_FINISH_GATE) {
@@ -269,13 +303,14 @@ static inline void initlab_gemm_finish(double *Z, ptrdiff_t z_ld, ptrdiff_t rows
  * b_step apart: packed (b_step NR, strip_step kc NR), or B itself (b_step its
  * row stride, strip_step NR; then every strip must be whole, NR columns). A
  * tile cut by the last row or column goes through a buffer, so that nothing past
- * them is written. finish (with bias for the rows, gate at Z's place, low): see
- * initlab_gemm_finish, for the last block. */
+ * them is written. finish (with bias for the rows, gate and descend at Z's place,
+ * low, bad): see initlab_gemm_finish, for the last block. */
 static void initlab_gemm_strips(const double *pw, const double *pb, ptrdiff_t b_step,
                                 ptrdiff_t strip_step, ptrdiff_t kc, ptrdiff_t first,
                                 ptrdiff_t last, double *Z, ptrdiff_t z_ld, ptrdiff_t rows,
                                 int accumulate, int finish, const double *bias,
-                                const double *gate, double low) {
+                                const double *gate, double low, double *descend,
+                                double *bad) {
     double tile[INITLAB_GEMM_MR * INITLAB_GEMM_NR];
     for (ptrdiff_t c = first; c < last; c += INITLAB_GEMM_NR, pb += strip_step) {
         ptrdiff_t width = last - c < INITLAB_GEMM_NR ? last - c : INITLAB_GEMM_NR;
@@ -294,7 +329,8 @@ static void initlab_gemm_strips(const double *pw, const double *pb, ptrdiff_t b_
         }
         if (finish != INITLAB_FINISH_NONE)
             initlab_gemm_finish(Z + c, z_ld, rows, width, finish, bias,
-                                gate ? gate + c : gate, low);
+                                gate ? gate + c : gate, low, descend ? descend + c : descend,
+                                bad);
     }
 }
 

@@ -111,12 +111,13 @@ cdef extern from "_gemm.h" nogil:
                                             double* Z,
                                             Py_ssize_t z_ld, Py_ssize_t rows, bint accumulate,
                                             int finish, const double* bias, const double* gate,
-                                            double low)
+                                            double low, double* descend, double* bad)
     enum:
         FINISH_NONE "INITLAB_FINISH_NONE"
         FINISH_BIAS "INITLAB_FINISH_BIAS"
         FINISH_BIAS_RELU "INITLAB_FINISH_BIAS_RELU"
         FINISH_GATE "INITLAB_FINISH_GATE"
+        FINISH_DESCEND "INITLAB_FINISH_DESCEND"
 
 cdef enum Activation:
     RELU = 0
@@ -267,6 +268,11 @@ cdef struct Net:
     # iteration); NULL when not made (see _Workspace._transpose_examples).
     double* XT
     Py_ssize_t xt_ld
+    # train: the learning rate, when the step of each W{l} whose dW is a large product
+    # is taken as its tiles are done (_backward, _fused_descent); else 0.0 and no step.
+    double rate
+    bint descending
+    int pack_threads        # the threads net.packs has buffers for (0: no large product)
 
 
 cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
@@ -623,11 +629,13 @@ cdef struct Operands:
     Py_ssize_t cols
     # What a large product does to each element of Z once summed (initlab_gemm_finish):
     # FINISH_NONE (from _product), FINISH_BIAS or FINISH_BIAS_RELU with bias[r],
-    # FINISH_GATE with gate (laid out as Z) and low.
+    # FINISH_GATE with gate (laid out as Z) and low, FINISH_DESCEND with descend (the
+    # parameters, laid out as Z) and the learning rate in low.
     int finish
     const double* bias
     const double* gate
     double low
+    double* descend
 
 
 cdef inline Operands _product(const double* W, Py_ssize_t row_step, Py_ssize_t w_step,
@@ -651,6 +659,7 @@ cdef inline Operands _product(const double* W, Py_ssize_t row_step, Py_ssize_t w
     o.bias = NULL
     o.gate = NULL
     o.low = 0.0
+    o.descend = NULL
     return o
 
 
@@ -915,7 +924,9 @@ cdef inline void _gemm_strips(const Operands* o, const double* pack_w, const dou
     gemm_strips(pack_w, pb, b_step, strip_step, kc, first, last_column, o.Z + r0 * o.z_ld,
                 o.z_ld, rows, block > 0, o.finish if last else FINISH_NONE,
                 o.bias + r0 if o.bias != NULL else NULL,
-                o.gate + r0 * o.z_ld if o.gate != NULL else NULL, o.low)
+                o.gate + r0 * o.z_ld if o.gate != NULL else NULL, o.low,
+                o.descend + r0 * o.z_ld if o.descend != NULL else NULL,
+                <double*> pack_w + PACK_STRIDE - 8)
 
 
 cdef void _add_bias_activate(double* Z, const double* b, Py_ssize_t n, Py_ssize_t m,
@@ -1153,7 +1164,7 @@ cdef void _loss_terms(const double* AL, const double* Y, double* scratch, Py_ssi
 cdef void _backward(const Net* net, const double* X, const double* Y, const double* params,
                     double* grads, double* dZ, double* dZ_prev) noexcept nogil:
     """grads = d loss / d params; dZ and dZ_prev are scratch of widest * m each."""
-    cdef Py_ssize_t l, i, j, k, n, n_prev
+    cdef Py_ssize_t l, i, n, n_prev
     cdef Py_ssize_t m = net.m
     cdef double inv_m = 1.0 / m
     cdef const double* AL = net.A[net.L]
@@ -1162,9 +1173,7 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
     cdef double* dW
     cdef double* db
     cdef double* swap
-    cdef Operands o
-    cdef double* packs
-    cdef bint gated = net.activation == RELU or net.activation == LEAKY_RELU
+    cdef bint fused
     n = net.dims[net.L]
     if net.ld == m:
         _output_gradient(dZ, AL, Y, n * m, inv_m, net.threads)
@@ -1178,40 +1187,78 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
         W = params + net.w_off[l]
         dW = grads + net.w_off[l]
         db = grads + net.b_off[l]
-        if _large_dw(n, n_prev, m):
-            # dW = dZ A_prev^T as a matrix product, j ascending: dW(i, k) = sum_j
-            # dZ[i ld + j] A_prev[k ld + j]; B is A_prev read transposed while packing,
-            # or for the first layer X^T made once (the same values, read in place).
-            if l == 1 and net.XT != NULL:
-                o = _product(dZ, net.ld, 1, net.XT, net.xt_ld, 1, dW, n_prev, n, m, n_prev)
-            else:
-                o = _product(dZ, net.ld, 1, A_prev, 1, net.ld, dW, n_prev, n, m, n_prev)
-            _matmul(&o, net.packs, net.threads)
-            _sums_over_examples(net, dZ, A_prev, NULL, db, n, n_prev)
-        else:
-            _sums_over_examples(net, dZ, A_prev, dW, db, n, n_prev)
+        fused = _fused_step(net, l)
+        if not fused:
+            _weight_gradients(net, l, dZ, A_prev, dW, db, NULL)
+        if l > 1:
+            _input_gradient(net, W, dZ, dZ_prev, A_prev, n, n_prev)
+        if fused:
+            # W's step is taken as dW's tiles are done: after dA_prev = W^T dZ, which
+            # reads W before the step.
+            _weight_gradients(net, l, dZ, A_prev, dW, db, <double*> W)
         if l == 1:
             break
-        # dA_prev = W^T dZ: W(r, i) = W[i n_prev + r], B(i, c) = dZ[i m + c]
-        o = _product(W, 1, n_prev, dZ, net.ld, 1, dZ_prev, net.ld, n_prev, n, m)
-        # dZ_prev = dA_prev g'(A_prev): fused into the product for relu and leaky relu.
-        packs = _packs_for(net, &o)
-        if not _short_product(&o, packs, NULL, False, A_prev if gated else NULL,
-                              LEAKY_SLOPE if net.activation == LEAKY_RELU else 0.0, net.threads):
-            if gated and packs != NULL:
-                # A large product: the gate applied to each tile as it is done.
-                o.finish = FINISH_GATE
-                o.gate = A_prev
-                o.low = LEAKY_SLOPE if net.activation == LEAKY_RELU else 0.0
-                _matmul(&o, packs, net.threads)
-            else:
-                _matmul(&o, packs, net.threads)
-                _times_derivative_all(dZ_prev, A_prev, n_prev * net.ld, net.activation, net.threads)
-        elif not gated:
-            _times_derivative_all(dZ_prev, A_prev, n_prev * net.ld, net.activation, net.threads)
         swap = dZ
         dZ = dZ_prev
         dZ_prev = swap
+
+
+cdef inline bint _fused_step(const Net* net, Py_ssize_t l) noexcept nogil:
+    """Whether train takes W{l}'s step in dW{l}'s product (FINISH_DESCEND): when it
+    trains and dW{l} is a large product. The step is the same operation either way."""
+    return net.descending and _large_dw(net.dims[l], net.dims[l - 1], net.m)
+
+
+cdef void _weight_gradients(const Net* net, Py_ssize_t l, const double* dZ,
+                            const double* A_prev, double* dW, double* db,
+                            double* descend) noexcept nogil:
+    """dW{l} = dZ A_prev^T and db{l} = sum_j dZ[:, j]; with descend (= W{l}, only for a
+    large dW), also W{l} = W{l} - rate dW{l} as each tile of dW is done (the
+    threads' reports of a non-finite W in the last 8 doubles of their packs)."""
+    cdef Py_ssize_t n = net.dims[l], n_prev = net.dims[l - 1], m = net.m
+    cdef Operands o
+    if _large_dw(n, n_prev, m):
+        # dW = dZ A_prev^T as a matrix product, j ascending: dW(i, k) = sum_j
+        # dZ[i ld + j] A_prev[k ld + j]; B is A_prev read transposed while packing,
+        # or for the first layer X^T made once (the same values, read in place).
+        if l == 1 and net.XT != NULL:
+            o = _product(dZ, net.ld, 1, net.XT, net.xt_ld, 1, dW, n_prev, n, m, n_prev)
+        else:
+            o = _product(dZ, net.ld, 1, A_prev, 1, net.ld, dW, n_prev, n, m, n_prev)
+        if descend != NULL:
+            o.finish = FINISH_DESCEND
+            o.descend = descend
+            o.low = net.rate
+        _matmul(&o, net.packs, net.threads)
+        _sums_over_examples(net, dZ, A_prev, NULL, db, n, n_prev)
+    else:
+        _sums_over_examples(net, dZ, A_prev, dW, db, n, n_prev)
+
+
+cdef void _input_gradient(const Net* net, const double* W, const double* dZ, double* dZ_prev,
+                          const double* A_prev, Py_ssize_t n, Py_ssize_t n_prev) noexcept nogil:
+    """dZ_prev = (W^T dZ) g'(A_prev), the gradient of the layer below."""
+    cdef Operands o
+    cdef double* packs
+    cdef bint gated = net.activation == RELU or net.activation == LEAKY_RELU
+    cdef Py_ssize_t m = net.m
+    # dA_prev = W^T dZ: W(r, i) = W[i n_prev + r], B(i, c) = dZ[i m + c]
+    o = _product(W, 1, n_prev, dZ, net.ld, 1, dZ_prev, net.ld, n_prev, n, m)
+    # dZ_prev = dA_prev g'(A_prev): fused into the product for relu and leaky relu.
+    packs = _packs_for(net, &o)
+    if not _short_product(&o, packs, NULL, False, A_prev if gated else NULL,
+                          LEAKY_SLOPE if net.activation == LEAKY_RELU else 0.0, net.threads):
+        if gated and packs != NULL:
+            # A large product: the gate applied to each tile as it is done.
+            o.finish = FINISH_GATE
+            o.gate = A_prev
+            o.low = LEAKY_SLOPE if net.activation == LEAKY_RELU else 0.0
+            _matmul(&o, packs, net.threads)
+        else:
+            _matmul(&o, packs, net.threads)
+            _times_derivative_all(dZ_prev, A_prev, n_prev * net.ld, net.activation, net.threads)
+    elif not gated:
+        _times_derivative_all(dZ_prev, A_prev, n_prev * net.ld, net.activation, net.threads)
 
 
 # The work buffers of a finished call are kept for the next (at most POOL_BYTES in
@@ -1381,10 +1428,12 @@ cdef class _Workspace:
             f"layer {widest_layer}'s gradient dA{widest_layer} ({self.net.widest} x {m} float64"
             f"{padded})", ld != m)
         packs = 8  # a network without a large product packs nothing
+        self.net.pack_threads = 0
         for l in range(1, L + 1):
             if (_large(dims[l], dims[l - 1], m) or _large_dw(dims[l], dims[l - 1], m)
                     or (l > 1 and _large(dims[l - 1], dims[l], m))):
                 packs = _packs_size(threads)
+        self.net.pack_threads = threads if packs > 8 else 0
         self.net.packs = self._alloc(
             _bytes(packs, 1), f"the packing buffers of the matrix products ({packs} float64)")
         self.grads = self._alloc(_bytes(self.net.n_params, 1),
@@ -1395,6 +1444,8 @@ cdef class _Workspace:
         self.net.part_plans = NULL
         self.net.part_sums = NULL
         self.net.XT = NULL
+        self.net.rate = 0.0
+        self.net.descending = False
         if _split_examples(&self.net, threads) > 1:
             self._split()
 
@@ -1503,6 +1554,30 @@ def gradients(const double[:, ::1] X, const double[:, ::1] Y, const double[::1] 
     return cost, grads_out
 
 
+cdef bint _step(Net* net, double* params, const double* grads) noexcept nogil:
+    """params -= net.rate grads for every parameter whose step _backward has not taken
+    already (see _fused_step); False when a parameter, of either, is then inf or nan.
+    Resets the threads' reports of the steps taken in _backward."""
+    cdef Py_ssize_t l, start = 0
+    cdef bint finite = True
+    cdef double bad = 0.0
+    cdef int t
+    cdef double* report
+    for l in range(1, net.L + 1):
+        if _fused_step(net, l):
+            if net.w_off[l] > start:
+                finite = _descend_all(params + start, grads + start, net.w_off[l] - start,
+                                      net.rate, net.threads) and finite
+            start = net.b_off[l]
+    finite = _descend_all(params + start, grads + start, net.n_params - start, net.rate,
+                          net.threads) and finite
+    for t in range(net.pack_threads):
+        report = net.packs + t * PACK_STRIDE + PACK_STRIDE - 8
+        bad = bad + report[0]
+        report[0] = 0.0
+    return finite and not isnan(bad)
+
+
 cdef bint _descend_all(double* params, const double* grads, Py_ssize_t size,
                        double learning_rate, int threads) noexcept nogil:
     """_descend, in chunks over threads when there are many parameters (a network of a
@@ -1574,6 +1649,10 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
         work += <double> dims[l] * dims[l - 1] * m
     # Whether to compare one thread with all (threads > 1 only).
     cdef bint switching = threads > 1 and work < STAY_PARALLEL_WORK
+    ws.net.rate = learning_rate
+    ws.net.descending = True
+    for l in range(ws.net.pack_threads):
+        ws.net.packs[l * PACK_STRIDE + PACK_STRIDE - 8] = 0.0
     with nogil:
         if not aligned:
             _copy(&params[0], P, n_params)
@@ -1598,7 +1677,7 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
                                  ws.net.ld, ws.net.loss_plan, ws.net.threads)
                     costs[it // record_every] = cost
                 _backward(&ws.net, ws.X, &Y[0, 0], P, ws.grads, ws.dZ, ws.dZ_prev)
-                if not _descend_all(P, ws.grads, n_params, learning_rate, ws.net.threads):
+                if not _step(&ws.net, P, ws.grads):
                     diverged = it
                     break
                 it += 1

@@ -56,6 +56,13 @@
 #else
 #define INITLAB_ALWAYS_INLINE static inline
 #endif
+#if defined(_MSC_VER) && !defined(__clang__)
+#define INITLAB_NEVER_INLINE static __declspec(noinline)
+#elif defined(__GNUC__) || defined(__clang__)
+#define INITLAB_NEVER_INLINE static __attribute__((noinline))
+#else
+#define INITLAB_NEVER_INLINE static
+#endif
 
 /* The compiler, for initlab.kernel.BUILD. */
 #define INITLAB_STR_(x) #x
