@@ -1450,9 +1450,10 @@ cdef class _Workspace:
             self._split()
 
     cdef void _transpose_examples(self) noexcept:
-        """net.XT = X^T when dW1 is a large product and X^T fits in XT_MAX_BYTES (for
-        gradients and train: forward needs none). Without it (or if the allocation
-        fails) dW1 packs X transposed as the other layers do: the same bits."""
+        """net.XT = X^T when dW1 is a large product and X^T fits in XT_MAX_BYTES (for a
+        training of several iterations; a single backward pass packs X^T no slower
+        than it is made). Without it (or if the allocation fails) dW1 packs X
+        transposed as the other layers do: the same bits."""
         cdef Net* net = &self.net
         cdef Py_ssize_t n0 = net.dims[0], m = net.m, ld = net.ld
         cdef Py_ssize_t xt_ld = (n0 + 7) // 8 * 8, j, j1, r, t
@@ -1541,7 +1542,6 @@ def gradients(const double[:, ::1] X, const double[:, ::1] Y, const double[::1] 
     cdef Py_ssize_t m = X.shape[1]
     cdef Py_ssize_t L = dims.shape[0] - 1
     cdef _Workspace ws = _Workspace(X, dims, activation, threads, False)
-    ws._transpose_examples()
     grads_out = np.empty(ws.net.n_params)
     cdef double[::1] grads = grads_out
     cdef double cost
@@ -1633,7 +1633,9 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
     # so), else in an aligned copy.
     cdef bint aligned = (<uintptr_t> &params[0]) % 64 == 0
     cdef _Workspace ws = _Workspace(X, dims, activation, threads, not aligned)
-    ws._transpose_examples()
+    if num_iterations > 1:
+        # once, for every iteration (one iteration gathers it no slower)
+        ws._transpose_examples()
     cdef Py_ssize_t it = 0, end, done, diverged = -1, block = 16, since = 0
     cdef Py_ssize_t interval = PROBE_EVERY
     cdef bint probing = False, faster
