@@ -109,72 +109,62 @@ typedef double initlab_gvec;
 #define INITLAB_UNROLL
 #endif
 
-/* P[k NR + t] = B(k0 + k, c0 + t) for k < kc, t < NR; 0 for t >= width. */
-static void initlab_gemm_pack_b(const double *B, ptrdiff_t b_k, ptrdiff_t b_col, ptrdiff_t k0,
-                                ptrdiff_t kc, ptrdiff_t c0, ptrdiff_t width, double *P) {
-    const double *src = B + k0 * b_k + c0 * b_col;
-    if (b_col == 1 && width == INITLAB_GEMM_NR) {
+/* P[k lanes + t] = src[k k_step + t t_step] for k < kc, t < width; 0 for width <= t <
+ * lanes: kc values of k of width lines (columns of B, rows of W), side by side.
+ * always_inline, for a constant lanes (NR or MR). The cases: lines contiguous
+ * across (t_step 1: a row of values at once); each line contiguous in k (k_step 1:
+ * the lines read side by side, or one after the other for a cut strip); neither. */
+INITLAB_ALWAYS_INLINE void initlab_gemm_pack(const double *src, ptrdiff_t k_step,
+                                             ptrdiff_t t_step, ptrdiff_t kc, ptrdiff_t width,
+                                             const int lanes, double *P) {
+    if (t_step == 1 && width == lanes) {
         for (ptrdiff_t k = 0; k < kc; k++)
-            memcpy(P + k * INITLAB_GEMM_NR, src + k * b_k, INITLAB_GEMM_NR * sizeof(double));
+            memcpy(P + k * lanes, src + k * k_step, (size_t)lanes * sizeof(double));
         return;
     }
-    if (b_k == 1 && width == INITLAB_GEMM_NR) {
-        /* B read transposed (dW = dZ A^T): each column of the strip is a row of A,
-         * the NR rows read side by side. */
-        const double *column[INITLAB_GEMM_NR];
-        for (int t = 0; t < INITLAB_GEMM_NR; t++)
-            column[t] = src + t * b_col;
+    if (k_step == 1 && width == lanes) {
+        const double *line[INITLAB_GEMM_NR > INITLAB_GEMM_MR ? INITLAB_GEMM_NR : INITLAB_GEMM_MR];
+        for (int t = 0; t < lanes; t++)
+            line[t] = src + t * t_step;
         for (ptrdiff_t k = 0; k < kc; k++)
-            INITLAB_UNROLL for (int t = 0; t < INITLAB_GEMM_NR; t++)
-                P[k * INITLAB_GEMM_NR + t] = column[t][k];
+            INITLAB_UNROLL for (int t = 0; t < lanes; t++)
+                P[k * lanes + t] = line[t][k];
         return;
     }
-    if (b_k == 1) {
-        memset(P, 0, (size_t)kc * INITLAB_GEMM_NR * sizeof(double));
+    if (k_step == 1) {
+        memset(P, 0, (size_t)kc * lanes * sizeof(double));
         for (ptrdiff_t t = 0; t < width; t++) {
-            const double *column = src + t * b_col;
+            const double *line = src + t * t_step;
             for (ptrdiff_t k = 0; k < kc; k++)
-                P[k * INITLAB_GEMM_NR + t] = column[k];
+                P[k * lanes + t] = line[k];
         }
         return;
     }
     for (ptrdiff_t k = 0; k < kc; k++) {
         ptrdiff_t t = 0;
         for (; t < width; t++)
-            P[k * INITLAB_GEMM_NR + t] = src[k * b_k + t * b_col];
-        for (; t < INITLAB_GEMM_NR; t++)
-            P[k * INITLAB_GEMM_NR + t] = 0.0;
+            P[k * lanes + t] = src[k * k_step + t * t_step];
+        for (; t < lanes; t++)
+            P[k * lanes + t] = 0.0;
     }
 }
 
-/* P[k MR + r] = W(r0 + r, k0 + k) for k < kc, r < MR; 0 for r >= rows. */
+/* P[k NR + t] = B(k0 + k, c0 + t) for k < kc, t < NR; 0 for t >= width. B read
+ * transposed (dW = dZ A^T, b_k 1) is the side-by-side case: each column of the
+ * strip is a row of A. */
+static void initlab_gemm_pack_b(const double *B, ptrdiff_t b_k, ptrdiff_t b_col, ptrdiff_t k0,
+                                ptrdiff_t kc, ptrdiff_t c0, ptrdiff_t width, double *P) {
+    initlab_gemm_pack(B + k0 * b_k + c0 * b_col, b_k, b_col, kc, width, INITLAB_GEMM_NR, P);
+}
+
+/* P[k MR + r] = W(r0 + r, k0 + k) for k < kc, r < MR; 0 for r >= rows. W read
+ * transposed (dA = W^T dZ, row_step 1) is the contiguous case: a panel's values of
+ * one k are contiguous. */
 static void initlab_gemm_pack_w(const double *W, ptrdiff_t row_step, ptrdiff_t w_step,
                                 ptrdiff_t r0, ptrdiff_t rows, ptrdiff_t k0, ptrdiff_t kc,
                                 double *P) {
-    const double *src = W + r0 * row_step + k0 * w_step;
-    if (w_step == 1 && rows == INITLAB_GEMM_MR) {
-        /* rows of W contiguous in k: the MR rows read side by side */
-        const double *row[INITLAB_GEMM_MR];
-        for (int r = 0; r < INITLAB_GEMM_MR; r++)
-            row[r] = src + r * row_step;
-        for (ptrdiff_t k = 0; k < kc; k++)
-            INITLAB_UNROLL for (int r = 0; r < INITLAB_GEMM_MR; r++)
-                P[k * INITLAB_GEMM_MR + r] = row[r][k];
-        return;
-    }
-    if (row_step == 1 && rows == INITLAB_GEMM_MR) {
-        /* W read transposed (dA = W^T dZ): a panel's values of one k are contiguous */
-        for (ptrdiff_t k = 0; k < kc; k++)
-            memcpy(P + k * INITLAB_GEMM_MR, src + k * w_step, INITLAB_GEMM_MR * sizeof(double));
-        return;
-    }
-    for (ptrdiff_t k = 0; k < kc; k++) {
-        ptrdiff_t r = 0;
-        for (; r < rows; r++)
-            P[k * INITLAB_GEMM_MR + r] = src[k * w_step + r * row_step];
-        for (; r < INITLAB_GEMM_MR; r++)
-            P[k * INITLAB_GEMM_MR + r] = 0.0;
-    }
+    initlab_gemm_pack(W + r0 * row_step + k0 * w_step, w_step, row_step, kc, rows,
+                      INITLAB_GEMM_MR, P);
 }
 
 /* The mr x NR tile Z[r z_ld + t] (mr <= MR) over kc values of k from the packed
