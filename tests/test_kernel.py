@@ -298,17 +298,29 @@ def test_training_runs_without_the_gil(circles):
     assert len(ticks) > 5, "the Python thread made no progress while the kernel trained"
 
 
+def bits_on_threads(monkeypatch, counts, X, Y, parameters, learning_rate, num_iterations,
+                    forward=False):
+    """For each thread count: the bytes of the costs of a training, then the cost and the
+    gradients at the trained parameters (and their forward pass, when forward)."""
+    results = []
+    for threads in counts:
+        monkeypatch.setenv("INITLAB_NUM_THREADS", threads)
+        trained, costs = kernel.train(
+            X, Y, parameters, learning_rate=learning_rate, num_iterations=num_iterations,
+            record_every=1,
+        )
+        cost, grads = kernel.gradients(X, Y, trained)
+        result = (costs.tobytes(), cost, {k: v.tobytes() for k, v in grads.items()})
+        if forward:
+            result += (kernel.forward(X, trained).tobytes(),)
+        results.append(result)
+    return results
+
+
 def test_threads_do_not_change_the_bits(rng, monkeypatch, always_probe):
     """A layer large enough to be split over threads gives the same bits on 1 and 3 threads."""
     X, Y, parameters = random_problem(rng, [64, 130, 33, 3], 203)
-    results = []
-    for threads in ("1", "3"):
-        monkeypatch.setenv("INITLAB_NUM_THREADS", threads)
-        trained, costs = kernel.train(
-            X, Y, parameters, learning_rate=0.1, num_iterations=20, record_every=1
-        )
-        cost, grads = kernel.gradients(X, Y, trained)
-        results.append((costs.tobytes(), cost, {k: v.tobytes() for k, v in grads.items()}))
+    results = bits_on_threads(monkeypatch, ("1", "3"), X, Y, parameters, 0.1, 20)
     assert results[0] == results[1], f"seed {rng.seed_value}"
 
 
@@ -524,14 +536,7 @@ def test_a_large_product_is_a_chain_of_fused_multiply_adds(rng):
 def test_large_products_give_the_same_bits_on_any_thread_count(rng, monkeypatch):
     dims, m = LARGE
     X, Y, parameters = random_problem(rng, dims, m)
-    results = []
-    for threads in ("1", "2", "3"):
-        monkeypatch.setenv("INITLAB_NUM_THREADS", threads)
-        trained, costs = kernel.train(
-            X, Y, parameters, learning_rate=0.05, num_iterations=3, record_every=1
-        )
-        cost, grads = kernel.gradients(X, Y, trained)
-        results.append((costs.tobytes(), cost, {k: v.tobytes() for k, v in grads.items()}))
+    results = bits_on_threads(monkeypatch, ("1", "2", "3"), X, Y, parameters, 0.05, 3)
     assert results[0] == results[1] == results[2], f"seed {rng.seed_value}"
 
 
@@ -563,17 +568,9 @@ def test_examples_split_over_threads_give_the_same_bits(rng, monkeypatch, always
     multiples of 8: rows padded to 8 doubles."""
     for dims, m in (([2, 10, 5, 1], 30000), ([3, 7, 5, 2], 20011), ([9, 5, 6, 3], 4103)):
         X, Y, parameters = random_problem(rng, dims, m)
-        results = []
-        for threads in ("1", "2", "3"):
-            monkeypatch.setenv("INITLAB_NUM_THREADS", threads)
-            trained, costs = kernel.train(
-                X, Y, parameters, learning_rate=0.1, num_iterations=30, record_every=1
-            )
-            cost, grads = kernel.gradients(X, Y, trained)
-            AL = kernel.forward(X, trained)
-            results.append(
-                (costs.tobytes(), cost, AL.tobytes(), {k: v.tobytes() for k, v in grads.items()})
-            )
+        results = bits_on_threads(
+            monkeypatch, ("1", "2", "3"), X, Y, parameters, 0.1, 30, forward=True
+        )
         assert results[0] == results[1] == results[2], f"dims {dims}, seed {rng.seed_value}"
 
 
