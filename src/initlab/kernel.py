@@ -154,7 +154,7 @@ def _flatten(parameters: dict, dims: list[int]) -> np.ndarray:
     parts = [parameters[f"{p}{l}"].ravel() for l in range(1, L + 1) for p in "Wb"]
     size = sum(part.size for part in parts)
     block = np.empty(size + 8)
-    start = (-block.ctypes.data % 64) // 8 if block.ctypes.data % 8 == 0 else 0
+    start = (-block.ctypes.data % 64) // 8  # numpy aligns float64 to 8 bytes at least
     return np.concatenate(parts, out=block[start : start + size])
 
 
