@@ -553,7 +553,7 @@ def always_probe():
     old = [k._set_probe_seconds(0.0) for k in _loaded_builds()]
     yield
     for k, seconds in zip(_loaded_builds(), old, strict=True):
-        k._set_probe_seconds(seconds)
+        k._set_probe_seconds(*seconds)
 
 
 def _loaded_builds():
@@ -572,6 +572,110 @@ def test_examples_split_over_threads_give_the_same_bits(rng, monkeypatch, always
             monkeypatch, ("1", "2", "3"), X, Y, parameters, 0.1, 30, forward=True
         )
         assert results[0] == results[1] == results[2], f"dims {dims}, seed {rng.seed_value}"
+
+
+@pytest.fixture
+def always_all():
+    """train runs every block on all its threads, never comparing one thread."""
+    old = [k._set_always_all(True) for k in _loaded_builds()]
+    yield
+    for k, always in zip(_loaded_builds(), old, strict=True):
+        k._set_always_all(always)
+
+
+def test_train_splits_a_small_network_by_whole_subtrees_of_its_sums():
+    """A network without a large product trains on its threads by its examples: parts
+    that are subtrees of numpy's pairwise order (300 = 144 + 156, and 72 + 72 + 72 +
+    84 on 4 threads), a power of two of them; a network with a large product, or too
+    few examples to split, is not split."""
+    split = kernel._kernel._split_parts
+    course = np.array([2, 10, 5, 1], dtype=np.intp)
+    assert split(np.zeros((2, 300)), course, 2) == (2, [0, 144, 300])
+    assert split(np.zeros((2, 300)), course, 3) == (2, [0, 144, 300])
+    assert split(np.zeros((2, 300)), course, 8) == (4, [0, 72, 144, 216, 300])
+    assert split(np.zeros((2, 300)), course, 1) == (0, [])
+    assert split(np.zeros((2, 128)), course, 2) == (0, [])
+    wide = np.array([2, 1000, 1000, 1], dtype=np.intp)
+    assert split(np.zeros((2, 300)), wide, 2) == (0, [])
+    assert kernel._train_threads([2, 10, 5, 1], 300) == kernel.num_threads()
+    assert kernel._train_threads([2, 10, 5, 1], 100) == 1
+
+
+SPLIT_CASES = [
+    ([2, 10, 5, 1], 300, "relu"),
+    ([2, 10, 5, 1], 300, "sigmoid"),
+    ([3, 7, 5, 2], 261, "tanh"),  # two outputs: the loss sums 2 x 261 terms row after row
+    ([12, 33, 17, 1], 300, "leaky_relu"),  # sums of 12 and 33 terms: not short products
+    ([4, 6, 3], 129, "relu"),  # 64 + 65
+    ([2, 10, 5, 1], 20011, "relu"),
+]
+
+
+@pytest.mark.parametrize("dims, m, activation", SPLIT_CASES, ids=str)
+def test_a_training_split_by_examples_gives_the_bits_of_one_thread(
+    rng, monkeypatch, always_all, dims, m, activation
+):
+    """Every block on all threads (2, 3 and 4: 2 and 4 parts): every recorded cost and
+    the trained parameters have the bits of one thread's training."""
+    X, Y, parameters = random_problem(rng, dims, m)
+    results = []
+    for threads in ("1", "2", "3", "4"):
+        monkeypatch.setenv("INITLAB_NUM_THREADS", threads)
+        trained, costs = kernel.train(
+            X, Y, parameters, learning_rate=0.1, num_iterations=25, record_every=1,
+            hidden_activation=activation,
+        )
+        results.append((costs.tobytes(), {k: v.tobytes() for k, v in trained.items()}))
+    assert results[0] == results[1] == results[2] == results[3], f"seed {rng.seed_value}"
+    reference_trained, reference_costs = reference.train(
+        X, Y, parameters, learning_rate=0.1, num_iterations=25, record_every=1,
+        hidden_activation=activation,
+    )
+    np.testing.assert_allclose(costs, reference_costs, rtol=1e-12)
+
+
+def test_a_split_training_that_diverges_stops_where_one_thread_stops(monkeypatch, always_all):
+    """Each thread takes the step on its own copy of the parameters; a step that leaves
+    one inf or nan stops all of them at that iteration, as on one thread. (With these
+    data the fourth update overflows; with most, relu units die first and nothing
+    does.)"""
+    X, Y, parameters = random_problem(np.random.default_rng(1), [2, 10, 5, 1], 300)
+    stops = []
+    for threads in ("1", "2", "4"):
+        monkeypatch.setenv("INITLAB_NUM_THREADS", threads)
+        with pytest.raises(kernel.TrainingDiverged) as raised:
+            kernel.train(X, Y, parameters, learning_rate=1e40, num_iterations=20, record_every=1)
+        stops.append(str(raised.value))
+    assert "after the update of iteration 3 " in stops[0], stops[0]
+    assert stops[0] == stops[1] == stops[2], stops
+
+
+def test_a_split_training_on_fewer_threads_than_parts_does_them_all():
+    """OpenMP giving fewer threads than asked (here OMP_THREAD_LIMIT=1): the thread it
+    gives does every part, with the same bits."""
+    script = (
+        "import numpy as np\n"
+        "from initlab import kernel\n"
+        "rng = np.random.default_rng(5)\n"
+        "X = rng.normal(size=(2, 300)); Y = (rng.random((1, 300)) < 0.5) * 1.0\n"
+        "p = {'W1': rng.normal(size=(10, 2)), 'b1': np.zeros((10, 1)),\n"
+        "     'W2': rng.normal(size=(5, 10)) / 3, 'b2': np.zeros((5, 1)),\n"
+        "     'W3': rng.normal(size=(1, 5)) / 2, 'b3': np.zeros((1, 1))}\n"
+        "kernel._kernel._set_always_all(True)\n"
+        "t, c = kernel.train(X, Y, p, num_iterations=50, record_every=7)\n"
+        "print(c.tobytes().hex(), t['W1'].tobytes().hex())\n"
+    )
+    outputs = []
+    for threads, limit in (("1", None), ("2", "1"), ("4", "2")):
+        env = {k: v for k, v in os.environ.items() if k != "OMP_THREAD_LIMIT"}
+        env["INITLAB_NUM_THREADS"] = threads
+        if limit:
+            env["OMP_THREAD_LIMIT"] = limit
+        result = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        )
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1] == outputs[2]
 
 
 @pytest.mark.parametrize("given", [None, "300000"])

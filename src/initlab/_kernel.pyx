@@ -28,7 +28,11 @@ still computed by one thread, in the order above. Many examples (m >=
 SPLIT_EXAMPLES) are split over threads by columns, and a pairwise sum over them
 by whole subtrees of its tree: thread t sums subtree t in its own order, and
 the subtrees' sums are added as the tree's top levels add them, left + right,
-so the bits are those of one thread.
+so the bits are those of one thread. train goes further for a network without a
+large product (Split): each thread does the whole forward and backward pass of
+its subtrees' examples, in buffers of its own, the threads meet once an
+iteration, and each adds the parts' gradients in that order and takes the same
+step on its own copy of the parameters.
 
 Every work buffer is 64-byte aligned, and so is every row of the activations,
 gradients and examples: rows are ld = m rounded up to 8 doubles apart (the
@@ -40,7 +44,7 @@ buffer, its layer and its bytes. ``train`` stops at
 the first update that leaves a parameter inf or nan and says which.
 """
 
-from cython.parallel cimport prange, threadid
+from cython.parallel cimport parallel, prange, threadid
 from libc.math cimport log, tanh, isnan
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
@@ -86,6 +90,9 @@ cdef extern from "_simd.h" nogil:
     void row_sums8 "initlab_row_sums8"(const double* A, double* out, Py_ssize_t rows, Py_ssize_t m,
                                        const Py_ssize_t* plan)
     double peak_probe "initlab_peak_probe"(long iterations)
+    int team_size "initlab_team_size"()
+    void publish "initlab_publish"(long long* count, long long value)
+    void wait_for "initlab_wait_for"(long long* count, long long value)
     int cpu_level "initlab_cpu_level"()
     int COMPILED_LEVEL "INITLAB_COMPILED_LEVEL"
 
@@ -134,15 +141,42 @@ cdef int PROBE_EVERY = 16
 # one-thread training are left: on a machine busy with other work the first parallel
 # region can wait tens of milliseconds for a thread, more than a short training takes.
 cdef double PROBE_SECONDS = 0.1
+# The same for a training split over the examples (Split): one parallel region a
+# block, and the course problem's 3000 iterations take about 15 ms on one thread.
+cdef double SPLIT_PROBE_SECONDS = 0.01
+cdef double SPLIT_PROBE_LENGTH = 0.001
 
 
-def _set_probe_seconds(double seconds):
-    """Set PROBE_SECONDS (0: train always tries all its threads); returns the old value.
-    For the tests of the thread switching."""
-    global PROBE_SECONDS
-    old = PROBE_SECONDS
+def _set_probe_seconds(double seconds, double split_seconds=-1.0):
+    """Set PROBE_SECONDS and SPLIT_PROBE_SECONDS (0: train always tries all its
+    threads; split_seconds -1: the same as seconds); returns the old values. For the
+    tests of the thread switching."""
+    global PROBE_SECONDS, SPLIT_PROBE_SECONDS
+    old = (PROBE_SECONDS, SPLIT_PROBE_SECONDS)
     PROBE_SECONDS = seconds
+    SPLIT_PROBE_SECONDS = split_seconds if split_seconds >= 0 else seconds
     return old
+# train on all its threads throughout, without comparing one thread (for the tests).
+cdef bint ALWAYS_ALL = False
+
+
+def _split_parts(const double[:, ::1] X, const Py_ssize_t[::1] dims, int threads):
+    """The parts train splits the examples of X into on threads threads (0: not split),
+    and their first examples. For the tests."""
+    cdef _Workspace ws = _Workspace(X, dims, RELU, threads, False)
+    cdef int parts = ws._split_columns(threads)
+    return parts, [ws.split.start[p] for p in range(parts + 1 if parts else 0)]
+
+
+def _set_always_all(bint always):
+    """Set whether train always runs on all its threads; returns the old setting. For
+    the tests of the split over the examples."""
+    global ALWAYS_ALL
+    old = ALWAYS_ALL
+    ALWAYS_ALL = always
+    return old
+
+
 # Multiply-adds an iteration from which train stays on all its threads: each parallel
 # region is then long enough that waiting for a thread cannot dominate it, and a
 # probe on one thread would only cost (a short training of a large network spent a
@@ -237,7 +271,13 @@ def build():
 
 cdef struct Net:
     Py_ssize_t L            # number of layers
-    Py_ssize_t m            # number of examples
+    Py_ssize_t m            # number of examples (of a view: its columns)
+    double inv_m            # 1 / the number of examples of the whole batch
+    Py_ssize_t y_ld         # the row stride of Y: the whole batch's m
+    # A part of a whole net, its examples [start, start + m) (train's split over the
+    # examples, Split): its A, X and dZ are its own, Y is the whole net's from column
+    # start (y_ld apart), and the sums over examples use the whole batch's 1 / m.
+    bint view
     # The row stride of A{l}, dZ and the copy of X: m rounded up to a multiple of 8
     # (each row 64-byte aligned, so that no 8-lane load or store straddles two cache
     # lines; see _row_stride).
@@ -281,6 +321,9 @@ cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
     cdef Py_ssize_t l, p = 0
     net.L = L
     net.m = m
+    net.inv_m = 1.0 / m
+    net.y_ld = m
+    net.view = False
     net.dims = dims
     net.activation = activation
     net.threads = threads
@@ -308,7 +351,9 @@ cdef int _net_init(Net* net, const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m,
 
 cdef Py_ssize_t _row_stride(const Py_ssize_t* dims, Py_ssize_t L, Py_ssize_t m) noexcept nogil:
     """m rounded up to a multiple of 8. The padding columns are never read into a
-    result: each product and sum reads the m columns only."""
+    result: a short product computes them from the padding columns (each column of
+    its result from the same column of B), and every other product and sum reads
+    the m columns only."""
     return (m + 7) // 8 * 8
 
 
@@ -1065,6 +1110,29 @@ cdef void _activate_all(double* Z, Py_ssize_t size, int activation, int threads)
         _activate(Z, size, activation)
 
 
+cdef inline void _activate_rows(const Net* net, double* A, Py_ssize_t rows,
+                                int activation) noexcept nogil:
+    """_activate on rows rows of A (ld apart): all of them, padding included, or a view's
+    own columns only."""
+    cdef Py_ssize_t i
+    if net.view:
+        for i in range(rows):
+            _activate(A + i * net.ld, net.m, activation)
+    else:
+        _activate_all(A, rows * net.ld, activation, net.threads)
+
+
+cdef inline void _times_derivative_rows(const Net* net, double* dA, const double* A,
+                                        Py_ssize_t rows) noexcept nogil:
+    """_times_derivative on rows rows (ld apart), as _activate_rows."""
+    cdef Py_ssize_t i
+    if net.view:
+        for i in range(rows):
+            _times_derivative(dA + i * net.ld, A + i * net.ld, net.m, net.activation)
+    else:
+        _times_derivative_all(dA, A, rows * net.ld, net.activation, net.threads)
+
+
 cdef void _times_derivative_all(double* dA, const double* A, Py_ssize_t size, int activation,
                                 int threads) noexcept nogil:
     """_times_derivative, in chunks over threads when there are many values."""
@@ -1109,14 +1177,14 @@ cdef void _forward(const Net* net, const double* X, const double* params) noexce
         packs = _packs_for(net, &o)
         if _short_product(&o, packs, b, activation == RELU, NULL, 0.0, net.threads):
             if activation != RELU:
-                _activate_all(A, net.dims[l] * net.ld, activation, net.threads)
+                _activate_rows(net, A, net.dims[l], activation)
         elif packs != NULL:
             # A large product: the bias, and relu, added to each tile as it is done.
             o.finish = FINISH_BIAS_RELU if activation == RELU else FINISH_BIAS
             o.bias = b
             _matmul(&o, packs, net.threads)
             if activation != RELU:
-                _activate_all(A, net.dims[l] * net.ld, activation, net.threads)
+                _activate_rows(net, A, net.dims[l], activation)
         else:
             _matmul(&o, NULL, net.threads)
             if net.threads > 1 and net.dims[l] > 1 and net.dims[l] * net.m >= 2 * CHUNK:
@@ -1166,7 +1234,7 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
     """grads = d loss / d params; dZ and dZ_prev are scratch of widest * m each."""
     cdef Py_ssize_t l, i, n, n_prev
     cdef Py_ssize_t m = net.m
-    cdef double inv_m = 1.0 / m
+    cdef double inv_m = net.inv_m
     cdef const double* AL = net.A[net.L]
     cdef const double* A_prev
     cdef const double* W
@@ -1175,11 +1243,12 @@ cdef void _backward(const Net* net, const double* X, const double* Y, const doub
     cdef double* swap
     cdef bint fused
     n = net.dims[net.L]
-    if net.ld == m:
+    if net.ld == m and net.y_ld == m:
         _output_gradient(dZ, AL, Y, n * m, inv_m, net.threads)
     else:
         for i in range(n):
-            _output_gradient(dZ + i * net.ld, AL + i * net.ld, Y + i * m, m, inv_m, net.threads)
+            _output_gradient(dZ + i * net.ld, AL + i * net.ld, Y + i * net.y_ld, m, inv_m,
+                             net.threads)
     for l in range(net.L, 0, -1):
         n = net.dims[l]
         n_prev = net.dims[l - 1]
@@ -1256,9 +1325,143 @@ cdef void _input_gradient(const Net* net, const double* W, const double* dZ, dou
             _matmul(&o, packs, net.threads)
         else:
             _matmul(&o, packs, net.threads)
-            _times_derivative_all(dZ_prev, A_prev, n_prev * net.ld, net.activation, net.threads)
+            _times_derivative_rows(net, dZ_prev, A_prev, n_prev)
     elif not gated:
-        _times_derivative_all(dZ_prev, A_prev, n_prev * net.ld, net.activation, net.threads)
+        _times_derivative_rows(net, dZ_prev, A_prev, n_prev)
+
+
+cdef struct Split:
+    # train's split over the examples, for a network without a large product: part p
+    # (of parts, a power of two) is examples [start[p], start[p + 1]), a subtree of
+    # the pairwise order of the sums over them (see _split_examples), and views[p]
+    # is the network on those columns. Each iteration, a thread does the forward and
+    # backward pass of its parts, its gradients to grads + (i % 2) parts stride +
+    # p stride, and publishes done[8 p] = i + 1; once every part has, each thread
+    # adds the parts' gradients as the tree's top levels add them and takes the
+    # step on its own copy of the parameters (thread 0: train's, the others: copies
+    # + (t - 1) stride), the same operations on the same values, so the same bits.
+    # Nothing read by another thread is written again before it has been read: an
+    # iteration's buffers alternate, and no thread starts iteration i + 2 before
+    # every part has finished i + 1, which is after each thread's step of i.
+    int parts
+    Py_ssize_t start[MAX_PARTS + 1]
+    Net views[MAX_PARTS]
+    # Each part's copy of its examples and its gradient buffers, rows views[p].ld
+    # apart: no cache line holds two parts' values, so the threads never write a
+    # line another reads (rows of all the examples side by side ran at half speed).
+    double* X[MAX_PARTS]
+    double* dZ[MAX_PARTS]
+    double* dZ_prev[MAX_PARTS]
+    Py_ssize_t stride
+    double* grads
+    double* scratch         # the loss terms (n_L x m), 2 of them, by parity as grads
+    double* copies
+    long long* done
+
+
+cdef Py_ssize_t _split_block(Split* s, const Net* net, const double* Y, double* P,
+                             Py_ssize_t first, Py_ssize_t end, Py_ssize_t record_every,
+                             double* costs) noexcept nogil:
+    """Iterations first..end-1 of train on s.parts threads (see Split), with the
+    same results as _forward, _loss, _backward and _step on the whole batch; returns
+    -1, or the iteration whose step left a parameter inf or nan (the last done).
+    Thread t of the team does parts t, t + team, ...: fewer threads than parts
+    (OpenMP gave fewer, or none) still do them all."""
+    cdef int t = 0
+    cdef Py_ssize_t stopped = -1
+    cdef Py_ssize_t* out = &stopped
+    with parallel(num_threads=s.parts):
+        t = threadid()
+        _split_worker(s, net, t, team_size(), Y, P, first, end, record_every, costs, out)
+    return stopped
+
+
+cdef void _split_worker(Split* s, const Net* net, int t, int team, const double* Y,
+                        double* P, Py_ssize_t first, Py_ssize_t end, Py_ssize_t record_every,
+                        double* costs, Py_ssize_t* stopped) noexcept nogil:
+    """Thread t's share of _split_block."""
+    cdef Py_ssize_t i, r, start, m = net.m, n_L = net.dims[net.L]
+    cdef int p
+    cdef double total
+    cdef double* grads
+    cdef double* scratch
+    cdef double* mine = P if t == 0 else s.copies + (t - 1) * s.stride
+    cdef const Net* view
+    cdef bint recorded, finite
+    if t > 0:
+        # before this thread's first publish: thread 0 changes P only after it
+        _copy(P, mine, net.n_params)
+    for i in range(first, end):
+        grads = s.grads + (i % 2) * s.parts * s.stride
+        scratch = s.scratch + (i % 2) * n_L * m
+        recorded = i % record_every == 0
+        p = t
+        while p < s.parts:
+            view = &s.views[p]
+            start = s.start[p]
+            _forward(view, s.X[p], mine)
+            if recorded:
+                for r in range(n_L):
+                    _loss_terms(view.A[net.L] + r * view.ld, Y + r * m + start,
+                                scratch + r * m + start, 0, view.m)
+            _backward(view, s.X[p], Y + start, mine, grads + p * s.stride, s.dZ[p],
+                      s.dZ_prev[p])
+            publish(s.done + 8 * p, i + 1)
+            p += team
+        for p in range(s.parts):
+            if p % team != t:
+                wait_for(s.done + 8 * p, i + 1)
+        finite = _combine_descend(mine, grads, s.parts, s.stride, net.n_params, net.rate)
+        if recorded and t == 0:
+            _row_sums(scratch, &total, 1, n_L * m, net.loss_plan)
+            costs[i // record_every] = 1.0 / m * total
+        if not finite:
+            if t == 0:
+                stopped[0] = i
+            break
+
+
+cdef bint _combine_descend(double* params, const double* grads, int parts, Py_ssize_t stride,
+                           Py_ssize_t size, double learning_rate) noexcept nogil:
+    """params -= learning_rate g, g the sum of the parts' gradients grads + p stride
+    added as the top levels of the pairwise tree add them (neighbours, left +
+    right): the same operations as _descend with the whole batch's gradients.
+    False when a parameter is then inf or nan."""
+    cdef Py_ssize_t e, body = size - size % 4
+    cdef int p, width
+    cdef vec lr = splat(learning_rate), v, bad = splat(0.0)
+    cdef vec g[MAX_PARTS]
+    cdef double h[MAX_PARTS]
+    cdef double lanes[4]
+    cdef double tail = 0.0
+    for e in range(0, body, 4):
+        for p in range(parts):
+            g[p] = vload(grads + p * stride + e)
+        width = 1
+        while width < parts:
+            p = 0
+            while p < parts:
+                g[p] = g[p] + g[p + width]
+                p += 2 * width
+            width *= 2
+        v = vload(params + e) - lr * g[0]
+        vstore(params + e, v)
+        bad = bad + (v - v)
+    for e in range(body, size):
+        for p in range(parts):
+            h[p] = grads[p * stride + e]
+        width = 1
+        while width < parts:
+            p = 0
+            while p < parts:
+                h[p] = h[p] + h[p + width]
+                p += 2 * width
+            width *= 2
+        params[e] = params[e] - learning_rate * h[0]
+        tail = tail + (params[e] - params[e])
+    vstore(lanes, bad)
+    return not (isnan(lanes[0]) or isnan(lanes[1]) or isnan(lanes[2]) or isnan(lanes[3])
+                or isnan(tail))
 
 
 # The work buffers of a finished call are kept for the next (at most POOL_BYTES in
@@ -1389,6 +1592,7 @@ cdef class _Workspace:
     cdef double* X            # an aligned copy of the examples
     cdef double* params       # and of the parameters (train), or NULL
     cdef double* grads
+    cdef Split split          # train's split over the examples (split.parts 0: none)
     cdef object owned         # the aligned blocks, freed in __dealloc__
 
     def __cinit__(self, const double[:, ::1] X, const Py_ssize_t[::1] dims, int activation,
@@ -1446,8 +1650,76 @@ cdef class _Workspace:
         self.net.XT = NULL
         self.net.rate = 0.0
         self.net.descending = False
+        self.split.parts = 0
         if _split_examples(&self.net, threads) > 1:
             self._split()
+
+    cdef int _split_columns(self, int threads) except -1:
+        """self.split for train on threads threads (see Split); returns its parts, 0 when
+        the network has a large product (those are split by tiles instead) or the
+        examples are too few to split."""
+        cdef Net* net = &self.net
+        cdef Split* s = &self.split
+        cdef Py_ssize_t lengths[MAX_PARTS]
+        cdef Py_ssize_t l, k, longest = 0, plan_size, ld
+        cdef Py_ssize_t L = net.L, n_L = net.dims[net.L]
+        cdef int parts = 1, depth = 0, p
+        cdef Py_ssize_t* plans
+        cdef double** tables
+        cdef Net* view
+        cdef str what
+        s.parts = 0
+        if threads < 2 or net.pack_threads != 0:
+            return 0
+        while parts * 2 <= min(threads, <int> MAX_PARTS):
+            parts *= 2
+            depth += 1
+        while depth > 0 and _split_lengths(net.m, depth, lengths, 0) != parts:
+            parts //= 2
+            depth -= 1
+        if parts < 2:
+            return 0
+        s.start[0] = 0
+        for p in range(parts):
+            s.start[p + 1] = s.start[p] + lengths[p]
+            longest = max(longest, lengths[p])
+        plan_size = _plan_size(longest)
+        plans = <Py_ssize_t*> self._alloc(8 * parts * plan_size,
+                                          "the order of the sums over the examples")
+        tables = <double**> self._alloc(parts * (L + 1) * sizeof(double*), "the layer tables")
+        s.stride = net.n_params + 8 - net.n_params % 8
+        s.grads = self._alloc(_bytes(2 * parts, s.stride),
+                              f"the partial gradients ({2 * parts} x {s.stride} float64)")
+        s.scratch = self._alloc(_bytes(2 * n_L, net.m),
+                                f"the loss terms ({2 * n_L} x {net.m} float64)")
+        s.copies = self._alloc(_bytes(parts - 1, s.stride),
+                               f"the threads' parameters ({parts - 1} x {s.stride} float64)")
+        s.done = <long long*> self._alloc(64 * parts, "the threads' progress", True)
+        for p in range(parts):
+            _plan(lengths[p], plans + p * plan_size)
+            view = &s.views[p]
+            view[0] = net[0]
+            view.m = lengths[p]
+            view.view = True
+            view.threads = 1
+            view.parts = 1
+            view.sum_plan = plans + p * plan_size
+            view.XT = NULL
+            view.descending = False
+            view.A = tables + p * (L + 1)
+            ld = view.ld = _row_stride(net.dims, L, lengths[p])
+            what = f"part {p + 1} of {parts} of the examples ({lengths[p]} of {net.m}"
+            s.X[p] = self._alloc(_bytes(net.dims[0], ld), f"{what}, {net.dims[0]} rows)", True)
+            for k in range(net.dims[0]):
+                _copy(self.X + k * net.ld + s.start[p], s.X[p] + k * ld, lengths[p])
+            for l in range(1, L + 1):
+                view.A[l] = self._alloc(_bytes(net.dims[l], ld),
+                                        f"layer {l}'s activations for {what})", True)
+            s.dZ[p] = self._alloc(_bytes(net.widest, ld), f"the gradients dZ for {what})", True)
+            s.dZ_prev[p] = self._alloc(_bytes(net.widest, ld), f"the gradients dA for {what})",
+                                       True)
+        s.parts = parts
+        return parts
 
     cdef void _transpose_examples(self) noexcept:
         """net.XT = X^T when dW1 is a large product and X^T fits in XT_MAX_BYTES (for a
@@ -1650,7 +1922,10 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
     for l in range(1, L + 1):
         work += <double> dims[l] * dims[l - 1] * m
     # Whether to compare one thread with all (threads > 1 only).
-    cdef bint switching = threads > 1 and work < STAY_PARALLEL_WORK
+    cdef bint switching = threads > 1 and work < STAY_PARALLEL_WORK and not ALWAYS_ALL
+    # A network without a large product goes over threads by its examples (Split).
+    cdef bint split = ws._split_columns(threads) > 1
+    cdef Py_ssize_t stopped, length
     ws.net.rate = learning_rate
     ws.net.descending = True
     for l in range(ws.net.pack_threads):
@@ -1667,12 +1942,25 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
             # then after twice as many each time it is still slower. On a machine busy with other work
             # the threads can be much slower than one. The result does not depend on
             # the choice (see the module's docstring).
-            # A probe is short: the count tried may be many times slower.
-            end = num_iterations if not switching else min(
-                it + (max(1, block // 16) if probing else block), num_iterations)
+            # A probe is short: the count tried may be many times slower. A probe of
+            # the split is at least SPLIT_PROBE_SECONDS at one thread's speed, so that
+            # waking its threads (tens of microseconds) does not decide it.
+            length = block
+            if probing:
+                length = max(1, block // 16)
+                if split and ws.net.threads > 1:
+                    length = max(length, <Py_ssize_t> (SPLIT_PROBE_LENGTH / per_iteration[0]))
+            end = num_iterations if not switching else min(it + length, num_iterations)
             start = _now() if switching else 0.0
             done = it
-            while it < end:
+            if split and ws.net.threads > 1:
+                stopped = _split_block(&ws.split, &ws.net, &Y[0, 0], P, it, end, record_every,
+                                       &costs[0])
+                if stopped >= 0:
+                    diverged = it = stopped
+                else:
+                    it = end
+            while it < end and diverged < 0:
                 _forward(&ws.net, ws.X, P)
                 if it % record_every == 0:
                     cost = _loss(ws.net.A[L], &Y[0, 0], ws.dZ, dims[L], m,
@@ -1691,7 +1979,8 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
             if per_iteration[1] < 0:
                 # Only one thread so far: all of them, in a short probe, once enough
                 # training is left for the probe to be worth its risk.
-                if (num_iterations - it) * per_iteration[0] >= PROBE_SECONDS:
+                if (num_iterations - it) * per_iteration[0] >= (
+                        SPLIT_PROBE_SECONDS if split else PROBE_SECONDS):
                     probing = True
                     ws.net.threads = threads
             elif probing or since >= interval:

@@ -85,6 +85,50 @@ static inline const char *initlab_compiler(void) { return INITLAB_COMPILER; }
 #define INITLAB_OPENMP 0
 #endif
 
+/* The threads of the enclosing parallel region (1 outside one, and without OpenMP). */
+#ifdef _OPENMP
+#include <omp.h>
+static inline int initlab_team_size(void) { return omp_get_num_threads(); }
+#else
+static inline int initlab_team_size(void) { return 1; }
+#endif
+
+/* One thread's progress, seen by the others (train's split over the examples):
+ * initlab_publish stores a count after every write before it (release);
+ * initlab_wait_for returns once the count is at least value, every write before
+ * that publish then visible (acquire). The spin pauses between reads. */
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+static __forceinline void initlab_publish(volatile long long *count, long long value) {
+    _ReadWriteBarrier();
+    *count = value; /* volatile stores release, loads acquire (/volatile:ms, x86 and x64) */
+    _ReadWriteBarrier();
+}
+static __forceinline void initlab_wait_for(volatile long long *count, long long value) {
+    while (*count < value) {
+#if defined(_M_X64) || defined(_M_IX86)
+        _mm_pause();
+#else
+        __yield();
+#endif
+    }
+    _ReadWriteBarrier();
+}
+#else
+static inline void initlab_publish(volatile long long *count, long long value) {
+    __atomic_store_n(count, value, __ATOMIC_RELEASE);
+}
+static inline void initlab_wait_for(volatile long long *count, long long value) {
+    while (__atomic_load_n(count, __ATOMIC_ACQUIRE) < value) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ __volatile__("yield");
+#endif
+    }
+}
+#endif
+
 /* The longest sum initlab_stationary takes: a row's weights stay in registers. */
 #define INITLAB_STATIONARY_COUNT 10
 
@@ -759,11 +803,21 @@ static void initlab_outer8(const double *X, const double *Y, ptrdiff_t p, ptrdif
                 y[b] = Y + (b0 + b) * m;
             kernels[pa - 1][qb - 1](x, y, plan, out);
             for (ptrdiff_t a = 0; a < pa; a++) {
+                double *to = dW + (a0 + a) * xs + b0 * ys;
                 initlab_store(s, out[2 * a]);
                 if (qb > 4)
                     initlab_store(s + 4, out[2 * a + 1]);
-                for (ptrdiff_t b = 0; b < qb; b++)
-                    dW[(a0 + a) * xs + (b0 + b) * ys] = s[b];
+                /* stores one by one: as a loop, gcc makes it a call of memcpy */
+                switch (qb) {
+                case 8: to[7 * ys] = s[7]; /* fall through */
+                case 7: to[6 * ys] = s[6]; /* fall through */
+                case 6: to[5 * ys] = s[5]; /* fall through */
+                case 5: to[4 * ys] = s[4]; /* fall through */
+                case 4: to[3 * ys] = s[3]; /* fall through */
+                case 3: to[2 * ys] = s[2]; /* fall through */
+                case 2: to[ys] = s[1]; /* fall through */
+                default: to[0] = s[0];
+                }
             }
             b0 += qb;
         }
@@ -870,14 +924,12 @@ INITLAB_ALWAYS_INLINE initlab_wvec initlab_stationary_finish(
 
 /* Rows 0..group-1 of Z[r, c] = finish(sum_k W[r row_step + k w_step] B[k b_k + c]),
  * k = 0, 1, ..., count - 1 in order, for the columns c < body (a multiple of
- * INITLAB_WIDE), then the rest < INITLAB_WIDE columns after them from padded (the
- * same columns of B, INITLAB_WIDE doubles a row, padded with zeros). The weights of
- * the group's rows stay in registers while the columns go by, each vector of B read
- * once for all the group's rows. */
+ * INITLAB_WIDE). The weights of the group's rows stay in registers while the
+ * columns go by, each vector of B read once for all the group's rows. */
 INITLAB_ALWAYS_INLINE void initlab_stationary_group(
     const double *W, ptrdiff_t row_step, ptrdiff_t w_step, const double *B, ptrdiff_t b_k,
-    const double *padded, ptrdiff_t body, ptrdiff_t rest, double *Z, ptrdiff_t z_ld,
-    int group, int count, int mode, const double *bias, const double *gate, double low) {
+    ptrdiff_t body, double *Z, ptrdiff_t z_ld, int group, int count, int mode,
+    const double *bias, const double *gate, double low) {
     initlab_wvec w[INITLAB_STATIONARY_GROUP][INITLAB_STATIONARY_COUNT];
     initlab_wvec b[INITLAB_STATIONARY_GROUP], z[INITLAB_STATIONARY_GROUP], v;
     int biased = mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU;
@@ -903,25 +955,16 @@ INITLAB_ALWAYS_INLINE void initlab_stationary_group(
                                                      mode == INITLAB_GATE ? gate + g * z_ld + c : gate,
                                                      low));
     }
-    if (rest > 0) {
-        double gated[INITLAB_WIDE] = {0.0}, out[INITLAB_WIDE];
-        for (g = 0; g < group; g++) {
-            z[g] = w[g][0] * initlab_wload(padded);
-            for (k = 1; k < count; k++)
-                z[g] = z[g] + w[g][k] * initlab_wload(padded + k * INITLAB_WIDE);
-            if (mode == INITLAB_GATE)
-                memcpy(gated, gate + g * z_ld + body, rest * sizeof(double));
-            initlab_wstore(out, initlab_stationary_finish(z[g], mode, b[g], gated, low));
-            memcpy(Z + g * z_ld + body, out, rest * sizeof(double));
-        }
-    }
 }
 
 /* Z[r, c] = finish(sum_k W[r row_step + k w_step] B[k b_k + c]) for r < rows,
  * c < cols, k = 0, 1, ..., count - 1 in order: a matrix product whose sums are
  * short, in groups of rows (initlab_stationary_group): as many as the registers
  * hold the weights of. Each vector multiply-add is two instructions, a vector of B
- * read straight into its multiply. always_inline, so that each constant count and
+ * read straight into its multiply. The columns go by whole vectors: the rows of B,
+ * Z and the gate must have room for cols rounded up to INITLAB_WIDE (the kernel's
+ * padded rows), whose columns past cols are computed from B's and never read into
+ * a column before them. always_inline, so that each constant count and
  * mode gets its own fully unrolled loop (the compiler's heuristics would otherwise
  * keep one copy with a run-time count, three times slower).
  */
@@ -932,17 +975,10 @@ INITLAB_ALWAYS_INLINE void initlab_stationary_blocks(
     /* 32 vector registers with AVX-512, 16 with AVX */
     const int group = INITLAB_WIDE == 8 ? (count <= 4 ? 4 : 2) : (count <= 5 ? 2 : 1);
     int biased = mode == INITLAB_BIAS || mode == INITLAB_BIAS_RELU;
-    ptrdiff_t rest = cols % INITLAB_WIDE, body = cols - rest, r = 0;
-    double padded[INITLAB_STATIONARY_COUNT * INITLAB_WIDE];
-    int k;
-    if (rest > 0) {
-        memset(padded, 0, sizeof padded);
-        for (k = 0; k < count; k++)
-            memcpy(padded + k * INITLAB_WIDE, B + k * b_k + body, rest * sizeof(double));
-    }
+    ptrdiff_t body = (cols + INITLAB_WIDE - 1) / INITLAB_WIDE * INITLAB_WIDE, r = 0;
 #define INITLAB_GROUP(size)                                                                     \
-    initlab_stationary_group(W + r * row_step, row_step, w_step, B, b_k, padded, body, rest,    \
-                             Z + r * z_ld, z_ld, size, count, mode, biased ? bias + r : bias,   \
+    initlab_stationary_group(W + r * row_step, row_step, w_step, B, b_k, body, Z + r * z_ld,   \
+                             z_ld, size, count, mode, biased ? bias + r : bias,                 \
                              mode == INITLAB_GATE ? gate + r * z_ld : gate, low)
     if (group == 4)
         for (; r + 4 <= rows; r += 4)

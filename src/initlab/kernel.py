@@ -134,7 +134,9 @@ def num_threads() -> int:
 
 #: Multiply-adds of one iteration (forward and backward) from which a second thread
 #: pays for its start-up and synchronisation; below it the kernel runs on one thread.
-#: On the course problem (about 60,000) two threads were slower than one.
+#: On the course problem (about 60,000) two threads were slower than one, as
+#: forward and gradients share the work; train shares it by the examples instead
+#: (TRAIN_SPLIT_EXAMPLES).
 PARALLEL_WORK = 1 << 20
 
 
@@ -145,6 +147,20 @@ def _threads_for(dims, m: int) -> int:
     threads = num_threads()
     work = m * sum(int(dims[l]) * int(dims[l - 1]) for l in range(1, len(dims)))
     return threads if 3 * work >= PARALLEL_WORK else 1
+
+
+#: Examples from which train gives a network too small for _threads_for to all the
+#: threads all the same: it splits them by the examples, each thread the forward
+#: and backward pass of a subtree of the pairwise sums over them, and trains on
+#: one thread or all, whichever it measures faster (see _kernel.pyx's Split).
+TRAIN_SPLIT_EXAMPLES = 256
+
+
+def _train_threads(dims, m: int) -> int:
+    """The threads for train: _threads_for, or all of them for a small network with
+    TRAIN_SPLIT_EXAMPLES examples or more."""
+    threads = _threads_for(dims, m)
+    return num_threads() if threads == 1 and m >= TRAIN_SPLIT_EXAMPLES else threads
 
 
 def _flatten(parameters: dict, dims: list[int]) -> np.ndarray:
@@ -246,7 +262,7 @@ def train(
         num_iterations,
         record_every,
         costs,
-        _threads_for(dim_list, X.shape[1]),
+        _train_threads(dim_list, X.shape[1]),
     )
     if diverged >= 0:
         raise TrainingDiverged(
