@@ -1427,16 +1427,28 @@ cdef bint _combine_descend(double* params, const double* grads, int parts, Py_ss
     added as the top levels of the pairwise tree add them (neighbours, left +
     right): the same operations as _descend with the whole batch's gradients.
     False when a parameter is then inf or nan."""
-    cdef Py_ssize_t e, body = size - size % 4
+    cdef Py_ssize_t e, k, n
     cdef int p, width
     cdef vec lr = splat(learning_rate), v, bad = splat(0.0)
     cdef vec g[MAX_PARTS]
-    cdef double h[MAX_PARTS]
+    cdef double last[4 * (MAX_PARTS + 1)]
     cdef double lanes[4]
-    cdef double tail = 0.0
-    for e in range(0, body, 4):
-        for p in range(parts):
-            g[p] = vload(grads + p * stride + e)
+    for e in range(0, size, 4):
+        n = min(4, size - e)
+        if n == 4:
+            for p in range(parts):
+                g[p] = vload(grads + p * stride + e)
+            v = vload(params + e)
+        else:
+            # the last n < 4 parameters, in lanes filled up with zeros (finite)
+            memset(last, 0, sizeof(last))
+            for p in range(parts):
+                for k in range(n):
+                    last[4 * p + k] = grads[p * stride + e + k]
+                g[p] = vload(last + 4 * p)
+            for k in range(n):
+                last[4 * MAX_PARTS + k] = params[e + k]
+            v = vload(last + 4 * MAX_PARTS)
         width = 1
         while width < parts:
             p = 0
@@ -1444,24 +1456,16 @@ cdef bint _combine_descend(double* params, const double* grads, int parts, Py_ss
                 g[p] = g[p] + g[p + width]
                 p += 2 * width
             width *= 2
-        v = vload(params + e) - lr * g[0]
-        vstore(params + e, v)
+        v = v - lr * g[0]
         bad = bad + (v - v)
-    for e in range(body, size):
-        for p in range(parts):
-            h[p] = grads[p * stride + e]
-        width = 1
-        while width < parts:
-            p = 0
-            while p < parts:
-                h[p] = h[p] + h[p + width]
-                p += 2 * width
-            width *= 2
-        params[e] = params[e] - learning_rate * h[0]
-        tail = tail + (params[e] - params[e])
+        if n == 4:
+            vstore(params + e, v)
+        else:
+            vstore(lanes, v)
+            for k in range(n):
+                params[e + k] = lanes[k]
     vstore(lanes, bad)
-    return not (isnan(lanes[0]) or isnan(lanes[1]) or isnan(lanes[2]) or isnan(lanes[3])
-                or isnan(tail))
+    return not (isnan(lanes[0]) or isnan(lanes[1]) or isnan(lanes[2]) or isnan(lanes[3]))
 
 
 # The work buffers of a finished call are kept for the next (at most POOL_BYTES in
