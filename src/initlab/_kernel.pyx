@@ -145,6 +145,7 @@ cdef double PROBE_SECONDS = 0.1
 # block, and the course problem's 3000 iterations take about 15 ms on one thread.
 cdef double SPLIT_PROBE_SECONDS = 0.01
 cdef double SPLIT_PROBE_LENGTH = 0.001
+cdef double SPLIT_BLOCK_SECONDS = 0.002
 
 
 def _set_probe_seconds(double seconds, double split_seconds=-1.0):
@@ -1998,10 +1999,17 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
                 else:
                     probing = True
                     ws.net.threads = 1 if ws.net.threads > 1 else threads
-            # About BLOCK_SECONDS a block at the speed last measured on that count.
+            elif per_iteration[ws.net.threads > 1] > per_iteration[ws.net.threads == 1]:
+                # The count kept was slower this block than the other last was (the
+                # machine got busier): the other, at once.
+                ws.net.threads = 1 if ws.net.threads > 1 else threads
+            # About BLOCK_SECONDS a block at the speed last measured on that count
+            # (SPLIT_BLOCK_SECONDS on the split, so that a training of some
+            # milliseconds can still leave it when another program takes a core).
             if per_iteration[ws.net.threads > 1] > 0:
                 block = max(1, min(1 << 16, <Py_ssize_t> (
-                    BLOCK_SECONDS / per_iteration[ws.net.threads > 1])))
+                    (SPLIT_BLOCK_SECONDS if split and ws.net.threads > 1 else BLOCK_SECONDS)
+                    / per_iteration[ws.net.threads > 1])))
         if not aligned:
             _copy(P, &params[0], n_params)
     return diverged
