@@ -144,6 +144,8 @@ cdef double PROBE_SECONDS = 0.1
 # The same for a training split over the examples (Split): one parallel region a
 # block, and the course problem's 3000 iterations take about 15 ms on one thread.
 cdef double SPLIT_PROBE_SECONDS = 0.01
+# A probe of the split lasts at least this long at one thread's speed, and a block
+# on it about SPLIT_BLOCK_SECONDS (see train).
 cdef double SPLIT_PROBE_LENGTH = 0.001
 cdef double SPLIT_BLOCK_SECONDS = 0.002
 
@@ -157,6 +159,8 @@ def _set_probe_seconds(double seconds, double split_seconds=-1.0):
     PROBE_SECONDS = seconds
     SPLIT_PROBE_SECONDS = split_seconds if split_seconds >= 0 else seconds
     return old
+
+
 # train on all its threads throughout, without comparing one thread (for the tests).
 cdef bint ALWAYS_ALL = False
 
@@ -1948,7 +1952,7 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
             # the threads can be much slower than one. The result does not depend on
             # the choice (see the module's docstring).
             # A probe is short: the count tried may be many times slower. A probe of
-            # the split is at least SPLIT_PROBE_SECONDS at one thread's speed, so that
+            # the split is at least SPLIT_PROBE_LENGTH at one thread's speed, so that
             # waking its threads (tens of microseconds) does not decide it.
             length = block
             if probing:
