@@ -1677,6 +1677,7 @@ cdef class _Workspace:
         cdef double** tables
         cdef Net* view
         cdef str what
+        cdef bint padded
         s.parts = 0
         if threads < 2 or net.pack_threads != 0:
             return 0
@@ -1718,15 +1719,18 @@ cdef class _Workspace:
             view.A = tables + p * (L + 1)
             ld = view.ld = _row_stride(net.dims, L, lengths[p])
             what = f"part {p + 1} of {parts} of the examples ({lengths[p]} of {net.m}"
-            s.X[p] = self._alloc(_bytes(net.dims[0], ld), f"{what}, {net.dims[0]} rows)", True)
+            # as the whole batch's: the padding columns start at 0
+            padded = ld != lengths[p]
+            s.X[p] = self._alloc(_bytes(net.dims[0], ld), f"{what}, {net.dims[0]} rows)", padded)
             for k in range(net.dims[0]):
                 _copy(self.X + k * net.ld + s.start[p], s.X[p] + k * ld, lengths[p])
             for l in range(1, L + 1):
                 view.A[l] = self._alloc(_bytes(net.dims[l], ld),
-                                        f"layer {l}'s activations for {what})", True)
-            s.dZ[p] = self._alloc(_bytes(net.widest, ld), f"the gradients dZ for {what})", True)
+                                        f"layer {l}'s activations for {what})", padded)
+            s.dZ[p] = self._alloc(_bytes(net.widest, ld), f"the gradients dZ for {what})",
+                                  padded)
             s.dZ_prev[p] = self._alloc(_bytes(net.widest, ld), f"the gradients dA for {what})",
-                                       True)
+                                       padded)
         s.parts = parts
         return parts
 
