@@ -540,6 +540,20 @@ def test_large_products_give_the_same_bits_on_any_thread_count(rng, monkeypatch)
     assert results[0] == results[1] == results[2], f"seed {rng.seed_value}"
 
 
+@pytest.mark.parametrize("m", [300, 301])
+def test_passes_split_in_bands_of_rows_give_the_same_bits_on_any_thread_count(
+        rng, monkeypatch, m):
+    """A network with large products and one-tile passes beside them, as
+    [2, 1000, 1000, 1] has: Z1 (a short product of 240 x m), Z3 and dW3 (one row over
+    260 terms), dA2 (260 x m, gated), db2 and dW1 (240 x 3 over m examples) go over
+    threads in bands of rows or columns, with the bits of one thread; dW2's step is
+    taken from its tiles (FINISH_DESCEND)."""
+    X, Y, parameters = random_problem(rng, [3, 240, 260, 1], m)
+    results = bits_on_threads(monkeypatch, ("1", "2", "3"), X, Y, parameters, 0.05, 4,
+                              forward=True)
+    assert results[0] == results[1] == results[2], f"seed {rng.seed_value}"
+
+
 def test_thread_count_follows_the_work():
     """The course problem is too little work to share; a wide layer is shared."""
     assert kernel._threads_for([2, 10, 5, 1], 300) == 1

@@ -109,11 +109,62 @@ typedef double initlab_gvec;
 #define INITLAB_UNROLL
 #endif
 
+#if INITLAB_GEMM_WIDTH > 1
+/* P[j lanes + t] = line[t][k + j] for t < 4, j < 8: two 4 x 4 blocks transposed in
+ * registers (AVX). */
+INITLAB_ALWAYS_INLINE void initlab_transpose4x8(const double *const *line, ptrdiff_t k,
+                                                double *P, ptrdiff_t lanes) {
+    for (int half = 0; half < 8; half += 4) {
+        __m256d r0 = _mm256_loadu_pd(line[0] + k + half);
+        __m256d r1 = _mm256_loadu_pd(line[1] + k + half);
+        __m256d r2 = _mm256_loadu_pd(line[2] + k + half);
+        __m256d r3 = _mm256_loadu_pd(line[3] + k + half);
+        __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+        __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+        _mm256_storeu_pd(P + (half + 0) * lanes, _mm256_permute2f128_pd(t0, t2, 0x20));
+        _mm256_storeu_pd(P + (half + 1) * lanes, _mm256_permute2f128_pd(t1, t3, 0x20));
+        _mm256_storeu_pd(P + (half + 2) * lanes, _mm256_permute2f128_pd(t0, t2, 0x31));
+        _mm256_storeu_pd(P + (half + 3) * lanes, _mm256_permute2f128_pd(t1, t3, 0x31));
+    }
+}
+#endif
+
+#if defined(__AVX512F__)
+/* P[j lanes + t] = line[t][k + j] for t, j < 8: an 8 x 8 block transposed in registers. */
+INITLAB_ALWAYS_INLINE void initlab_transpose8x8(const double *const *line, ptrdiff_t k,
+                                                double *P, ptrdiff_t lanes) {
+    __m512d r[8], t[8], u[8];
+    for (int i = 0; i < 8; i++)
+        r[i] = _mm512_loadu_pd(line[i] + k);
+    /* t[2i]: lines 2i and 2i + 1 at the even k, interleaved; t[2i + 1]: at the odd k */
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm512_unpacklo_pd(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_pd(r[2 * i], r[2 * i + 1]);
+    }
+    /* u[4h + j]: lines 4h to 4h + 3 at k + j (first half) and k + j + 4 (second half) */
+    const __m512i lo2 = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
+    const __m512i hi2 = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+    for (int h = 0; h < 2; h++) {
+        u[4 * h + 0] = _mm512_permutex2var_pd(t[4 * h + 0], lo2, t[4 * h + 2]);
+        u[4 * h + 1] = _mm512_permutex2var_pd(t[4 * h + 1], lo2, t[4 * h + 3]);
+        u[4 * h + 2] = _mm512_permutex2var_pd(t[4 * h + 0], hi2, t[4 * h + 2]);
+        u[4 * h + 3] = _mm512_permutex2var_pd(t[4 * h + 1], hi2, t[4 * h + 3]);
+    }
+    const __m512i lo4 = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0);
+    const __m512i hi4 = _mm512_set_epi64(15, 14, 13, 12, 7, 6, 5, 4);
+    for (int j = 0; j < 4; j++) {
+        _mm512_storeu_pd(P + j * lanes, _mm512_permutex2var_pd(u[j], lo4, u[4 + j]));
+        _mm512_storeu_pd(P + (j + 4) * lanes, _mm512_permutex2var_pd(u[j], hi4, u[4 + j]));
+    }
+}
+#endif
+
 /* P[k lanes + t] = src[k k_step + t t_step] for k < kc, t < width; 0 for width <= t <
  * lanes: kc values of k of width lines (columns of B, rows of W), side by side.
  * always_inline, for a constant lanes (NR or MR). The cases: lines contiguous
  * across (t_step 1: a row of values at once); each line contiguous in k (k_step 1:
- * the lines read side by side, or one after the other for a cut strip); neither. */
+ * the lines read side by side, 8 values of k at a time transposed in registers, or
+ * one after the other for a cut strip); neither. */
 INITLAB_ALWAYS_INLINE void initlab_gemm_pack(const double *src, ptrdiff_t k_step,
                                              ptrdiff_t t_step, ptrdiff_t kc, ptrdiff_t width,
                                              const int lanes, double *P) {
@@ -126,7 +177,22 @@ INITLAB_ALWAYS_INLINE void initlab_gemm_pack(const double *src, ptrdiff_t k_step
         const double *line[INITLAB_GEMM_NR > INITLAB_GEMM_MR ? INITLAB_GEMM_NR : INITLAB_GEMM_MR];
         for (int t = 0; t < lanes; t++)
             line[t] = src + t * t_step;
-        for (ptrdiff_t k = 0; k < kc; k++)
+        ptrdiff_t k = 0;
+#if INITLAB_GEMM_WIDTH > 1
+        for (; k + 8 <= kc; k += 8) {
+            int t = 0;
+#if defined(__AVX512F__)
+            for (; t + 8 <= lanes; t += 8)
+                initlab_transpose8x8(line + t, k, P + k * lanes + t, lanes);
+#endif
+            for (; t + 4 <= lanes; t += 4)
+                initlab_transpose4x8(line + t, k, P + k * lanes + t, lanes);
+            for (; t < lanes; t++)
+                for (int j = 0; j < 8; j++)
+                    P[(k + j) * lanes + t] = line[t][k + j];
+        }
+#endif
+        for (; k < kc; k++)
             INITLAB_UNROLL for (int t = 0; t < lanes; t++)
                 P[k * lanes + t] = line[t][k];
         return;
@@ -227,9 +293,9 @@ static void initlab_gemm_tile_rows(const double *pw, const double *pb, ptrdiff_t
  * z + bias[r]; relu(z + bias[r]); z g'(gate) for relu (low = 0) and leaky relu
  * (low = its slope), gate = A = g(Z) at the same place (rows z_ld apart); or, for
  * a dW in training, the gradient step of the parameter w at the same place of
- * descend, w = w - low z (low the learning rate), adding w - w to *bad (nan once a
- * w is inf or nan, else 0). The same operations as the separate passes of
- * _kernel.pyx, done while the tile is in the first-level cache. */
+ * descend (rows d_ld apart), w = w - low z (low the learning rate), adding w - w to
+ * *bad (nan once a w is inf or nan, else 0). The same operations as the separate
+ * passes of _kernel.pyx, done while the tile is in the first-level cache. */
 enum {
     INITLAB_FINISH_NONE,
     INITLAB_FINISH_BIAS,
@@ -242,13 +308,14 @@ enum {
  * vector of B spilled to the stack, a quarter slower). Called once a tile. */
 INITLAB_NEVER_INLINE void initlab_gemm_finish(double *Z, ptrdiff_t z_ld, ptrdiff_t rows, ptrdiff_t width,
                                        int finish, const double *bias, const double *gate,
-                                       double low, double *descend, double *bad) {
+                                       double low, double *descend, ptrdiff_t d_ld,
+                                       double *bad) {
     if (finish == INITLAB_FINISH_DESCEND) {
         /* 8 independent checks, so that no chain of additions holds the step back */
         double check[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (ptrdiff_t r = 0; r < rows; r++) {
             const double *z = Z + r * z_ld;
-            double *w = descend + r * z_ld;
+            double *w = descend + r * d_ld;
             ptrdiff_t t = 0;
             for (; t + 8 <= width; t += 8)
                 for (int i = 0; i < 8; i++) {
@@ -294,7 +361,13 @@ INITLAB_NEVER_INLINE void initlab_gemm_finish(double *Z, ptrdiff_t z_ld, ptrdiff
  * row stride, strip_step NR; then every strip must be whole, NR columns). A
  * tile cut by the last row or column goes through a buffer, so that nothing past
  * them is written. finish (with bias for the rows, gate and descend at Z's place,
- * low, bad): see initlab_gemm_finish, for the last block. */
+ * low, bad): see initlab_gemm_finish, for the last block.
+ *
+ * FINISH_DESCEND does not store the last block's sums in Z: the tile goes through
+ * the buffer to the step, and dW (8 MB for a layer of 1000 x 1000, written and
+ * read back every iteration) is left as the block before left it. While a tile
+ * works, the lines the next one starts from (Z's sums of the block before, or the
+ * parameters it steps, or the gate) are fetched. */
 static void initlab_gemm_strips(const double *pw, const double *pb, ptrdiff_t b_step,
                                 ptrdiff_t strip_step, ptrdiff_t kc, ptrdiff_t first,
                                 ptrdiff_t last, double *Z, ptrdiff_t z_ld, ptrdiff_t rows,
@@ -302,8 +375,35 @@ static void initlab_gemm_strips(const double *pw, const double *pb, ptrdiff_t b_
                                 const double *gate, double low, double *descend,
                                 double *bad) {
     double tile[INITLAB_GEMM_MR * INITLAB_GEMM_NR];
+    const double *next = accumulate ? Z
+                         : finish == INITLAB_FINISH_DESCEND ? descend
+                         : finish == INITLAB_FINISH_GATE ? gate : NULL;
     for (ptrdiff_t c = first; c < last; c += INITLAB_GEMM_NR, pb += strip_step) {
         ptrdiff_t width = last - c < INITLAB_GEMM_NR ? last - c : INITLAB_GEMM_NR;
+#if INITLAB_GEMM_WIDTH > 1
+        if (next != NULL && c + INITLAB_GEMM_NR < last)
+            for (ptrdiff_t r = 0; r < rows; r++)
+                for (int line_ = 0; line_ < INITLAB_GEMM_NR; line_ += 8)
+                    _mm_prefetch((const char *)(next + r * z_ld + c + INITLAB_GEMM_NR + line_),
+                                 _MM_HINT_T0);
+#endif
+        if (finish == INITLAB_FINISH_DESCEND) {
+            if (accumulate) {
+                memset(tile, 0, sizeof tile);
+                for (ptrdiff_t r = 0; r < rows; r++)
+                    memcpy(tile + r * INITLAB_GEMM_NR, Z + r * z_ld + c,
+                           (size_t)width * sizeof(double));
+            }
+            if (rows == INITLAB_GEMM_MR)
+                initlab_gemm_tile(pw, pb, b_step, kc, tile, INITLAB_GEMM_NR, accumulate,
+                                  INITLAB_GEMM_MR);
+            else
+                initlab_gemm_tile_rows(pw, pb, b_step, kc, tile, INITLAB_GEMM_NR, accumulate,
+                                       rows);
+            initlab_gemm_finish(tile, INITLAB_GEMM_NR, rows, width, finish, bias, gate, low,
+                                descend + c, z_ld, bad);
+            continue;
+        }
         if (rows == INITLAB_GEMM_MR && width == INITLAB_GEMM_NR) {
             initlab_gemm_tile(pw, pb, b_step, kc, Z + c, z_ld, accumulate, INITLAB_GEMM_MR);
         } else {
@@ -318,9 +418,8 @@ static void initlab_gemm_strips(const double *pw, const double *pb, ptrdiff_t b_
                 memcpy(Z + r * z_ld + c, tile + r * INITLAB_GEMM_NR, (size_t)width * sizeof(double));
         }
         if (finish != INITLAB_FINISH_NONE)
-            initlab_gemm_finish(Z + c, z_ld, rows, width, finish, bias,
-                                gate ? gate + c : gate, low, descend ? descend + c : descend,
-                                bad);
+            initlab_gemm_finish(Z + c, z_ld, rows, width, finish, bias, gate ? gate + c : gate,
+                                low, NULL, z_ld, bad);
     }
 }
 

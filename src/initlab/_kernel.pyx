@@ -205,6 +205,11 @@ cdef enum:
     # an elementwise pass in chunks of CHUNK values (a multiple of 16), the sums over
     # the examples from SPLIT_EXAMPLES examples on, in at most MAX_PARTS parts.
     SPLIT_WORK = 1 << 16
+    # A pass of one tile split over threads in bands of its rows (or columns): each
+    # band starts at a multiple of BAND_ROWS (BAND_COLUMNS), whole row blocks (column
+    # blocks) of the pass, and there are bands from twice as many rows (columns).
+    BAND_ROWS = 8
+    BAND_COLUMNS = 8
     CHUNK = 4096
     SPLIT_EXAMPLES = 4096
     MAX_PARTS = 8
@@ -565,9 +570,10 @@ cdef void _row_sums(const double* A, double* out, Py_ssize_t rows, Py_ssize_t m,
 
 
 cdef void _outer(const double* dZ, const double* A_prev, double* dW, Py_ssize_t n,
-                 Py_ssize_t n_prev, Py_ssize_t m, const Py_ssize_t* plan) noexcept nogil:
-    """dW = dZ A_prev^T: dW[i, k] = sum_j dZ[i, j] A_prev[k, j], each in pairwise order
-    (plan = _plan(m)).
+                 Py_ssize_t n_prev, Py_ssize_t m, const Py_ssize_t* plan,
+                 Py_ssize_t dw_ld) noexcept nogil:
+    """dW = dZ A_prev^T: dW[i dw_ld + k] = sum_j dZ[i, j] A_prev[k, j], each in pairwise
+    order (plan = _plan(m)). Each element's sum is the same whatever the other rows.
 
     Of the two matrices, X has the fewer rows and Y the other. Pairs of rows of X
     go against four rows of Y at a time (initlab_dots2x4), then against the two
@@ -576,7 +582,7 @@ cdef void _outer(const double* dZ, const double* A_prev, double* dW, Py_ssize_t 
     """
     cdef const double* X = dZ
     cdef const double* Y = A_prev
-    cdef Py_ssize_t p = n, q = n_prev, xs = n_prev, ys = 1  # dW[a, b] is dW[a xs + b ys]
+    cdef Py_ssize_t p = n, q = n_prev, xs = dw_ld, ys = 1  # dW[a, b] is dW[a xs + b ys]
     cdef Py_ssize_t a, b, t
     cdef double s[8]
     cdef vec out[2]
@@ -584,7 +590,7 @@ cdef void _outer(const double* dZ, const double* A_prev, double* dW, Py_ssize_t 
     cdef const double* x1
     cdef const double* y0
     if n_prev < n:
-        X, Y, p, q, xs, ys = A_prev, dZ, n_prev, n, 1, n_prev
+        X, Y, p, q, xs, ys = A_prev, dZ, n_prev, n, 1, dw_ld
     if WIDE == 8:
         # Eight lanes: tiles of up to 4 x 4 sums (initlab_outer8), the same bits.
         outer8(X, Y, p, q, m, plan, dW, xs, ys)
@@ -625,19 +631,48 @@ cdef void _outer(const double* dZ, const double* A_prev, double* dW, Py_ssize_t 
                 dW[a * xs + (b + t) * ys] = s[t]
 
 
+cdef inline Py_ssize_t _band_start(Py_ssize_t lines, Py_ssize_t t,
+                                   Py_ssize_t bands) noexcept nogil:
+    """The first of band t of bands over lines lines (lines for t = bands), a multiple of
+    BAND_ROWS: as equal as can be, every band but the last whole tiles of rows. Fewer
+    than BAND_ROWS lines a band: all in the last."""
+    if t >= bands:
+        return lines
+    return lines * t // bands // BAND_ROWS * BAND_ROWS
+
+
 cdef void _sums_over_examples(const Net* net, const double* dZ, const double* A_prev,
                               double* dW, double* db, Py_ssize_t n, Py_ssize_t n_prev) noexcept nogil:
     """db = sum_j dZ[:, j] and, when dW is not NULL, dW = dZ A_prev^T (_outer), both in
-    pairwise order; over net.parts parts on threads when the examples are split."""
+    pairwise order; over net.parts parts on threads when the examples are split, else
+    in bands of rows on threads when there are enough sums (a band of dW's rows or of
+    its columns, whichever are more: [2, 1000, 1]'s dW1 has 2 columns)."""
     cdef int t, stride
     cdef Py_ssize_t e, start, size = n + (n * n_prev if dW != NULL else 0)
-    cdef Py_ssize_t ld = net.ld
+    cdef Py_ssize_t ld = net.ld, lines, r0, r1
     cdef double* S
     cdef double* S2
     cdef const Py_ssize_t* plan
     if net.parts == 1:
+        lines = max(n, n_prev) if dW != NULL else n
+        if net.threads > 1 and lines >= 2 * BAND_ROWS and <double> size * net.m >= SPLIT_WORK:
+            for t in prange(net.threads, num_threads=net.threads, schedule="static"):
+                r0 = _band_start(lines, t, net.threads)
+                r1 = _band_start(lines, t + 1, net.threads)
+                if dW != NULL and r1 > r0:
+                    if n >= n_prev:
+                        _outer(dZ + r0 * ld, A_prev, dW + r0 * n_prev, r1 - r0, n_prev, ld,
+                               net.sum_plan, n_prev)
+                    else:
+                        _outer(dZ, A_prev + r0 * ld, dW + r0, n, r1 - r0, ld, net.sum_plan,
+                               n_prev)
+                r0 = _band_start(n, t, net.threads)
+                r1 = _band_start(n, t + 1, net.threads)
+                if r1 > r0:
+                    _row_sums(dZ + r0 * ld, db + r0, r1 - r0, ld, net.sum_plan)
+            return
         if dW != NULL:
-            _outer(dZ, A_prev, dW, n, n_prev, ld, net.sum_plan)
+            _outer(dZ, A_prev, dW, n, n_prev, ld, net.sum_plan, n_prev)
         _row_sums(dZ, db, n, ld, net.sum_plan)
         return
     for t in prange(net.parts, num_threads=net.threads, schedule="dynamic"):
@@ -645,7 +680,7 @@ cdef void _sums_over_examples(const Net* net, const double* dZ, const double* A_
         start = net.part_start[t]
         plan = net.part_plans + t * net.part_plan_size
         if dW != NULL:
-            _outer(dZ + start, A_prev + start, S + n, n, n_prev, ld, plan)
+            _outer(dZ + start, A_prev + start, S + n, n, n_prev, ld, plan, n_prev)
         _row_sums(dZ + start, S, n, ld, plan)
     # The top levels of the tree: neighbours added pairwise, left + right.
     stride = 1
@@ -861,16 +896,33 @@ cdef void _matmul_tile(const Operands* o, Py_ssize_t first, Py_ssize_t last) noe
             Z[i * z_ld + j] = _column(W + i * row_step, w_step, B + j, b_k, count)
 
 
+cdef inline Py_ssize_t _band_columns(Py_ssize_t cols, Py_ssize_t t,
+                                     Py_ssize_t bands) noexcept nogil:
+    """The first column of band t of bands (cols for t = bands): multiples of
+    BAND_COLUMNS, so that each band but the last is whole blocks of _matmul_tile."""
+    if t >= bands:
+        return cols
+    return cols * t // bands // BAND_COLUMNS * BAND_COLUMNS
+
+
 cdef void _matmul(const Operands* o, double* packs, int threads) noexcept nogil:
     """Z(r, c) = sum_k W(r, k) B(k, c), k = 0..count-1 ascending.
 
     packs NULL: a product that is not large (_large), B read in place (b_col must be 1),
-    each product and addition rounded; o.finish must be FINISH_NONE. Else a large
-    product (_gemm), its multiply-adds fused, in the packing buffers packs
-    (_packs_size(threads)), and o.finish done on each tile.
+    each product and addition rounded, its columns in bands over threads when there
+    are enough ([2, 1000, 1000, 1]'s Z3, 1 x 300 over 1000 terms); o.finish must be
+    FINISH_NONE. Else a large product (_gemm), its multiply-adds fused, in the
+    packing buffers packs (_packs_size(threads)), and o.finish done on each tile.
     """
+    cdef Py_ssize_t t
     if packs == NULL:
-        _matmul_tile(o, 0, o.cols)
+        if threads > 1 and o.cols >= 2 * BAND_COLUMNS and (
+                <double> o.n * o.count * o.cols >= SPLIT_WORK):
+            for t in prange(threads, num_threads=threads, schedule="static"):
+                _matmul_tile(o, _band_columns(o.cols, t, threads),
+                             _band_columns(o.cols, t + 1, threads))
+        else:
+            _matmul_tile(o, 0, o.cols)
     else:
         _gemm(o, packs, threads)
 
@@ -1080,21 +1132,39 @@ cdef inline bint _short_product(const Operands* o, const double* packs, const do
     otherwise. What follows (see initlab_stationary): relu(Z + b) when
     relu, Z + b with a bias b, Z g'(gate) with a gate, else nothing.
 
-    The tiles go to threads when the product is large enough; every element is
+    The tiles go to threads when the product is large enough, or bands of its rows
+    when it has one tile ([2, 1000, 1000, 1]'s Z1, 1000 x 300); every element is
     computed as on one thread.
     """
     cdef Py_ssize_t t, first
     cdef Py_ssize_t tiles = (o.cols + STATIONARY_TILE - 1) // STATIONARY_TILE
+    cdef Operands band
     if packs != NULL or o.count > STATIONARY_COUNT:
         return False
     # Tiles of columns, so that the count rows of B a row of Z reads stay in cache.
     if threads > 1 and tiles > 1 and o.n * o.count * o.cols >= SPLIT_WORK:
         for t in prange(tiles, num_threads=threads, schedule="static"):
             _stationary_tile(o, t * STATIONARY_TILE, bias, relu, gate, low)
+    elif threads > 1 and o.n >= 2 * BAND_ROWS and o.n * o.count * o.cols >= SPLIT_WORK:
+        for t in prange(threads, num_threads=threads, schedule="static"):
+            first = _band_start(o.n, t, threads)
+            band = _row_band(o, first, _band_start(o.n, t + 1, threads))
+            _stationary_tile(&band, 0, bias + first if bias != NULL else NULL, relu,
+                             gate + first * o.z_ld if gate != NULL else NULL, low)
     else:
         for t in range(tiles):
             _stationary_tile(o, t * STATIONARY_TILE, bias, relu, gate, low)
     return True
+
+
+cdef inline Operands _row_band(const Operands* o, Py_ssize_t first,
+                              Py_ssize_t last) noexcept nogil:
+    """Rows [first, last) of o's product."""
+    cdef Operands band = o[0]
+    band.W = o.W + first * o.row_step
+    band.Z = o.Z + first * o.z_ld
+    band.n = last - first
+    return band
 
 
 cdef inline void _stationary_tile(const Operands* o, Py_ssize_t first, const double* bias,
