@@ -387,24 +387,8 @@ static void initlab_gemm_strips(const double *pw, const double *pb, ptrdiff_t b_
                     _mm_prefetch((const char *)(next + r * z_ld + c + INITLAB_GEMM_NR + line_),
                                  _MM_HINT_T0);
 #endif
-        if (finish == INITLAB_FINISH_DESCEND) {
-            if (accumulate) {
-                memset(tile, 0, sizeof tile);
-                for (ptrdiff_t r = 0; r < rows; r++)
-                    memcpy(tile + r * INITLAB_GEMM_NR, Z + r * z_ld + c,
-                           (size_t)width * sizeof(double));
-            }
-            if (rows == INITLAB_GEMM_MR)
-                initlab_gemm_tile(pw, pb, b_step, kc, tile, INITLAB_GEMM_NR, accumulate,
-                                  INITLAB_GEMM_MR);
-            else
-                initlab_gemm_tile_rows(pw, pb, b_step, kc, tile, INITLAB_GEMM_NR, accumulate,
-                                       rows);
-            initlab_gemm_finish(tile, INITLAB_GEMM_NR, rows, width, finish, bias, gate, low,
-                                descend + c, z_ld, bad);
-            continue;
-        }
-        if (rows == INITLAB_GEMM_MR && width == INITLAB_GEMM_NR) {
+        int whole = rows == INITLAB_GEMM_MR && width == INITLAB_GEMM_NR;
+        if (whole && finish != INITLAB_FINISH_DESCEND) {
             initlab_gemm_tile(pw, pb, b_step, kc, Z + c, z_ld, accumulate, INITLAB_GEMM_MR);
         } else {
             if (accumulate) {
@@ -414,6 +398,11 @@ static void initlab_gemm_strips(const double *pw, const double *pb, ptrdiff_t b_
                            (size_t)width * sizeof(double));
             }
             initlab_gemm_tile_rows(pw, pb, b_step, kc, tile, INITLAB_GEMM_NR, accumulate, rows);
+            if (finish == INITLAB_FINISH_DESCEND) {
+                initlab_gemm_finish(tile, INITLAB_GEMM_NR, rows, width, finish, bias, gate,
+                                    low, descend + c, z_ld, bad);
+                continue;
+            }
             for (ptrdiff_t r = 0; r < rows; r++)
                 memcpy(Z + r * z_ld + c, tile + r * INITLAB_GEMM_NR, (size_t)width * sizeof(double));
         }

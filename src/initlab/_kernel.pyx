@@ -206,10 +206,9 @@ cdef enum:
     # the examples from SPLIT_EXAMPLES examples on, in at most MAX_PARTS parts.
     SPLIT_WORK = 1 << 16
     # A pass of one tile split over threads in bands of its rows (or columns): each
-    # band starts at a multiple of BAND_ROWS (BAND_COLUMNS), whole row blocks (column
-    # blocks) of the pass, and there are bands from twice as many rows (columns).
-    BAND_ROWS = 8
-    BAND_COLUMNS = 8
+    # band starts at a multiple of BAND, whole blocks of rows (columns) of the pass,
+    # and there are bands from twice as many rows (columns).
+    BAND = 8
     CHUNK = 4096
     SPLIT_EXAMPLES = 4096
     MAX_PARTS = 8
@@ -633,12 +632,12 @@ cdef void _outer(const double* dZ, const double* A_prev, double* dW, Py_ssize_t 
 
 cdef inline Py_ssize_t _band_start(Py_ssize_t lines, Py_ssize_t t,
                                    Py_ssize_t bands) noexcept nogil:
-    """The first of band t of bands over lines lines (lines for t = bands), a multiple of
-    BAND_ROWS: as equal as can be, every band but the last whole tiles of rows. Fewer
-    than BAND_ROWS lines a band: all in the last."""
+    """The first of band t of bands over lines rows or columns (lines for t = bands), a
+    multiple of BAND: as equal as can be, every band but the last whole blocks of the
+    pass. Fewer than BAND lines a band: all in the last."""
     if t >= bands:
         return lines
-    return lines * t // bands // BAND_ROWS * BAND_ROWS
+    return lines * t // bands // BAND * BAND
 
 
 cdef void _sums_over_examples(const Net* net, const double* dZ, const double* A_prev,
@@ -655,7 +654,7 @@ cdef void _sums_over_examples(const Net* net, const double* dZ, const double* A_
     cdef const Py_ssize_t* plan
     if net.parts == 1:
         lines = max(n, n_prev) if dW != NULL else n
-        if net.threads > 1 and lines >= 2 * BAND_ROWS and <double> size * net.m >= SPLIT_WORK:
+        if net.threads > 1 and lines >= 2 * BAND and <double> size * net.m >= SPLIT_WORK:
             for t in prange(net.threads, num_threads=net.threads, schedule="static"):
                 r0 = _band_start(lines, t, net.threads)
                 r1 = _band_start(lines, t + 1, net.threads)
@@ -896,15 +895,6 @@ cdef void _matmul_tile(const Operands* o, Py_ssize_t first, Py_ssize_t last) noe
             Z[i * z_ld + j] = _column(W + i * row_step, w_step, B + j, b_k, count)
 
 
-cdef inline Py_ssize_t _band_columns(Py_ssize_t cols, Py_ssize_t t,
-                                     Py_ssize_t bands) noexcept nogil:
-    """The first column of band t of bands (cols for t = bands): multiples of
-    BAND_COLUMNS, so that each band but the last is whole blocks of _matmul_tile."""
-    if t >= bands:
-        return cols
-    return cols * t // bands // BAND_COLUMNS * BAND_COLUMNS
-
-
 cdef void _matmul(const Operands* o, double* packs, int threads) noexcept nogil:
     """Z(r, c) = sum_k W(r, k) B(k, c), k = 0..count-1 ascending.
 
@@ -916,11 +906,11 @@ cdef void _matmul(const Operands* o, double* packs, int threads) noexcept nogil:
     """
     cdef Py_ssize_t t
     if packs == NULL:
-        if threads > 1 and o.cols >= 2 * BAND_COLUMNS and (
+        if threads > 1 and o.cols >= 2 * BAND and (
                 <double> o.n * o.count * o.cols >= SPLIT_WORK):
             for t in prange(threads, num_threads=threads, schedule="static"):
-                _matmul_tile(o, _band_columns(o.cols, t, threads),
-                             _band_columns(o.cols, t + 1, threads))
+                _matmul_tile(o, _band_start(o.cols, t, threads),
+                             _band_start(o.cols, t + 1, threads))
         else:
             _matmul_tile(o, 0, o.cols)
     else:
@@ -1145,7 +1135,7 @@ cdef inline bint _short_product(const Operands* o, const double* packs, const do
     if threads > 1 and tiles > 1 and o.n * o.count * o.cols >= SPLIT_WORK:
         for t in prange(tiles, num_threads=threads, schedule="static"):
             _stationary_tile(o, t * STATIONARY_TILE, bias, relu, gate, low)
-    elif threads > 1 and o.n >= 2 * BAND_ROWS and o.n * o.count * o.cols >= SPLIT_WORK:
+    elif threads > 1 and o.n >= 2 * BAND and o.n * o.count * o.cols >= SPLIT_WORK:
         for t in prange(threads, num_threads=threads, schedule="static"):
             first = _band_start(o.n, t, threads)
             band = _row_band(o, first, _band_start(o.n, t + 1, threads))
