@@ -648,6 +648,26 @@ def test_a_training_split_by_examples_gives_the_bits_of_one_thread(
     np.testing.assert_allclose(costs, reference_costs, rtol=1e-12)
 
 
+@pytest.mark.parametrize("m, first", [(30000, 3), (300, 16)])
+def test_a_probe_of_the_threads_does_not_time_their_waking(monkeypatch, always_probe, m, first):
+    """train's first block is on one thread, 16 iterations or fewer for a large
+    batch (3 at m = 30000); every probe on the threads after a block on one thread
+    starts with one iteration that is not timed (it wakes the threads), then the
+    timed probe; every iteration is in some block."""
+    X, Y, parameters = random_problem(np.random.default_rng(2), [2, 10, 5, 1], m)
+    monkeypatch.setenv("INITLAB_NUM_THREADS", "2")
+    kernel.train(X, Y, parameters, num_iterations=60)
+    blocks = kernel._kernel._last_blocks()
+    assert blocks[0] == (1, first, True), blocks
+    assert sum(iterations for _, iterations, _ in blocks) == 60, blocks
+    wakes = [i for i in range(1, len(blocks)) if blocks[i][0] == 2 and blocks[i - 1][0] == 1]
+    assert wakes, blocks
+    for i in wakes:
+        assert blocks[i] == (2, 1, False), (i, blocks)
+        assert i + 1 == len(blocks) or blocks[i + 1][0] == 2 and blocks[i + 1][2], (i, blocks)
+    assert [b for b in blocks if not b[2]] == [blocks[i] for i in wakes], blocks
+
+
 def test_a_split_training_that_diverges_stops_where_one_thread_stops(monkeypatch, always_all):
     """Each thread takes the step on its own copy of the parameters; a step that leaves
     one inf or nan stops all of them at that iteration, as on one thread. (With these

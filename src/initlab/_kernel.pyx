@@ -149,6 +149,30 @@ cdef double SPLIT_PROBE_SECONDS = 0.01
 cdef double SPLIT_PROBE_LENGTH = 0.001
 cdef double SPLIT_BLOCK_SECONDS = 0.002
 
+# The blocks of the latest training that compared thread counts, for the tests
+# (_last_blocks): threads, iterations, and whether the block was timed. Written by
+# whichever training runs; only the tests read it, one training at a time.
+cdef enum:
+    BLOCK_LOG = 256
+cdef int _block_log[BLOCK_LOG][3]
+cdef int _block_count = 0
+
+
+def _last_blocks():
+    """The first BLOCK_LOG blocks of the latest training that compared one thread with
+    all: (threads, iterations, timed) each. For the tests."""
+    return [(_block_log[i][0], _block_log[i][1], bool(_block_log[i][2]))
+            for i in range(min(_block_count, BLOCK_LOG))]
+
+
+cdef inline void _log_block(int threads, Py_ssize_t iterations, bint timed) noexcept nogil:
+    global _block_count
+    if _block_count < BLOCK_LOG:
+        _block_log[_block_count][0] = threads
+        _block_log[_block_count][1] = <int> iterations
+        _block_log[_block_count][2] = timed
+    _block_count += 1
+
 
 def _set_probe_seconds(double seconds, double split_seconds=-1.0):
     """Set PROBE_SECONDS and SPLIT_PROBE_SECONDS (0: train always tries all its
@@ -187,6 +211,8 @@ def _set_always_all(bint always):
 # probe on one thread would only cost (a short training of a large network spent a
 # quarter of its iterations probing).
 cdef double STAY_PARALLEL_WORK = 16.0 * (1 << 20)
+# Multiply-adds of train's first block, at most (see train).
+cdef double FIRST_BLOCK_WORK = 8.0 * (1 << 20)
 
 cdef enum:
     PAIRWISE_BLOCK = 128
@@ -1981,9 +2007,9 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
     if num_iterations > 1:
         # once, for every iteration (one iteration gathers it no slower)
         ws._transpose_examples()
-    cdef Py_ssize_t it = 0, end, done, diverged = -1, block = 16, since = 0
+    cdef Py_ssize_t it = 0, end, done, diverged = -1, block, since = 0
     cdef Py_ssize_t interval = PROBE_EVERY
-    cdef bint probing = False, faster
+    cdef bint probing = False, faster, warming, warmed = False
     cdef Py_ssize_t n_params = ws.net.n_params
     cdef double* P = &params[0] if aligned else ws.params
     cdef double cost, start, elapsed
@@ -1999,10 +2025,16 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
     # A network without a large product goes over threads by its examples (Split).
     cdef bint split = ws._split_columns(threads) > 1
     cdef Py_ssize_t stopped, length
+    # The first block, on one thread: 16 iterations, or as many as make FIRST_BLOCK_WORK
+    # (at least 2); at m = 30000 16 of them were a tenth of a 100-iteration training.
+    block = max(2, min(16, <Py_ssize_t> (FIRST_BLOCK_WORK / max(work, 1.0))))
     ws.net.rate = learning_rate
     ws.net.descending = True
     for l in range(ws.net.pack_threads):
         ws.net.packs[l * PACK_STRIDE + PACK_STRIDE - 8] = 0.0
+    global _block_count
+    if switching:
+        _block_count = 0
     with nogil:
         if not aligned:
             _copy(&params[0], P, n_params)
@@ -2016,10 +2048,17 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
             # the threads can be much slower than one. The result does not depend on
             # the choice (see the module's docstring).
             # A probe is short: the count tried may be many times slower. A probe of
-            # the split is at least SPLIT_PROBE_LENGTH at one thread's speed, so that
-            # waking its threads (tens of microseconds) does not decide it.
+            # the split is at least SPLIT_PROBE_LENGTH at one thread's speed. A probe
+            # on the threads starts with one iteration that is not timed: it wakes
+            # them, which took 0.3-3 ms on a virtual machine whose other core had been
+            # idle through the block before (an iteration of [2, 10, 5, 1] at m = 30000
+            # takes 0.3 ms on two threads), and decided 14 of 15 such trainings for
+            # one thread, at half the speed of two.
+            warming = probing and ws.net.threads > 1 and not warmed
             length = block
-            if probing:
+            if warming:
+                length = 1
+            elif probing:
                 length = max(1, block // 16)
                 if split and ws.net.threads > 1:
                     length = max(length, <Py_ssize_t> (SPLIT_PROBE_LENGTH / per_iteration[0]))
@@ -2046,6 +2085,10 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
                 it += 1
             if not switching or it == done:
                 continue
+            _log_block(ws.net.threads, it - done, not warming)
+            warmed = warming
+            if warming:
+                continue  # the probe itself next
             elapsed = _now() - start
             per_iteration[ws.net.threads > 1] = elapsed / (it - done)
             since += 1
