@@ -1998,6 +1998,7 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
     Returns -1, or the iteration after whose update a parameter was inf or nan: the
     training stops there, params holding that update and costs the ones before it.
     """
+    global _block_count
     cdef Py_ssize_t m = X.shape[1]
     cdef Py_ssize_t L = dims.shape[0] - 1
     # params is updated in place when it is 64-byte aligned (kernel._flatten makes it
@@ -2032,7 +2033,6 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
     ws.net.descending = True
     for l in range(ws.net.pack_threads):
         ws.net.packs[l * PACK_STRIDE + PACK_STRIDE - 8] = 0.0
-    global _block_count
     if switching:
         _block_count = 0
     with nogil:
@@ -2050,10 +2050,10 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
             # A probe is short: the count tried may be many times slower. A probe of
             # the split is at least SPLIT_PROBE_LENGTH at one thread's speed. A probe
             # on the threads starts with one iteration that is not timed: it wakes
-            # them, which took 0.3-3 ms on a virtual machine whose other core had been
-            # idle through the block before (an iteration of [2, 10, 5, 1] at m = 30000
-            # takes 0.3 ms on two threads), and decided 14 of 15 such trainings for
-            # one thread, at half the speed of two.
+            # them. Timed, that iteration took 0.75-4 ms on a virtual machine whose
+            # other core had been idle through the block before (the next ones of
+            # [2, 10, 5, 1] at m = 30000 take 0.3 ms on two threads), and decided 14
+            # of 15 such trainings for one thread, at half the speed of two.
             warming = probing and ws.net.threads > 1 and not warmed
             length = block
             if warming:
@@ -2063,7 +2063,7 @@ def train(const double[:, ::1] X, const double[:, ::1] Y, double[::1] params,
                 if split and ws.net.threads > 1:
                     length = max(length, <Py_ssize_t> (SPLIT_PROBE_LENGTH / per_iteration[0]))
             end = num_iterations if not switching else min(it + length, num_iterations)
-            start = _now() if switching else 0.0
+            start = _now() if switching and not warming else 0.0
             done = it
             if split and ws.net.threads > 1:
                 stopped = _split_block(&ws.split, &ws.net, &Y[0, 0], P, it, end, record_every,
