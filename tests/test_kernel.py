@@ -540,6 +540,38 @@ def test_large_products_give_the_same_bits_on_any_thread_count(rng, monkeypatch)
     assert results[0] == results[1] == results[2], f"seed {rng.seed_value}"
 
 
+@pytest.fixture
+def gemm_settings():
+    """Sets the chunk of B and the panels below which B is read in place, on every
+    loaded build; puts the old ones back after."""
+    old = [k._set_gemm(*k._set_gemm(1, 0)) for k in _loaded_builds()]
+
+    def set_all(block, panels):
+        for k in _loaded_builds():
+            k._set_gemm(block, panels)
+
+    yield set_all
+    for k, (block, panels) in zip(_loaded_builds(), old, strict=True):
+        k._set_gemm(block, panels)
+
+
+def test_chunks_of_b_and_panels_packed_once_do_not_change_the_bits(
+        rng, monkeypatch, gemm_settings):
+    """The large products by chunks of B of any size (one strip, a few, the default),
+    with B packed or read in place: the same bits on 1 and 2 threads. [2, 800, 700, 1]
+    at m = 100: dW2 (700 x 800 over 100 terms) has panels of W that fit in the packing
+    buffers, packed once for all the chunks; Z2 (700 x 100 over 800 terms, two blocks
+    of k) has more than fit, packed again for each chunk."""
+    X, Y, parameters = random_problem(rng, [2, 800, 700, 1], 100)
+    results = []
+    for block, panels in ((1 << 17, 24), (1, 24), (3000, 0), (5000, 1000)):
+        gemm_settings(block, panels)
+        results += bits_on_threads(monkeypatch, ("1", "2"), X, Y, parameters, 0.05, 2,
+                                   forward=True)
+    assert all(r == results[0] for r in results), (
+        [i for i, r in enumerate(results) if r != results[0]], f"seed {rng.seed_value}")
+
+
 @pytest.mark.parametrize("m", [300, 301])
 def test_passes_split_in_bands_of_rows_give_the_same_bits_on_any_thread_count(
         rng, monkeypatch, m):

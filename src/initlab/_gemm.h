@@ -95,9 +95,13 @@ typedef double initlab_gvec;
 #define INITLAB_GEMM_BLOCK (1 << 17)
 /* The most rows (MR) of any build, for the size of the buffers. */
 #define INITLAB_GEMM_MR_MAX 12
-/* Doubles of one thread's packing buffers: a panel of W, then a chunk of B, then 8
- * doubles (a cache line of their own) for what FINISH_DESCEND reports. */
-#define INITLAB_GEMM_PACK_STRIDE (INITLAB_GEMM_MR_MAX * INITLAB_GEMM_KC + INITLAB_GEMM_BLOCK + 8)
+/* Doubles for the packed panels of W (2 MB): every panel of a piece for one block
+ * of k when they fit (682 rows at KC 384), packed once and read again by each
+ * chunk of B; else one panel at a time, packed again for each chunk. */
+#define INITLAB_GEMM_W_AREA (1 << 18)
+/* Doubles of one thread's packing buffers: the panels of W, then a chunk of B, then
+ * 8 doubles (a cache line of their own) for what FINISH_DESCEND reports. */
+#define INITLAB_GEMM_PACK_STRIDE (INITLAB_GEMM_W_AREA + INITLAB_GEMM_BLOCK + 8)
 
 #define INITLAB_GEMM_VECTORS (INITLAB_GEMM_NR / INITLAB_GEMM_WIDTH)
 

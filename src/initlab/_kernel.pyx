@@ -104,6 +104,7 @@ cdef extern from "_gemm.h" nogil:
         GEMM_MR_MAX "INITLAB_GEMM_MR_MAX"
         GEMM_WIDTH "INITLAB_GEMM_WIDTH"
         GEMM_BLOCK "INITLAB_GEMM_BLOCK"
+        W_AREA "INITLAB_GEMM_W_AREA"
         PACK_STRIDE "INITLAB_GEMM_PACK_STRIDE"
     double gemm_peak_probe "initlab_gemm_peak_probe"(long iterations)
     void gemm_pack_b "initlab_gemm_pack_b"(const double* B, Py_ssize_t b_k, Py_ssize_t b_col,
@@ -242,6 +243,25 @@ cdef enum:
     # on, in chunks of DESCEND_CHUNK (a multiple of 4).
     PARALLEL_DESCEND = 1 << 16
     DESCEND_CHUNK = 1 << 14
+
+
+# Doubles of packed B in one chunk of strips (_gemm_piece): GEMM_BLOCK. The size of a
+# chunk changes no bit of the products (on Zen 3, whose second-level cache is 512 KB,
+# a chunk of 512 KB was no faster: [2, 1000, 1000, 1] 5% slower, MNIST level).
+cdef Py_ssize_t gemm_block = GEMM_BLOCK
+# A piece with fewer panels of W than this reads B in place (_gemm_piece).
+cdef Py_ssize_t direct_panels = DIRECT_PANELS
+
+
+def _set_gemm(Py_ssize_t block, Py_ssize_t panels):
+    """Set the doubles of a chunk of B (at most GEMM_BLOCK) and the panels below which
+    B is read in place; returns the old pair. For the tests and the benchmarks: neither
+    changes the bits."""
+    global gemm_block, direct_panels
+    old = (gemm_block, direct_panels)
+    gemm_block = max(1, min(block, <Py_ssize_t> GEMM_BLOCK))
+    direct_panels = panels
+    return old
 
 
 # The instruction sets of the builds, by level (initlab_cpu_level).
@@ -944,8 +964,8 @@ cdef void _matmul(const Operands* o, double* packs, int threads) noexcept nogil:
 
 
 cdef inline Py_ssize_t _packs_size(int threads) noexcept nogil:
-    """Doubles of the packing buffers of _gemm: per thread, a panel of W (GEMM_MR_MAX x
-    GEMM_KC) and one chunk of strips of B (at most GEMM_BLOCK doubles)."""
+    """Doubles of the packing buffers of _gemm: per thread, the panels of W (W_AREA
+    doubles) and one chunk of strips of B (at most GEMM_BLOCK doubles)."""
     return threads * PACK_STRIDE
 
 
@@ -988,7 +1008,7 @@ cdef void _gemm_piece(const Operands* o, Py_ssize_t row_group, Py_ssize_t row_gr
     """The panels row_group of row_groups by the strips column_group of column_groups
     (as equal as can be), every block of k; pack: one thread's buffers (PACK_STRIDE).
 
-    The strips go by chunks of at most GEMM_BLOCK doubles of B, which stay in the
+    The strips go by chunks of at most gemm_block doubles of B, which stay in the
     second-level cache while every panel of W passes over them."""
     cdef Py_ssize_t strips = (o.cols + GEMM_NR - 1) // GEMM_NR
     cdef Py_ssize_t panels = (o.n + GEMM_MR - 1) // GEMM_MR
@@ -998,16 +1018,20 @@ cdef void _gemm_piece(const Operands* o, Py_ssize_t row_group, Py_ssize_t row_gr
     cdef Py_ssize_t p1 = panels * (row_group + 1) // row_groups
     cdef Py_ssize_t blocks = (o.count + GEMM_KC - 1) // GEMM_KC
     cdef Py_ssize_t kc_size = (o.count + blocks - 1) // blocks
-    cdef Py_ssize_t chunk = max(1, GEMM_BLOCK // (kc_size * GEMM_NR))
+    cdef Py_ssize_t chunk = max(1, gemm_block // (kc_size * GEMM_NR))
     # B read in place, not packed, when its rows are contiguous and few panels of W
     # go over each strip: packing copies all of B once for them (an MNIST-sized
     # layer, 10 panels: 10% faster in place; w1000, 83 panels: 3% slower).
-    cdef bint direct = o.b_col == 1 and p1 - p0 < DIRECT_PANELS
+    cdef bint direct = o.b_col == 1 and p1 - p0 < direct_panels
     cdef Py_ssize_t whole = o.cols // GEMM_NR  # the strips of GEMM_NR columns
     cdef Py_ssize_t block, k0, kc, s, c0, c1, p, r0, rows, end
     cdef bint last
+    # With more than one chunk, every panel of the block packed once when they fit
+    # (W_AREA), each read again by the later chunks; else one panel, packed each time.
+    cdef bint once = s1 - s0 > chunk and (p1 - p0) * GEMM_MR * kc_size <= W_AREA
     cdef double* pack_w = pack
-    cdef double* pack_b = pack + GEMM_MR_MAX * GEMM_KC
+    cdef double* pack_b = pack + W_AREA
+    cdef double* bad = pack + PACK_STRIDE - 8
     for block in range(blocks):
         k0 = block * kc_size
         kc = min(kc_size, o.count - k0)
@@ -1024,27 +1048,31 @@ cdef void _gemm_piece(const Operands* o, Py_ssize_t row_group, Py_ssize_t row_gr
             for p in range(p0, p1):
                 r0 = p * GEMM_MR
                 rows = min(<Py_ssize_t> GEMM_MR, o.n - r0)
-                gemm_pack_w(o.W, o.row_step, o.w_step, r0, rows, k0, kc, pack_w)
+                if once:
+                    pack_w = pack + (p - p0) * GEMM_MR * kc
+                if c0 == s0 or not once:
+                    gemm_pack_w(o.W, o.row_step, o.w_step, r0, rows, k0, kc, pack_w)
                 if end > c0:
                     _gemm_strips(o, pack_w, o.B + k0 * o.b_k + c0 * GEMM_NR, o.b_k, GEMM_NR,
-                                 kc, c0 * GEMM_NR, end * GEMM_NR, r0, rows, block, last)
+                                 kc, c0 * GEMM_NR, end * GEMM_NR, r0, rows, block, last, bad)
                 if c1 > end:
                     _gemm_strips(o, pack_w, pack_b, GEMM_NR, kc * GEMM_NR, kc, end * GEMM_NR,
-                                 min(c1 * GEMM_NR, o.cols), r0, rows, block, last)
+                                 min(c1 * GEMM_NR, o.cols), r0, rows, block, last, bad)
             c0 = c1
 
 
 cdef inline void _gemm_strips(const Operands* o, const double* pack_w, const double* pb,
                               Py_ssize_t b_step, Py_ssize_t strip_step, Py_ssize_t kc,
                               Py_ssize_t first, Py_ssize_t last_column, Py_ssize_t r0,
-                              Py_ssize_t rows, Py_ssize_t block, bint last) noexcept nogil:
-    """initlab_gemm_strips for rows [r0, r0 + rows) of o.Z, with o's finish on the last block."""
+                              Py_ssize_t rows, Py_ssize_t block, bint last,
+                              double* bad) noexcept nogil:
+    """initlab_gemm_strips for rows [r0, r0 + rows) of o.Z, with o's finish on the last
+    block (bad: the thread's report of FINISH_DESCEND)."""
     gemm_strips(pack_w, pb, b_step, strip_step, kc, first, last_column, o.Z + r0 * o.z_ld,
                 o.z_ld, rows, block > 0, o.finish if last else FINISH_NONE,
                 o.bias + r0 if o.bias != NULL else NULL,
                 o.gate + r0 * o.z_ld if o.gate != NULL else NULL, o.low,
-                o.descend + r0 * o.z_ld if o.descend != NULL else NULL,
-                <double*> pack_w + PACK_STRIDE - 8)
+                o.descend + r0 * o.z_ld if o.descend != NULL else NULL, bad)
 
 
 cdef void _add_bias_activate(double* Z, const double* b, Py_ssize_t n, Py_ssize_t m,
