@@ -225,7 +225,7 @@ cdef enum:
     # back, and on a quiet machine cost more than they gain.
     PIECES = 1
     # A piece of a large product with fewer panels of rows than this reads B in place.
-    DIRECT_PANELS = 24
+    DIRECT_PANELS = 16
     # Columns of a tile of a short product (_short_product): 512 x count doubles of B.
     STATIONARY_TILE = 512
     # Work split over the examples: a short product from this many multiply-adds on,
@@ -1020,8 +1020,9 @@ cdef void _gemm_piece(const Operands* o, Py_ssize_t row_group, Py_ssize_t row_gr
     cdef Py_ssize_t kc_size = (o.count + blocks - 1) // blocks
     cdef Py_ssize_t chunk = max(1, gemm_block // (kc_size * GEMM_NR))
     # B read in place, not packed, when its rows are contiguous and few panels of W
-    # go over each strip: packing copies all of B once for them (an MNIST-sized
-    # layer, 10 panels: 10% faster in place; w1000, 83 panels: 3% slower).
+    # go over each strip: packing copies all of B once for them (MNIST's first layer
+    # in 11 panels of 12 rows, AVX-512 on Intel: 10% faster in place; in 22 panels of
+    # 6, AVX2 on Zen 3: 4-12% slower; w1000, 83 panels: 3% slower).
     cdef bint direct = o.b_col == 1 and p1 - p0 < direct_panels
     cdef Py_ssize_t whole = o.cols // GEMM_NR  # the strips of GEMM_NR columns
     cdef Py_ssize_t block, k0, kc, s, c0, c1, p, r0, rows, end
