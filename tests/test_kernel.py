@@ -561,7 +561,7 @@ def test_chunks_of_b_and_panels_packed_once_do_not_change_the_bits(
     with B packed or read in place: the same bits on 1 and 2 threads. [2, 800, 700, 1]
     at m = 100: dW2 (700 x 800 over 100 terms) has panels of W that fit in the packing
     buffers, packed once for all the chunks; Z2 (700 x 100 over 800 terms, two blocks
-    of k) has more than fit, packed again for each chunk."""
+    of k) has, on one thread, more than fit, packed again for each chunk."""
     X, Y, parameters = random_problem(rng, [2, 800, 700, 1], 100)
     results = []
     for block, panels in ((1 << 17, 24), (1, 24), (3000, 0), (5000, 1000)):
